@@ -1,0 +1,41 @@
+"""The `vaelab` command: a root that only registers one module per command.
+
+Exit codes: 0 success, 2 bad usage or bad input (one line on stderr), 1 anything else,
+130 interrupted (after saving a checkpoint).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from vaelab import __version__
+from vaelab.cli import demo, train
+from vaelab.errors import UsageError
+
+COMMANDS = (train, demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vaelab",
+        description="Train VAEs on images and see what the balance between reconstruction and KL does.",
+    )
+    parser.add_argument("--version", action="version", version=f"vaelab {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        command.register(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="vaelab: %(message)s", stream=sys.stderr)
+    try:
+        return args.run(args) or 0
+    except UsageError as error:
+        print(f"vaelab: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,119 @@
+"""Callbacks: everything the training loop does besides optimising.
+
+Hooks follow Lightning's naming, `on_<stage>_<unit>_<start|end>`. Each callback receives the
+`Trainer` and reads what it needs from it; none of them changes the optimisation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tqdm import tqdm
+
+from vaelab.objectives import LossTerms
+from vaelab.training.checkpoint import save_checkpoint
+from vaelab.training.loggers import Logger
+
+if TYPE_CHECKING:
+    from vaelab.training.trainer import Trainer
+
+
+class Callback:
+    """Base class: override the hooks you need."""
+
+    def on_fit_start(self, trainer: Trainer) -> None: ...
+
+    def on_train_batch_end(self, trainer: Trainer, terms: LossTerms) -> None: ...
+
+    def on_validation_end(self, trainer: Trainer, metrics: dict[str, float]) -> None: ...
+
+    def on_train_epoch_end(self, trainer: Trainer) -> None: ...
+
+    def on_fit_end(self, trainer: Trainer) -> None: ...
+
+    def on_interrupt(self, trainer: Trainer) -> None: ...
+
+
+class MetricLogging(Callback):
+    """Train metrics averaged over `every` steps, and every validation pass, sent to the loggers."""
+
+    def __init__(self, loggers: list[Logger], every: int):
+        self.loggers = loggers
+        self.every = every
+        self.sums: dict[str, float] = defaultdict(float)
+        self.count = 0
+
+    def on_train_batch_end(self, trainer, terms):
+        for name, value in terms.metrics().items():
+            self.sums[name] += value
+        self.count += 1
+        if trainer.step % self.every == 0 or trainer.step == trainer.total_steps:
+            means = {name: total / self.count for name, total in self.sums.items()}
+            self._log(trainer, "train", {**means, "lr": trainer.lr})
+            self.sums.clear()
+            self.count = 0
+
+    def on_validation_end(self, trainer, metrics):
+        self._log(trainer, "val", metrics)
+
+    def on_fit_end(self, trainer):
+        for logger in self.loggers:
+            logger.close()
+
+    def _log(self, trainer: Trainer, split: str, metrics: dict[str, Any]) -> None:
+        record = {"epoch": trainer.epoch, "split": split, **metrics}
+        for logger in self.loggers:
+            logger.log_metrics(record, trainer.step)
+
+
+class Checkpointing(Callback):
+    """`checkpoints/last.pt` at every epoch end, on interrupt and at the end; `best.pt` on the best
+    validation score (the beta = 1 ELBO, or minus the loss where the ELBO is not finite, as for the AE)."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+
+    def on_validation_end(self, trainer, metrics):
+        score = metrics["elbo"] if math.isfinite(metrics["elbo"]) else -metrics["loss"]
+        if score > trainer.best_score:
+            trainer.best_score = score
+            save_checkpoint(trainer.state_dict(), self.directory / "best.pt")
+
+    def on_train_epoch_end(self, trainer):
+        save_checkpoint(trainer.state_dict(), self.directory / "last.pt")
+
+    def on_interrupt(self, trainer):
+        save_checkpoint(trainer.state_dict(), self.directory / "last.pt")
+
+    def on_fit_end(self, trainer):
+        save_checkpoint(trainer.state_dict(), self.directory / "last.pt")
+
+
+class ProgressBar(Callback):
+    """A tqdm bar over steps showing the loss and its two terms."""
+
+    def __init__(self) -> None:
+        self.bar: tqdm | None = None
+
+    def on_fit_start(self, trainer):
+        self.bar = tqdm(total=trainer.total_steps, initial=trainer.step, unit="step", dynamic_ncols=True, leave=True)
+
+    def on_train_batch_end(self, trainer, terms):
+        self.bar.update(1)
+        if trainer.step % 10 == 0:
+            m = terms.metrics()
+            self.bar.set_postfix(loss=f"{m['loss']:.4g}", recon=f"{m['recon']:.4g}", kl=f"{m['kl']:.4g}", refresh=False)
+
+    def on_validation_end(self, trainer, metrics):
+        self.bar.write(
+            f"epoch {trainer.epoch} step {trainer.step}: val loss {metrics['loss']:.4g}  recon {metrics['recon']:.4g}"
+            f"  kl {metrics['kl']:.4g}  elbo(beta=1) {metrics['elbo']:.4g}  mse {metrics['mse']:.4g}"
+        )
+
+    def on_fit_end(self, trainer):
+        self.bar.close()
+
+    on_interrupt = on_fit_end

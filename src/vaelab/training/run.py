@@ -1,0 +1,131 @@
+"""`train(config, out)`: the whole of `vaelab train` as one importable function.
+
+It prepares the run directory (refusing to overwrite a different run), loads the data, builds the
+model and the objective from the config, resumes from `checkpoints/last.pt` when asked, and trains.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from vaelab.config import Config
+from vaelab.data import ImageData, load_images, skipped_warning, split_indices, write_skipped
+from vaelab.errors import UsageError
+from vaelab.model import ConvVAE
+from vaelab.objectives import Objective
+from vaelab.training.callbacks import Callback, Checkpointing, MetricLogging, ProgressBar
+from vaelab.training.checkpoint import load_checkpoint
+from vaelab.training.device import resolve_device
+from vaelab.training.figures import FigureWriter
+from vaelab.training.loggers import JsonlLogger, truncate_metrics
+from vaelab.training.trainer import Trainer
+
+log = logging.getLogger("vaelab")
+
+
+@dataclass
+class RunResult:
+    """What `train` returns: where the run lives and its final validation metrics."""
+
+    run_dir: Path
+    metrics: dict[str, float]
+    steps: int
+
+
+def build_model(config: Config, image_shape: tuple[int, int, int]) -> ConvVAE:
+    channels, size, _ = image_shape
+    return ConvVAE(
+        image_size=size, channels=channels, latent_dim=config.model.latent_dim, width=config.model.width,
+        kind=config.model.kind,
+    )
+
+
+def build_objective(config: Config, image_shape: tuple[int, int, int]) -> Objective:
+    return Objective(config.objective, image_shape=image_shape, deterministic=config.model.kind == "ae")
+
+
+def prepare_run_dir(config: Config, out: Path, resume: bool) -> None:
+    """Create RUN/ and save the config; never overwrite a run that is already there."""
+    saved = out / "config.yaml"
+    if resume:
+        if not saved.exists():
+            raise UsageError(f"{out} holds no run to resume (no config.yaml): start it without --resume")
+        if _identity(Config.load(saved)) != _identity(config):
+            raise UsageError(f"the config differs from {saved}: resume with the saved config (only --epochs/--steps may change)")
+    elif out.exists() and any(out.iterdir()):
+        raise UsageError(f"{out} already holds files: pass --resume to continue that run, or choose a new --out")
+    out.mkdir(parents=True, exist_ok=True)
+    config.save(saved)
+
+
+def train(config: Config, out: str | Path, *, resume: bool = False, callbacks: list[Callback] = ()) -> RunResult:
+    """Train one run into `out` and return its final validation metrics."""
+    config.validate()
+    out = Path(out)
+    prepare_run_dir(config, out, resume)
+    if config.training.threads:
+        torch.set_num_threads(config.training.threads)
+    device = resolve_device(config.training.device)
+
+    data = load_images(config.data)
+    _report_skipped(data, out)
+    train_index, val_index = split_indices(len(data.images), config.data.val_fraction, config.data.split_seed)
+    image_shape = tuple(data.images.shape[1:])
+
+    torch.manual_seed(config.training.seed)
+    model = build_model(config, image_shape).to(device)
+    objective = build_objective(config, image_shape).to(device)
+    if config.training.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+
+    checkpoints = out / "checkpoints"
+    last = checkpoints / "last.pt"
+    resuming = resume and last.exists()
+    if not resuming:
+        (out / "metrics.jsonl").unlink(missing_ok=True)
+        shutil.rmtree(checkpoints, ignore_errors=True)
+
+    trainer_callbacks: list[Callback] = [
+        MetricLogging([JsonlLogger(out / "metrics.jsonl")], every=config.training.log_every),
+        Checkpointing(checkpoints),
+        *([FigureWriter(out)] if config.training.figures else []),
+        *([ProgressBar()] if config.training.progress else []),
+        *callbacks,
+    ]
+    trainer = Trainer(
+        config=config, model=model, objective=objective, images=data.images, train_index=train_index,
+        val_index=val_index, device=device, callbacks=trainer_callbacks,
+    )
+    if resuming:
+        trainer.load_state_dict(load_checkpoint(last, map_location=device))
+        truncate_metrics(out / "metrics.jsonl", trainer.step)
+        log.info("resuming %s at step %d of %d", out, trainer.step, trainer.total_steps)
+
+    log.info("%s on %s: %d train / %d val images, %d steps on %s", config.describe(), data.source,
+             len(train_index), len(val_index), trainer.total_steps, device)
+    try:
+        trainer.fit()
+    except KeyboardInterrupt:
+        log.warning("interrupted at step %d: checkpoint saved; continue with: vaelab train --out %s --resume",
+                    trainer.step, out)
+        raise
+    return RunResult(run_dir=out, metrics=trainer.val_metrics or trainer.validate(), steps=trainer.step)
+
+
+def _identity(config: Config) -> dict:
+    """What makes two configs the same run: everything but the run length and the display options."""
+    raw = config.to_dict()
+    for key in ("epochs", "steps", "progress", "figures"):
+        raw["training"].pop(key)
+    return raw
+
+
+def _report_skipped(data: ImageData, out: Path) -> None:
+    if data.skipped:
+        write_skipped(data.skipped, out / "skipped.txt")
+        log.warning(skipped_warning(data.skipped))

@@ -1,0 +1,1 @@
+"""Figures (matplotlib, written to RUN/figures/) and, later, the HTML report."""

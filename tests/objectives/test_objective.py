@@ -1,0 +1,108 @@
+"""Known answers for the objective: the weighted sum, the reduction convention, the implied sigma."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from vaelab.config import ObjectiveConfig
+from vaelab.model import ConvVAE
+from vaelab.objectives import Objective, gaussian_nll
+
+SHAPE = (1, 8, 8)
+D = math.prod(SHAPE)
+
+
+def setup(recon="sse", beta=0.1, kind="vae", **extra):
+    torch.manual_seed(0)
+    model = ConvVAE(image_size=8, channels=1, latent_dim=3, width=4, kind=kind)
+    objective = Objective(ObjectiveConfig(recon=recon, beta=beta, **extra), image_shape=SHAPE, deterministic=kind == "ae")
+    x = torch.rand(5, *SHAPE)
+    output = model(x, generator=torch.Generator().manual_seed(0))
+    return model, objective, x, output
+
+
+@pytest.mark.parametrize("recon", ["sse", "mse-mean", "gaussian", "bernoulli"])
+@pytest.mark.parametrize("beta", [0.0, 0.1, 1.0, 4.0])
+def test_loss_is_recon_plus_beta_kl_per_example_and_per_batch(recon, beta):
+    _, objective, x, output = setup(recon, beta)
+    terms = objective(x, output, step=0)
+    per_example = terms.recon + beta * terms.kl
+    assert per_example.shape == (5,)
+    torch.testing.assert_close(terms.loss, per_example.mean())
+    metrics = terms.metrics()
+    assert metrics["loss"] == pytest.approx(metrics["recon"] + beta * metrics["kl"], rel=1e-6)
+
+
+def test_reduction_is_a_sum_over_pixels_and_a_mean_over_the_batch():
+    _, objective, x, output = setup("sse", 1.0)
+    terms = objective(x, output, step=0)
+    x_hat = torch.sigmoid(output.logits)
+    torch.testing.assert_close(terms.recon, ((x - x_hat) ** 2).sum(dim=(1, 2, 3)))
+    torch.testing.assert_close(terms.mse, ((x - x_hat) ** 2).mean(dim=(1, 2, 3)))
+    torch.testing.assert_close(terms.kl, output.posterior.kl())
+    _, mean_objective, _, _ = setup("mse-mean", 1.0)
+    torch.testing.assert_close(mean_objective(x, output, 0).recon, terms.recon / D)
+    bernoulli = setup("bernoulli", 1.0)[1](x, output, 0).recon
+    torch.testing.assert_close(bernoulli, F.binary_cross_entropy(x_hat, x, reduction="none").sum(dim=(1, 2, 3)), atol=1e-4, rtol=1e-5)
+
+
+@pytest.mark.parametrize("beta", [0.01, 0.1, 1.0, 3.0])
+def test_sse_elbo_is_read_under_the_implied_sigma(beta):
+    # sigma^2 = beta / 2: -ELBO = SSE / beta + KL + D/2 log(pi * beta)
+    _, objective, x, output = setup("sse", beta)
+    terms = objective(x, output, step=0)
+    assert terms.sigma == pytest.approx(math.sqrt(beta / 2))
+    expected = -(terms.recon / beta + terms.kl + D / 2 * math.log(math.pi * beta))
+    torch.testing.assert_close(terms.elbo, expected, rtol=1e-5, atol=1e-3)
+    # ... which is the seed's loss, divided by beta, up to a constant
+    torch.testing.assert_close(-terms.elbo * beta, terms.recon + beta * terms.kl + beta * D / 2 * math.log(math.pi * beta))
+
+
+def test_mse_mean_implies_sigma_squared_beta_d_over_two():
+    _, objective, x, output = setup("mse-mean", 0.1)
+    assert objective(x, output, 0).sigma == pytest.approx(math.sqrt(0.1 * D / 2))
+
+
+def test_gaussian_nll_known_value():
+    x = torch.zeros(1, 1, 2, 2)
+    mean = torch.full((1, 1, 2, 2), 0.5)
+    log_sigma = torch.tensor(math.log(0.5))
+    # each pixel: 0.5 * 1^2 + log 0.5 + 0.5 log 2pi
+    expected = 4 * (0.5 + math.log(0.5) + 0.5 * math.log(2 * math.pi))
+    assert gaussian_nll(x, mean, log_sigma).item() == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("recon,pixels_averaged", [("sse", 1), ("mse-mean", D)])
+def test_sse_gradients_are_a_rescaled_gaussian_elbo_gradient(recon, pixels_averaged):
+    # SSE + beta KL = 2 sigma^2 (NLL_sigma + KL) + const with sigma^2 = beta / 2, so the gradients
+    # are 2 sigma^2 times the Gaussian ELBO's; for the per-pixel mean sigma^2 = beta D / 2 and the
+    # factor is 2 sigma^2 / D. Either way the factor is beta.
+    beta = 0.3
+    model, objective, x, _ = setup(recon, beta)
+    sigma = objective.likelihood.sigma()
+    assert sigma**2 == pytest.approx(beta * pixels_averaged / 2)
+    output = model(x, generator=torch.Generator().manual_seed(3))
+    seed_grads = torch.autograd.grad(objective(x, output, 0).loss, list(model.parameters()))
+    output = model(x, generator=torch.Generator().manual_seed(3))
+    nll = gaussian_nll(x, output.reconstruction, torch.tensor(math.log(sigma)))
+    elbo_grads = torch.autograd.grad((nll + output.posterior.kl()).mean(), list(model.parameters()))
+    factor = 2 * sigma**2 / pixels_averaged
+    assert factor == pytest.approx(beta)
+    for seed_grad, elbo_grad in zip(seed_grads, elbo_grads):
+        torch.testing.assert_close(seed_grad, factor * elbo_grad, rtol=1e-4, atol=1e-7)
+
+
+def test_autoencoder_has_no_kl_term_and_no_elbo():
+    _, objective, x, output = setup("sse", 0.1, kind="ae")
+    terms = objective(x, output, 0)
+    assert terms.beta == 0 and terms.kl.abs().sum() == 0
+    torch.testing.assert_close(terms.loss, terms.recon.mean())
+    assert torch.isnan(terms.elbo).all()
+
+
+def test_beta_zero_has_sigma_zero_and_minus_infinite_elbo():
+    _, objective, x, output = setup("sse", 0.0)
+    terms = objective(x, output, 0)
+    assert terms.sigma == 0 and torch.isinf(terms.elbo).all()
