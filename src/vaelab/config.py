@@ -8,6 +8,7 @@ type are refused with a `UsageError` that names the key; inner code trusts a val
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -75,11 +76,11 @@ class ObjectiveConfig:
     """The reconstruction likelihood and the weighting of the KL term (see `vaelab.objectives`).
 
     loss = recon + beta(step) * KL, with the KL term optionally replaced by free bits, capacity
-    control or GECO's constrained form.
+    control or GECO's constrained form (at most one of the three). docs/kl-weighting.md explains each.
     """
 
     recon: str = "sse"  # one of RECONS; "sse" is the seed's sum of squared errors
-    sigma: float = 1.0  # decoder std for recon="gaussian" (pixels in [0, 1])
+    sigma: float = 1.0  # decoder std for recon="gaussian", initial std for "sigma-learned" (pixels in [0, 1])
     sigma_per_channel: bool = False  # sigma-learned / sigma-optimal: one sigma per channel
     beta: float = 1.0  # weight of the KL term (the target of a schedule)
     beta_schedule: str = "constant"  # constant | linear:STEPS | sigmoid:STEPS | cyclical:CYCLES:RATIO
@@ -106,6 +107,16 @@ class ObjectiveConfig:
             raise UsageError(f"objective.beta={self.beta} must be >= 0: e.g. --beta 1 or --beta 0.1")
         if not self.sigma > 0:
             raise UsageError(f"objective.sigma={self.sigma} must be > 0: e.g. --sigma 0.1")
+        if self.recon == "sigma-learned" and not self.sigma > math.exp(-6):
+            raise UsageError(f"objective.sigma={self.sigma} is below sigma-learned's floor e^-6: use e.g. --sigma 1")
+        if self.sigma_per_channel and self.recon not in ("sigma-learned", "sigma-optimal"):
+            raise UsageError("objective.sigma_per_channel needs --recon sigma-learned or --recon sigma-optimal")
+        # Imported here: vaelab.objectives imports this module.
+        from vaelab.objectives.schedules import BetaSchedule
+
+        schedule = BetaSchedule.parse(self.beta_schedule, beta=self.beta, beta_start=self.beta_start)
+        if not self.beta_start >= 0:
+            raise UsageError(f"objective.beta_start={self.beta_start} must be >= 0: e.g. --beta-start 0")
         if self.free_bits < 0:
             raise UsageError(f"objective.free_bits={self.free_bits} must be >= 0 nats")
         if self.free_bits_mode not in ("dim", "group", "total"):
@@ -114,17 +125,36 @@ class ObjectiveConfig:
             raise UsageError(f"objective.free_bits_groups={self.free_bits_groups} must be at least 1")
         if self.capacity is not None and self.capacity < 0:
             raise UsageError(f"objective.capacity={self.capacity} must be >= 0 nats")
+        if self.capacity_start < 0:
+            raise UsageError(f"objective.capacity_start={self.capacity_start} must be >= 0 nats")
         if self.capacity_steps < 1:
             raise UsageError(f"objective.capacity_steps={self.capacity_steps} must be at least 1")
+        if not self.capacity_gamma > 0:
+            raise UsageError(f"objective.capacity_gamma={self.capacity_gamma} must be > 0: e.g. --capacity-gamma 1e3")
         if self.geco_target is not None and not self.geco_target > 0:
             raise UsageError(f"objective.geco_target={self.geco_target} must be > 0: e.g. --geco-target 0.01")
         if self.geco_units not in ("mse", "recon"):
             raise UsageError(f"objective.geco_units={self.geco_units!r}: use mse or recon")
         if not 0 <= self.geco_alpha < 1:
             raise UsageError(f"objective.geco_alpha={self.geco_alpha} must be in [0, 1)")
+        if not self.geco_lr > 0:
+            raise UsageError(f"objective.geco_lr={self.geco_lr} must be > 0: e.g. --geco-lr 0.01")
+        if not 0 < self.geco_lambda_min <= self.geco_lambda_init <= self.geco_lambda_max:
+            raise UsageError(
+                f"objective.geco_lambda_min={self.geco_lambda_min}, geco_lambda_init={self.geco_lambda_init} and "
+                f"geco_lambda_max={self.geco_lambda_max} must satisfy 0 < min <= init <= max"
+            )
+        if self.geco_target is not None and self.geco_units == "mse" and self.recon not in ("sse", "mse-mean"):
+            raise UsageError(
+                f"GECO in mse units constrains a squared error, not --recon {self.recon}: "
+                "use --recon sse, or --geco-units recon with kappa in that term's units"
+            )
         methods = [self.free_bits > 0, self.capacity is not None, self.geco_target is not None]
         if sum(methods) > 1:
             raise UsageError("free bits, capacity and GECO each replace the KL term: choose one of them")
+        if (self.capacity is not None or self.geco_target is not None) and schedule.kind != "constant":
+            method = "GECO sets beta = 1/lambda" if self.capacity is None else "capacity control's weight is gamma"
+            raise UsageError(f"{method}, not a beta schedule: drop --beta-schedule {self.beta_schedule}")
 
 
 @dataclass
@@ -237,8 +267,8 @@ def _build(cls: type, raw: Any, prefix: str) -> Any:
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(raw) - names)
     if unknown:
-        where = f" in {prefix.rstrip('.')}" if prefix else ""
-        raise UsageError(f"unknown config key {prefix}{unknown[0]!r}{where}: known keys are {', '.join(sorted(names))}")
+        where = f"{prefix.rstrip('.')} has" if prefix else "known sections are"
+        raise UsageError(f"unknown config key {prefix + unknown[0]!r}: {where} {', '.join(sorted(names))}")
     values = {}
     for name, value in raw.items():
         hint = hints[name]

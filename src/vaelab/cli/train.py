@@ -15,6 +15,15 @@ EXAMPLES = """examples:
   vaelab train --config runs/art-b01/config.yaml --out runs/again     # re-create a run from its config
   vaelab train --out runs/art-b01 --resume                            # continue where it stopped
   vaelab train --data digits --out runs/d --set objective.recon=bernoulli --set training.log_every=5
+
+weighing the KL term (one of free bits, capacity, GECO; see docs/kl-weighting.md and `vaelab explain`):
+  vaelab train --data ../shared/data/artworks --recon sigma-learned --out runs/art-sl     # learn the decoder's sigma
+  vaelab train --data ../shared/data/artworks --recon sigma-optimal --sigma-per-channel --out runs/art-so
+  vaelab train --data ../shared/data/artworks --beta-schedule cyclical:4:0.5 --out runs/art-cyc   # 4 warm-ups
+  vaelab train --data ../shared/data/artworks --beta-schedule linear:5000 --beta 0.1 --out runs/art-warm
+  vaelab train --data ../shared/data/artworks --free-bits 0.25 --out runs/art-fb        # 0.25 nats per latent dim
+  vaelab train --data ../shared/data/artworks --capacity 25 --capacity-steps 20000 --out runs/art-cap
+  vaelab train --data ../shared/data/artworks --geco-target 0.01 --out runs/art-geco    # keep the MSE at 0.01
 """
 
 # flag -> dotted config key; these are shortcuts for --set KEY=VALUE
@@ -31,6 +40,17 @@ SHORTCUTS = {
     "recon": "objective.recon",
     "beta": "objective.beta",
     "sigma": "objective.sigma",
+    "sigma_per_channel": "objective.sigma_per_channel",
+    "beta_schedule": "objective.beta_schedule",
+    "beta_start": "objective.beta_start",
+    "free_bits": "objective.free_bits",
+    "free_bits_mode": "objective.free_bits_mode",
+    "capacity": "objective.capacity",
+    "capacity_steps": "objective.capacity_steps",
+    "capacity_gamma": "objective.capacity_gamma",
+    "geco_target": "objective.geco_target",
+    "geco_units": "objective.geco_units",
+    "geco_lr": "objective.geco_lr",
     "epochs": "training.epochs",
     "steps": "training.steps",
     "batch_size": "training.batch_size",
@@ -65,7 +85,29 @@ def register(commands: argparse._SubParsersAction) -> None:
     objective = parser.add_argument_group("objective")
     objective.add_argument("--recon", choices=RECONS, help="reconstruction term (default sse: sum of squared errors)")
     objective.add_argument("--beta", type=float, help="weight of the KL term (default 1)")
-    objective.add_argument("--sigma", type=float, help="decoder std for --recon gaussian")
+    objective.add_argument("--sigma", type=float, help="decoder std for --recon gaussian (start for sigma-learned)")
+    objective.add_argument("--sigma-per-channel", action="store_const", const=True,
+                           help="sigma-learned / sigma-optimal: one sigma per colour channel")
+    objective.add_argument("--beta-schedule", metavar="SPEC",
+                           help="constant (default), linear:STEPS, sigmoid:STEPS or cyclical:CYCLES:RATIO;"
+                                " rises from --beta-start to --beta")
+    objective.add_argument("--beta-start", type=float, metavar="B", help="where warm-ups and cycles start (default 0)")
+    objective.add_argument("--free-bits", type=float, metavar="NATS",
+                           help="free bits: the KL term becomes max(NATS, KL) per latent dim (Kingma et al. 2016)")
+    objective.add_argument("--free-bits-mode", choices=("dim", "group", "total"),
+                           help="free bits per latent dim (default), per group (see free_bits_groups) or in total")
+    objective.add_argument("--capacity", type=float, metavar="NATS",
+                           help="capacity control: gamma * |KL - C(t)|, C rising to NATS (Burgess et al. 2018 use 25)")
+    objective.add_argument("--capacity-steps", type=int, metavar="N",
+                           help="steps over which C rises from objective.capacity_start (default 100000)")
+    objective.add_argument("--capacity-gamma", type=float, metavar="G", help="capacity control's weight (default 1000)")
+    objective.add_argument("--geco-target", type=float, metavar="KAPPA",
+                           help="GECO: minimise the KL subject to error <= KAPPA, e.g. an MSE of 0.01"
+                                " (Rezende & Viola 2018)")
+    objective.add_argument("--geco-units", choices=("mse", "recon"),
+                           help="KAPPA is a per-pixel MSE (default) or in the recon term's units (nats per image)")
+    objective.add_argument("--geco-lr", type=float, metavar="NU",
+                           help="step size of GECO's multiplicative lambda update (default 0.01)")
     training = parser.add_argument_group("training")
     training.add_argument("--epochs", type=int, help="epochs (default 10)")
     training.add_argument("--steps", type=int, help="optimiser steps, instead of --epochs")

@@ -53,6 +53,10 @@ class Likelihood(nn.Module, abc.ABC):
         """The decoder std this likelihood uses or implies (nan where there is none)."""
         return math.nan
 
+    def metrics(self) -> dict[str, float]:
+        """Further values to log at every step (e.g. one sigma per channel); none by default."""
+        return {}
+
 
 class SumSquaredError(Likelihood):
     """The seed's `recon = sum (x - x_hat)^2` (or its per-pixel mean, `mse-mean`).

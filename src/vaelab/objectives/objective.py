@@ -1,11 +1,13 @@
 """The objective: the one place where the reconstruction term and the KL term are weighed.
 
-    loss = mean over the batch of  recon(x) + beta(step) * KL[q(z|x) || N(0, I)]
+    loss = mean over the batch of recon(x)  +  beta * kl_objective
 
-The trainer calls `Objective(x, output, step)` and gets `LossTerms` back: the weighted loss it
-minimises, both terms, and the beta = 1 ELBO, so the two are never seen only as their sum.
-State that must survive a restart (a learned sigma, GECO's multiplier) lives in this module's
-`state_dict`, which goes into every checkpoint.
+The likelihood (likelihood.py, decoder_variance.py) gives the reconstruction term; the KL weighting
+(weighting.py: a beta schedule, free bits, capacity control or GECO) gives beta and the KL term as
+it enters the loss. The trainer calls `Objective(x, output, step)` and gets `LossTerms` back: the
+weighted loss it minimises, both terms, the true KL and the beta = 1 ELBO, so the terms are never
+seen only as their sum. State that must survive a restart (a learned sigma, GECO's multiplier)
+lives in this module's `state_dict`, which goes into every checkpoint.
 """
 
 from __future__ import annotations
@@ -17,45 +19,85 @@ from torch import nn
 
 from vaelab.config import ObjectiveConfig
 from vaelab.model import VAEOutput
+from vaelab.objectives.capacity import CapacityControl
+from vaelab.objectives.decoder_variance import LearnedSigmaGaussian, OptimalSigmaGaussian
+from vaelab.objectives.free_bits import FreeBits
+from vaelab.objectives.geco import GECO
 from vaelab.objectives.likelihood import Bernoulli, FixedGaussian, Likelihood, SumSquaredError
+from vaelab.objectives.schedules import BetaSchedule
 from vaelab.objectives.terms import LossTerms
+from vaelab.objectives.weighting import KLWeight, KLWeighting, ScheduledKL
 
 
 def make_likelihood(config: ObjectiveConfig, image_shape: tuple[int, int, int]) -> Likelihood:
     """The decoder likelihood named by `config.recon`, for images of shape (C, H, W)."""
     pixels = math.prod(image_shape)
+    channels = image_shape[0]
     if config.recon in ("sse", "mse-mean"):
         return SumSquaredError(beta=config.beta, pixels=pixels, mean_over_pixels=config.recon == "mse-mean")
     if config.recon == "gaussian":
         return FixedGaussian(config.sigma)
     if config.recon == "bernoulli":
         return Bernoulli()
+    if config.recon == "sigma-learned":
+        return LearnedSigmaGaussian(channels=channels, per_channel=config.sigma_per_channel, init_sigma=config.sigma)
+    if config.recon == "sigma-optimal":
+        return OptimalSigmaGaussian(channels=channels, per_channel=config.sigma_per_channel)
     raise ValueError(f"unknown reconstruction likelihood {config.recon!r}")
 
 
-class Objective(nn.Module):
-    """recon + beta * KL with the likelihood of `config.recon`; `deterministic=True` for the plain AE."""
+def make_kl_weighting(config: ObjectiveConfig, *, total_steps: int | None) -> KLWeighting:
+    """The KL weighting the config names (a validated config names at most one of free bits, capacity, GECO)."""
+    if config.geco_target is not None:
+        return GECO.from_config(config)
+    if config.capacity is not None:
+        return CapacityControl.from_config(config)
+    schedule = BetaSchedule.parse(config.beta_schedule, beta=config.beta, beta_start=config.beta_start,
+                                  total_steps=total_steps)
+    if config.free_bits > 0:
+        return FreeBits(schedule, free_bits=config.free_bits, mode=config.free_bits_mode,
+                        groups=config.free_bits_groups)
+    return ScheduledKL(schedule)
 
-    def __init__(self, config: ObjectiveConfig, *, image_shape: tuple[int, int, int], deterministic: bool = False):
+
+class Objective(nn.Module):
+    """recon + beta * kl_objective, composed from the config's likelihood and KL weighting.
+
+    `total_steps` is the run's length, which the cyclical schedule divides into cycles.
+    `deterministic=True` is the plain autoencoder: it has no KL term, so the loss is the recon term
+    alone (beta = 0) and no KL weighting is built.
+    """
+
+    def __init__(self, config: ObjectiveConfig, *, image_shape: tuple[int, int, int], deterministic: bool = False,
+                 total_steps: int | None = None):
         super().__init__()
         self.config = config
         self.deterministic = deterministic
         self.likelihood = make_likelihood(config, image_shape)
+        self.weighting = None if deterministic else make_kl_weighting(config, total_steps=total_steps)
 
     def beta_at(self, step: int) -> float:
         """The KL weight at a training step (0 for the autoencoder, which has no KL term)."""
-        return 0.0 if self.deterministic else self.config.beta
+        return 0.0 if self.weighting is None else self.weighting.beta_at(step)
 
     def forward(self, x: torch.Tensor, output: VAEOutput, step: int) -> LossTerms:
         """x: (B, C, H, W) in [0, 1]; output: the model's forward pass on x."""
         recon = self.likelihood.recon(x, output.logits)  # (B,)
-        kl = output.posterior.kl()  # (B,)
-        beta = self.beta_at(step)
-        loss = (recon + beta * kl).mean()
+        kl_per_dim = output.posterior.kl_per_dim()  # (B, Z)
+        kl = kl_per_dim.sum(dim=1)  # (B,)
+        with torch.no_grad():
+            mse = (x - output.reconstruction).pow(2).flatten(1).mean(dim=1)  # (B,)
+        if self.weighting is None:
+            weight = KLWeight(beta=0.0, kl_objective=kl.mean())  # the point mass's KL is zeros
+        else:
+            weight = self.weighting(recon=recon, kl_per_dim=kl_per_dim, mse=mse, step=step)
+        loss = recon.mean() + weight.beta * weight.kl_objective
         with torch.no_grad():
             if self.deterministic:
                 elbo = torch.full_like(recon, math.nan)  # a point-mass posterior has no finite ELBO
             else:
                 elbo = -(self.likelihood.nll(x, output.logits) + kl)
-            mse = (x - output.reconstruction).pow(2).flatten(1).mean(dim=1)
-        return LossTerms(loss=loss, recon=recon, kl=kl, elbo=elbo, mse=mse, beta=beta, sigma=self.likelihood.sigma())
+        return LossTerms(
+            loss=loss, recon=recon, kl=kl, elbo=elbo, mse=mse, beta=weight.beta, sigma=self.likelihood.sigma(),
+            extras={**weight.extras, **self.likelihood.metrics()},
+        )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,10 +64,12 @@ def prepare_run_dir(config: Config, out: Path, resume: bool) -> None:
     config.save(saved)
 
 
-def train(config: Config, out: str | Path, *, resume: bool = False, callbacks: list[Callback] = ()) -> RunResult:
-    """Train one run into `out` and return its final validation metrics."""
+def train(
+    config: Config, out: str | Path | None = None, *, resume: bool = False, callbacks: list[Callback] = ()
+) -> RunResult:
+    """Train one run into `out` (default: runs/<timestamp>) and return its final validation metrics."""
     config.validate()
-    out = Path(out)
+    out = Path(out) if out is not None else Path("runs") / time.strftime("%Y%m%d-%H%M%S")
     prepare_run_dir(config, out, resume)
     if config.training.threads:
         torch.set_num_threads(config.training.threads)

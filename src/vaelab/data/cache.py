@@ -1,0 +1,120 @@
+"""The on-disk cache: every source is decoded once into a uint8 .npy and memory-mapped afterwards.
+
+In the cache folder (data.cache_dir, else $VAELAB_CACHE, else ~/.cache/vaelab):
+    KEY.npy    (N, C, H, W) uint8, opened with np.load(mmap_mode="r"): memory does not grow with N
+    KEY.json   names, labels, classes, skipped files, source description, channels
+    KEY.lock   held while KEY is built, so runs started together decode once
+KEY is the source kind and a SHA-256 of FORMAT_VERSION and the source's identity: its input files
+(paths, sizes, mtimes in ns) or library version, and the preprocessing settings. Any changed,
+added, removed or touched file gives a new key. Both files are written to a temporary file in
+the cache folder and renamed into place (os.replace), the sidecar last: a killed build leaves no
+entry, only a temporary file that the next build of that key removes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from vaelab.data.image_data import ImageData
+from vaelab.errors import UsageError
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; concurrent builds then both decode, still atomically
+    fcntl = None
+
+FORMAT_VERSION = 1  # bump when decoding changes, so old caches are not reused
+
+
+def cache_folder(configured: str | None) -> Path:
+    """data.cache_dir, else $VAELAB_CACHE, else ~/.cache/vaelab."""
+    chosen = configured or os.environ.get("VAELAB_CACHE") or "~/.cache/vaelab"
+    return Path(chosen).expanduser()
+
+
+def cache_key(kind: str, identity: dict[str, Any]) -> str:
+    """e.g. "folder-3f2a...": the kind, and a hash of everything the decoded array depends on."""
+    described = json.dumps({"format": FORMAT_VERSION, "kind": kind, **identity}, sort_keys=True)
+    return f"{kind}-{hashlib.sha256(described.encode()).hexdigest()[:32]}"
+
+
+def load(folder: Path, key: str) -> ImageData | None:
+    """The cached entry memory-mapped, or None when it is missing or damaged (then it is rebuilt)."""
+    try:
+        meta = json.loads((folder / f"{key}.json").read_text())
+        images = np.load(folder / f"{key}.npy", mmap_mode="r")  # (N, C, H, W) uint8
+        labels = None if meta["labels"] is None else np.asarray(meta["labels"], dtype=np.int64)
+        data = ImageData(
+            images=images, labels=labels, names=meta["names"], skipped=[tuple(item) for item in meta["skipped"]],
+            classes=meta["classes"], source=meta["source"],
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    consistent = images.dtype == np.uint8 and images.ndim == 4 and images.shape[:2] == (len(data.names), meta["channels"])
+    return data if consistent else None
+
+
+def store(folder: Path, key: str, data: ImageData) -> ImageData:
+    """Write `data` under `key` atomically and return it memory-mapped from the cache."""
+    meta = {
+        "names": data.names,
+        "labels": None if data.labels is None else data.labels.tolist(),
+        "classes": data.classes,
+        "skipped": data.skipped,
+        "source": data.source,
+        "channels": data.channels,
+    }
+    try:
+        _write_atomically(folder / f"{key}.npy", lambda file: np.save(file, data.images, allow_pickle=False))
+        _write_atomically(folder / f"{key}.json", lambda file: file.write(json.dumps(meta).encode()))
+    except OSError as error:
+        raise UsageError(
+            f"cannot write the data cache in {folder} ({error.strerror or error}): free some space, "
+            "or point data.cache_dir or $VAELAB_CACHE at a writable folder"
+        ) from None
+    stored = load(folder, key)
+    if stored is None:
+        raise RuntimeError(f"the cache entry {folder / key} just written cannot be read back")
+    return stored
+
+
+@contextmanager
+def building(folder: Path, key: str) -> Iterator[None]:
+    """Hold KEY.lock while KEY is built, and clear what a killed build of KEY left behind."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        lock = open(folder / f"{key}.lock", "wb")
+    except OSError as error:
+        raise UsageError(
+            f"cannot use {folder} as the data cache ({error.strerror or error}): "
+            "point data.cache_dir or $VAELAB_CACHE at a writable folder"
+        ) from None
+    with lock:
+        if fcntl is not None:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+        for leftover in folder.glob(f".{key}.*.tmp"):
+            leftover.unlink(missing_ok=True)
+        yield
+
+
+def _write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Write through a temporary file in the same folder, then rename it over `path`."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    try:
+        with open(temporary, "xb") as file:  # mode 0o666 minus the umask, like any new file
+            write(file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise

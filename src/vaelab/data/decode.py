@@ -1,0 +1,114 @@
+"""Decode one image file into a square RGB array, or say in a few words why it cannot be used.
+
+Conventions (applied in this order):
+- the first frame of an animated image;
+- EXIF orientation applied (`ImageOps.exif_transpose`), so pictures stand the way a viewer shows them;
+- 16-bit grey (modes I;16*, I) scaled to 8 bits, v8 = round(v16 * 255 / 65535), not clipped;
+- transparency (RGBA, LA, PA, palette or colour-key transparency) composited on white, the
+  background most viewers and papers show; every other mode (1, L, P, CMYK, YCbCr, F, ...) goes
+  through Pillow's `convert("RGB")` (mode F is clipped to 0..255 there);
+- the shorter side resized to the target size and the centre square kept (`pixels.fit_square`).
+
+Pillow is made strict while decoding: truncated files raise (LOAD_TRUNCATED_IMAGES off) and its
+decompression bomb warning (more than MAX_IMAGE_PIXELS) is an error like the bomb error (twice that).
+"""
+
+from __future__ import annotations
+
+import errno
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import NamedTuple
+
+import numpy as np
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+from vaelab.data.pixels import fit_square
+
+WHITE = (255, 255, 255, 255)
+SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+# A grey picture saved as an RGB JPEG comes back with channels a level or two apart (chroma
+# rounding); differences up to this many levels do not count as colour.
+COLOUR_TOLERANCE = 2
+# JPEGs are decoded at a reduced DCT scale, but to at least this many times the target size,
+# as Pillow's `thumbnail` does (its reducing_gap of 2.0).
+DRAFT_GAP = 2
+
+
+class Decoded(NamedTuple):
+    """What decoding one file gives: pixels (S, S, 3) uint8 RGB, or None and the problem."""
+
+    pixels: np.ndarray | None
+    has_colour: bool
+    problem: str | None
+
+
+def decode_file(path: str, size: int) -> Decoded:
+    """Decode `path` to (size, size, 3) uint8; never raises for a bad file."""
+    try:
+        with _strict_pillow(), open(path, "rb") as file, Image.open(file) as image:
+            image.draft(None, (size * DRAFT_GAP, size * DRAFT_GAP))
+            image.load()
+            rgb = to_rgb(ImageOps.exif_transpose(image))
+            pixels = np.asarray(fit_square(rgb, size), dtype=np.uint8)  # (S, S, 3)
+    except Exception as error:  # any failure means "skip this file", with the reason
+        return Decoded(None, False, describe_error(error))
+    return Decoded(pixels, has_colour(pixels), None)
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any Pillow mode -> RGB (16-bit scaled to 8 bits, transparency composited on white)."""
+    if image.mode in SIXTEEN_BIT_MODES:
+        image = sixteen_to_eight_bits(image)
+    if "A" in image.getbands() or "a" in image.getbands() or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        image = Image.alpha_composite(Image.new("RGBA", image.size, WHITE), rgba)
+    return image.convert("RGB")
+
+
+def sixteen_to_eight_bits(image: Image.Image) -> Image.Image:
+    """16-bit grey -> 8-bit grey, v8 = round(v16 * 255 / 65535): 65535 -> 255, 32896 -> 128."""
+    values = np.clip(np.asarray(image).astype(np.int64), 0, 65535)
+    grey = Image.fromarray(((values * 255 + 32767) // 65535).astype(np.uint8), mode="L")
+    if "transparency" in image.info:  # a tRNS colour key, in 16-bit units
+        grey.info["transparency"] = (int(image.info["transparency"]) * 255 + 32767) // 65535
+    return grey
+
+
+def has_colour(pixels: np.ndarray) -> bool:
+    """Whether (H, W, 3) uint8 pixels differ between channels by more than COLOUR_TOLERANCE."""
+    channels = pixels.astype(np.int16)
+    spread = np.abs(channels[..., 0] - channels[..., 1]).max(), np.abs(channels[..., 1] - channels[..., 2]).max()
+    return max(spread) > COLOUR_TOLERANCE
+
+
+def describe_error(error: BaseException) -> str:
+    """A short reason for skipped.txt, e.g. "truncated image file" or "permission denied"."""
+    if isinstance(error, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
+        return f"too many pixels: over Pillow's decompression bomb limit of {Image.MAX_IMAGE_PIXELS}"
+    if isinstance(error, UnidentifiedImageError):
+        return "not an image: cannot identify image file"
+    if isinstance(error, PermissionError):
+        return "permission denied"
+    if isinstance(error, FileNotFoundError):
+        return "file not found (a broken symbolic link?)"
+    if isinstance(error, OSError) and error.errno == errno.ELOOP:
+        return "symbolic link loop"
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    if "truncated" in text:
+        return "truncated image file"
+    return f"unreadable image: {text[:100]}"
+
+
+@contextmanager
+def _strict_pillow() -> Iterator[None]:
+    """Truncated images raise and the decompression bomb warning is an error, for this decode only."""
+    loose = ImageFile.LOAD_TRUNCATED_IMAGES
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            yield
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = loose

@@ -1,0 +1,156 @@
+"""Gradient decomposition: how much of each update comes from the reconstruction term and how much
+from the KL term, for the encoder, the decoder and the whole network.
+
+The objective is loss = mean(recon) + beta * kl_objective (objectives/weighting.py), so for one
+batch and one draw of the reparameterisation noise, autograd being linear,
+
+    g_recon = grad mean(recon)        g_kl = grad (loss - mean(recon)) = grad beta * kl_objective
+    g       = grad loss = g_recon + g_kl
+
+where beta * kl_objective is the KL term as it enters the loss: beta * mean KL for a constant or
+scheduled beta, its free-bits or capacity form otherwise. Over a set of parameters (a "part": the
+encoder, the decoder, or all trained parameters) we report
+
+    grad_recon_norm = |g_recon|
+    grad_kl_norm    = |g_kl|
+    grad_cosine     = <g_recon, g_kl> / (|g_recon| |g_kl|)     -1: the terms pull in opposite directions
+    grad_kl_share   = <g_kl, g> / |g|^2                         the KL term's share of the update
+
+The shares of the two terms, <g_recon, g> / |g|^2 and <g_kl, g> / |g|^2, add up to 1: each is the
+length of that term's projection onto the update direction g, in units of |g|. A share below 0 or
+above 1 means the terms conflict (one pushes back against the update the other makes).
+The KL does not depend on the decoder, so on the decoder g_kl = 0: grad_kl_norm is 0, the share 0
+and the cosine undefined (logged as null). The plain autoencoder has no KL term at all.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from vaelab.model import ConvVAE
+from vaelab.objectives import Objective
+from vaelab.training.callbacks import Callback
+from vaelab.training.loggers import Logger, read_metrics
+from vaelab.viz.diagnostics import plot_gradients
+
+PARTS = ("encoder", "decoder", "all")
+NAMES = ("grad_recon_norm", "grad_kl_norm", "grad_cosine", "grad_kl_share")
+
+
+@dataclass
+class GradientStatistics:
+    """The two gradients of one part of the network, compared (see the module docstring)."""
+
+    recon_norm: float
+    kl_norm: float
+    cosine: float  # nan when either gradient is zero
+    kl_share: float  # nan when the total gradient is zero
+
+    @classmethod
+    def of(cls, g_recon: torch.Tensor, g_kl: torch.Tensor) -> GradientStatistics:
+        """g_recon, g_kl: flat gradients of the same parameters. (P,) each"""
+        g_recon, g_kl = g_recon.double(), g_kl.double()
+        rr, kk, rk = float(g_recon @ g_recon), float(g_kl @ g_kl), float(g_recon @ g_kl)
+        total = rr + 2 * rk + kk  # |g_recon + g_kl|^2
+        return cls(
+            recon_norm=math.sqrt(rr),
+            kl_norm=math.sqrt(kk),
+            cosine=rk / math.sqrt(rr * kk) if rr > 0 and kk > 0 else math.nan,
+            kl_share=(kk + rk) / total if total > 0 else math.nan,  # <g_kl, g_recon + g_kl> / |g|^2
+        )
+
+
+def model_parts(model: ConvVAE, objective: Objective) -> dict[str, list[nn.Parameter]]:
+    """The parameter sets reported on: encoder, decoder, and all trained parameters (with, e.g., a learned sigma)."""
+    trained = [*model.parameters(), *objective.parameters()]
+    return {"encoder": model.encoder_parameters, "decoder": model.decoder_parameters, "all": trained}
+
+
+def term_gradients(
+    model: ConvVAE, objective: Objective, x: torch.Tensor, *, step: int, generator: torch.Generator | None = None
+) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """{part: (g_recon, g_kl)} as flat vectors, for one batch x (B, C, H, W) and one noise draw.
+
+    Two backward passes through one forward pass; the parameters' `.grad` is left untouched, so this
+    can run between training steps without changing the optimisation.
+    """
+    parts = model_parts(model, objective)
+    params = list({id(p): p for part in parts.values() for p in part if p.requires_grad}.values())
+    terms = objective(x, model(x, generator=generator), step)
+    recon = terms.recon.mean()
+    kl_term = terms.loss - recon  # beta * kl_objective, the KL term as it enters the loss
+    g_recon = _grad(recon, params, retain_graph=True)
+    g_kl = _grad(kl_term, params, retain_graph=False)
+    index = {id(p): i for i, p in enumerate(params)}
+
+    def flat(grads: list[torch.Tensor], part: list[nn.Parameter]) -> torch.Tensor:
+        return torch.cat([grads[index[id(p)]].flatten() for p in part if id(p) in index])
+
+    return {name: (flat(g_recon, part), flat(g_kl, part)) for name, part in parts.items()}
+
+
+def gradient_metrics(gradients: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> dict[str, float]:
+    """Metric names of metrics.jsonl: `grad_recon_norm/encoder`, ..., `grad_kl_share/all`."""
+    metrics = {}
+    for part, (g_recon, g_kl) in gradients.items():
+        stats = GradientStatistics.of(g_recon, g_kl)
+        values = (stats.recon_norm, stats.kl_norm, stats.cosine, stats.kl_share)
+        metrics.update({f"{name}/{part}": value for name, value in zip(NAMES, values)})
+    return metrics
+
+
+def _grad(output: torch.Tensor, params: list[nn.Parameter], *, retain_graph: bool) -> list[torch.Tensor]:
+    """d output / d params, zeros for parameters it does not depend on (the KL and the decoder)."""
+    if not output.requires_grad:  # the autoencoder's KL term is a constant zero
+        return [torch.zeros_like(p) for p in params]
+    grads = torch.autograd.grad(output, params, retain_graph=retain_graph, allow_unused=True)
+    return [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)]
+
+
+class GradientMonitor(Callback):
+    """After the first step and every `every` steps, the gradient decomposition on one fixed training batch.
+
+    The batch (of the training batch size) is the same all run long, so the curves show the network changing, not the data; the
+    noise comes from its own generator, seeded by the step, so the trainer's random streams (and
+    with them a resumed run's numbers) are untouched. Records go to the run's loggers with
+    `split: "train"`; `figures/gradients.png` is redrawn whenever the other figures are.
+    """
+
+    def __init__(self, loggers: list[Logger], *, every: int, run_dir: Path, figures: bool = True):
+        self.loggers = loggers
+        self.every = every
+        self.metrics_path = run_dir / "metrics.jsonl"
+        self.figure = run_dir / "figures" / "gradients.png" if figures else None
+        self.index: np.ndarray | None = None
+
+    def on_fit_start(self, trainer):
+        rng = np.random.default_rng(trainer.config.training.seed)
+        self.index = np.sort(rng.choice(trainer.train_index, size=trainer.batch_size, replace=False))
+
+    def on_train_batch_end(self, trainer, terms):
+        if trainer.step != 1 and trainer.step % self.every != 0:
+            return
+        generator = torch.Generator(device=trainer.device).manual_seed(trainer.config.training.seed + trainer.step)
+        gradients = term_gradients(trainer.model, trainer.objective, trainer.batch(self.index), step=trainer.step,
+                                   generator=generator)
+        record = {"epoch": trainer.epoch, "split": "train", **gradient_metrics(gradients)}
+        for logger in self.loggers:
+            logger.log_metrics(record, trainer.step)
+
+    def on_validation_end(self, trainer, metrics):
+        self._plot(trainer)
+
+    def on_fit_end(self, trainer):
+        self._plot(trainer)
+
+    def _plot(self, trainer) -> None:
+        if self.figure is None:
+            return
+        self.figure.parent.mkdir(parents=True, exist_ok=True)
+        plot_gradients(read_metrics(self.metrics_path), self.figure, title=trainer.config.describe())

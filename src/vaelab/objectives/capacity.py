@@ -1,0 +1,48 @@
+"""Capacity control (Burgess et al. 2018, "Understanding disentangling in beta-VAE"): the KL is held
+at a target capacity C that grows during training, instead of being pushed down by a fixed beta.
+
+    loss = recon + gamma * |KL - C(t)|,    C(t) = C_start + (C_max - C_start) * min(t / N, 1)
+
+with KL the batch mean in nats per image. The paper uses gamma = 1000, C_max = 25 nats and
+N = 100000 steps (vaelab's defaults). gamma is large on purpose: the KL is pinned to C(t), and the
+reconstruction improves as fast as the growing capacity lets it. The weight in force, `beta`, is
+gamma; `capacity` logs C(t) and `kl_objective` logs |KL - C(t)|.
+"""
+
+from __future__ import annotations
+
+from vaelab.config import ObjectiveConfig
+from vaelab.objectives.weighting import KLWeight, KLWeighting
+
+
+def capacity_at(step: int, *, start: float, end: float, steps: int) -> float:
+    """C(t) = C_start + (C_max - C_start) * min(t / N, 1), in nats per image."""
+    return start + (end - start) * min(step / steps, 1.0)
+
+
+class CapacityControl(KLWeighting):
+    """recon + gamma * |E_batch[KL] - C(t)|."""
+
+    def __init__(self, *, gamma: float, start: float, end: float, steps: int):
+        super().__init__()
+        self.gamma = gamma
+        self.start = start
+        self.end = end
+        self.steps = steps
+
+    @classmethod
+    def from_config(cls, config: ObjectiveConfig) -> CapacityControl:
+        return cls(gamma=config.capacity_gamma, start=config.capacity_start, end=config.capacity,
+                   steps=config.capacity_steps)
+
+    def capacity(self, step: int) -> float:
+        return capacity_at(step, start=self.start, end=self.end, steps=self.steps)
+
+    def forward(self, *, recon, kl_per_dim, mse, step):
+        capacity = self.capacity(step)
+        kl_objective = (kl_per_dim.sum(dim=1).mean() - capacity).abs()
+        return KLWeight(beta=self.gamma, kl_objective=kl_objective,
+                        extras={"capacity": capacity, "kl_objective": float(kl_objective.detach())})
+
+    def beta_at(self, step):
+        return self.gamma

@@ -1,0 +1,101 @@
+"""Decoder variance (Rybkin, Daniilidis & Levine 2021, "Simple and effective VAE training with
+calibrated decoders", the sigma-VAE): let the Gaussian decoder's std be learned or set to its
+optimum, instead of fixing it by hand (or, with the seed's SSE, through beta: sigma^2 = beta / 2).
+
+    -log p(x|z) = sum over pixels of 0.5 * ((x - mu) / sigma)^2 + log sigma + 0.5 * log(2 pi)
+
+- `sigma-learned`: log sigma is a parameter trained by the same Adam as the network, soft-clipped
+  below at -6 (sigma >= 0.0025): log sigma = -6 + softplus(raw + 6).
+- `sigma-optimal`: sigma^2 = the batch MSE, detached, at every step: the minimiser of the NLL above
+  over sigma, d/d sigma [SSE / (2 sigma^2) + D log sigma] = 0  =>  sigma^2 = SSE / D. Since it is a
+  stationary point, detaching it does not change the gradient with respect to the network.
+
+`sigma_per_channel` gives each colour channel its own sigma (then the optimum is that channel's MSE).
+The logged `sigma` is the mean over channels; the per-channel values are logged as `sigma_channel_<c>`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vaelab.objectives.likelihood import Likelihood, gaussian_nll
+
+LOG_SIGMA_FLOOR = -6.0  # as in Rybkin et al. 2021: keeps the NLL finite when a batch is reconstructed almost exactly
+
+
+def soft_clip_below(log_sigma: torch.Tensor, floor: float = LOG_SIGMA_FLOOR) -> torch.Tensor:
+    """floor + softplus(log_sigma - floor): ~log_sigma well above the floor, never below it, smooth in between."""
+    return floor + F.softplus(log_sigma - floor)
+
+
+def optimal_log_sigma(x: torch.Tensor, mean: torch.Tensor, *, per_channel: bool) -> torch.Tensor:
+    """log sqrt(MSE) over the batch, detached: () or, per channel, (C, 1, 1).
+
+    Floored at -6 (not soft-clipped, so that above the floor it is exactly the optimum); the floor
+    also keeps log 0 out of a perfect reconstruction.
+    """
+    squared = (x - mean).detach().pow(2)  # (B, C, H, W)
+    mse = squared.mean(dim=(0, 2, 3)).reshape(-1, 1, 1) if per_channel else squared.mean()
+    return (0.5 * torch.log(mse)).clamp(min=LOG_SIGMA_FLOOR)
+
+
+def _channel_metrics(log_sigma: torch.Tensor) -> dict[str, float]:
+    sigmas = log_sigma.detach().exp().flatten().tolist()
+    return {f"sigma_channel_{c}": value for c, value in enumerate(sigmas)} if log_sigma.dim() else {}
+
+
+class LearnedSigmaGaussian(Likelihood):
+    """Gaussian decoder whose log sigma (one, or one per channel) is a trained parameter."""
+
+    def __init__(self, *, channels: int, per_channel: bool, init_sigma: float = 1.0):
+        super().__init__()
+        shape = (channels, 1, 1) if per_channel else ()
+        # The inverse of soft_clip_below, so that training starts at sigma = init_sigma.
+        raw = LOG_SIGMA_FLOOR + math.log(math.expm1(math.log(init_sigma) - LOG_SIGMA_FLOOR))
+        self.raw_log_sigma = nn.Parameter(torch.full(shape, raw))
+
+    def log_sigma(self) -> torch.Tensor:
+        """-6 + softplus(raw + 6): () or (C, 1, 1)."""
+        return soft_clip_below(self.raw_log_sigma)
+
+    def recon(self, x, logits):
+        return gaussian_nll(x, torch.sigmoid(logits), self.log_sigma())
+
+    def nll(self, x, logits):
+        return self.recon(x, logits)
+
+    def sigma(self):
+        return float(self.log_sigma().detach().exp().mean())
+
+    def metrics(self):
+        return _channel_metrics(self.log_sigma())
+
+
+class OptimalSigmaGaussian(Likelihood):
+    """Gaussian decoder with sigma^2 = the batch MSE (one, or one per channel), recomputed at every call."""
+
+    def __init__(self, *, per_channel: bool, channels: int):
+        super().__init__()
+        self.per_channel = per_channel
+        # The latest batch's value, for the logs only: it is recomputed from every batch, so it is
+        # not part of the state a resumed run needs.
+        self.register_buffer("batch_log_sigma", torch.zeros((channels, 1, 1) if per_channel else ()), persistent=False)
+
+    def recon(self, x, logits):
+        mean = torch.sigmoid(logits)
+        log_sigma = optimal_log_sigma(x, mean, per_channel=self.per_channel)
+        self.batch_log_sigma.copy_(log_sigma)
+        return gaussian_nll(x, mean, log_sigma)
+
+    def nll(self, x, logits):
+        return self.recon(x, logits)
+
+    def sigma(self):
+        return float(self.batch_log_sigma.exp().mean())
+
+    def metrics(self):
+        return _channel_metrics(self.batch_log_sigma)

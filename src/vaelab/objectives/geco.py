@@ -1,0 +1,80 @@
+"""GECO (Rezende & Viola 2018, "Taming VAEs"): minimise the KL subject to a reconstruction error
+below a tolerance kappa, with a Lagrange multiplier lambda that finds the weight for you.
+
+    minimise KL   subject to   E[error] <= kappa      Lagrangian: KL + lambda * (recon - kappa')
+
+`error` is the per-pixel MSE (`geco_units="mse"`, kappa e.g. 0.01; the recon term must then be a
+squared error, `sse` or `mse-mean`, so that lambda multiplies the constrained quantity) or the
+reconstruction term as trained (`"recon"`, kappa in its units, e.g. nats per image); kappa' is kappa
+in the recon term's units. The multiplier follows a moving average of the
+constraint and is updated multiplicatively after every training step:
+
+    error_ma <- alpha * error_ma + (1 - alpha) * error_batch            (alpha = 0.99)
+    lambda   <- clamp(lambda * exp(nu * (error_ma - kappa) / kappa), lambda_min, lambda_max)
+
+so lambda grows while the error is above kappa and shrinks while it is below. The paper writes
+exp(nu * C_ma); dividing C_ma by kappa makes the step size nu (`geco_lr`) unit-free: nu = 0.01
+moves lambda by 1% per step when the error is twice the target.
+
+vaelab minimises the Lagrangian divided by lambda, recon + (1 / lambda) * KL: the same gradient
+direction, and under Adam (invariant to the scale of the loss) the same steps while lambda changes
+slowly. So GECO is a beta-VAE whose beta = 1 / lambda is found by the constraint; that beta is what
+`beta` logs, next to `geco_lambda`, `geco_error_ma` and `geco_constraint_ma` (= error_ma - kappa).
+lambda and error_ma are buffers: they go into every checkpoint and survive a resume. They change
+only in training mode, never during validation.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from vaelab.config import ObjectiveConfig
+from vaelab.objectives.weighting import KLWeight, KLWeighting
+
+
+class GECO(KLWeighting):
+    """recon + (1 / lambda) * KL, with lambda updated from the moving-average constraint after each training step."""
+
+    def __init__(self, *, target: float, units: str, alpha: float, lr: float, lambda_init: float,
+                 lambda_min: float, lambda_max: float):
+        super().__init__()
+        self.target = target
+        self.units = units
+        self.alpha = alpha
+        self.lr = lr
+        self.lambda_min = lambda_min
+        self.lambda_max = lambda_max
+        self.register_buffer("multiplier", torch.tensor(lambda_init))
+        self.register_buffer("error_ma", torch.tensor(math.nan))  # nan until the first training batch
+
+    @classmethod
+    def from_config(cls, config: ObjectiveConfig) -> GECO:
+        return cls(target=config.geco_target, units=config.geco_units, alpha=config.geco_alpha, lr=config.geco_lr,
+                   lambda_init=config.geco_lambda_init, lambda_min=config.geco_lambda_min,
+                   lambda_max=config.geco_lambda_max)
+
+    @torch.no_grad()
+    def update(self, error: torch.Tensor) -> None:
+        """One step of the moving average and of the multiplicative lambda update. error: scalar."""
+        if torch.isnan(self.error_ma):
+            self.error_ma.copy_(error)  # start the average at the first batch, as the paper does
+        else:
+            self.error_ma.mul_(self.alpha).add_((1 - self.alpha) * error)
+        relative_constraint = (self.error_ma - self.target) / self.target
+        self.multiplier.mul_(torch.exp(self.lr * relative_constraint)).clamp_(self.lambda_min, self.lambda_max)
+
+    def forward(self, *, recon, kl_per_dim, mse, step):
+        lagrange_multiplier = float(self.multiplier)
+        if self.training:
+            self.update((mse if self.units == "mse" else recon).detach().mean())
+        extras = {
+            "geco_lambda": lagrange_multiplier,
+            "geco_error_ma": float(self.error_ma),
+            "geco_constraint_ma": float(self.error_ma) - self.target,
+        }
+        return KLWeight(beta=1.0 / lagrange_multiplier, kl_objective=kl_per_dim.sum(dim=1).mean(), extras=extras)
+
+    def beta_at(self, step):
+        return 1.0 / float(self.multiplier)

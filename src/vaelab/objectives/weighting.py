@@ -1,0 +1,61 @@
+"""The KL weighting: how the KL term enters the loss. One method per module, all behind one interface.
+
+Every method turns the batch's terms into a weight `beta` and a KL term `kl_objective`, and the
+objective minimises
+
+    loss = mean over the batch of recon  +  beta * kl_objective
+
+    method                     beta               kl_objective                 module
+    constant or scheduled      beta(t)            mean KL                      schedules.py
+    free bits                  beta(t)            sum_j max(mean KL_j, lambda)  free_bits.py
+    capacity control           gamma              |mean KL - C(t)|             capacity.py
+    GECO                       1 / lambda_t       mean KL                      geco.py
+
+`kl` in the logs is always the true KL; `kl_objective` is logged where it differs from it.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from vaelab.objectives.schedules import BetaSchedule
+
+
+@dataclass
+class KLWeight:
+    """A method's verdict for one batch: loss = recon.mean() + beta * kl_objective."""
+
+    beta: float
+    kl_objective: torch.Tensor  # scalar: the KL term as it enters the loss, in nats per image
+    extras: dict[str, float] = field(default_factory=dict)  # the method's state, logged as is
+
+
+class KLWeighting(nn.Module, abc.ABC):
+    """Interface: weigh the KL term of one batch. State that must survive a restart lives in buffers."""
+
+    @abc.abstractmethod
+    def forward(self, *, recon: torch.Tensor, kl_per_dim: torch.Tensor, mse: torch.Tensor, step: int) -> KLWeight:
+        """recon: (B,) the reconstruction term as trained; kl_per_dim: (B, Z) in nats; mse: (B,) per pixel."""
+
+    @abc.abstractmethod
+    def beta_at(self, step: int) -> float:
+        """The weight the KL term gets at `step` in the method's current state."""
+
+
+class ScheduledKL(KLWeighting):
+    """recon + beta(t) * KL with beta(t) from a schedule (constant by default, see schedules.py)."""
+
+    def __init__(self, schedule: BetaSchedule):
+        super().__init__()
+        self.schedule = schedule
+
+    def forward(self, *, recon, kl_per_dim, mse, step):
+        return KLWeight(beta=self.schedule(step), kl_objective=kl_per_dim.sum(dim=1).mean())
+
+    def beta_at(self, step):
+        return self.schedule(step)
+

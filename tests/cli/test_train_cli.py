@@ -1,0 +1,83 @@
+"""`vaelab train` as a user runs it: one epoch on digits and on a generated folder, config round trips,
+and bad input that ends in one clear line with exit code 2."""
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from vaelab.cli import main
+
+
+def run_cli(*args):
+    return main([str(a) for a in args])
+
+
+def test_one_epoch_on_digits_writes_the_run_directory(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run_cli("train", "--data", "digits", "--out", out, "--epochs", "1", "--beta", "0.1", "--latent-dim", "4",
+                   "--width", "8", "--image-size", "16") == 0
+    assert "ELBO(beta=1)" in capsys.readouterr().out
+    for name in ("config.yaml", "metrics.jsonl", "checkpoints/last.pt", "checkpoints/best.pt",
+                 "figures/losses.png", "figures/reconstructions.png", "figures/samples.png"):
+        assert (out / name).exists(), name
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert {r["split"] for r in rows} == {"train", "val"}
+    val = [r for r in rows if r["split"] == "val"][-1]
+    assert val["beta"] == 0.1 and val["sigma"] == pytest.approx((0.1 / 2) ** 0.5)
+    assert val["loss"] == pytest.approx(val["recon"] + 0.1 * val["kl"], rel=1e-6)
+    saved = yaml.safe_load((out / "config.yaml").read_text())
+    assert saved["objective"]["beta"] == 0.1 and saved["model"]["latent_dim"] == 4
+
+
+def test_one_epoch_on_a_generated_folder_and_a_run_recreated_from_its_config(tmp_path):
+    folder = tmp_path / "pictures"
+    rng = np.random.default_rng(0)
+    for i in range(40):
+        (folder / f"painter{i % 3}").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 255, (40, 30, 3), dtype=np.uint8)).save(folder / f"painter{i % 3}" / f"{i}.jpg")
+    (folder / "notes.png").write_text("not an image")
+    first = tmp_path / "first"
+    assert run_cli("train", "--data", folder, "--out", first, "--epochs", "1", "--image-size", "16",
+                   "--batch-size", "8", "--latent-dim", "4", "--width", "4") == 0
+    assert "notes.png" in (first / "skipped.txt").read_text()
+    again = tmp_path / "again"
+    assert run_cli("train", "--config", first / "config.yaml", "--out", again) == 0
+    last = lambda run: [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()][-1]
+    assert last(first) == last(again)
+
+
+def test_resume_from_the_cli_extends_a_run(tmp_path):
+    out = tmp_path / "run"
+    common = ["--data", "digits", "--out", out, "--latent-dim", "4", "--width", "4", "--image-size", "16", "--limit", "300"]
+    assert run_cli("train", *common, "--steps", "10") == 0
+    assert run_cli("train", "--out", out, "--resume", "--steps", "15") == 0
+    steps = [json.loads(x)["step"] for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert max(steps) == 15
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--data", "digits", "--beta", "-1"], "objective.beta=-1.0 must be >= 0"),
+        (["--data", "digits", "--latent-dim", "0"], "latent_dim=0 must be at least 1"),
+        (["--data", "digits", "--set", "objective.betta=1"], "unknown config key 'objective.betta'"),
+        (["--data", "digits", "--set", "model.width=wide"], "model.width must be int"),
+        (["--data", "digits", "--image-size", "4"], "too small"),
+        (["--data", "/no/such/folder"], "/no/such/folder"),
+        (["--beta", "0.1"], "say what to train on"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_code_2(tmp_path, capsys, args, message):
+    assert run_cli("train", "--out", tmp_path / "run", *args, "--steps", "1") == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err, err
+
+
+def test_unknown_key_in_a_config_file(tmp_path, capsys):
+    config = tmp_path / "c.yaml"
+    config.write_text("data: {spec: digits}\nmodel: {latent: 3}\n")
+    assert run_cli("train", "--config", config, "--out", tmp_path / "run") == 2
+    assert "unknown config key 'model.latent'" in capsys.readouterr().err

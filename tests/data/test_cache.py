@@ -1,0 +1,141 @@
+"""The on-disk cache: reused without decoding, rebuilt when an input or a setting changes, atomic."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vaelab.data import cache, digits, fashion_mnist, folder, load_images
+from vaelab.errors import UsageError
+
+
+@pytest.fixture
+def decodes(monkeypatch):
+    """Counts calls of the folder decoder (in this process: the test folders are small)."""
+    calls = []
+    real = folder.decode_file
+
+    def counting(path, size):
+        calls.append(path)
+        return real(path, size)
+
+    monkeypatch.setattr(folder, "decode_file", counting)
+    return calls
+
+
+@pytest.fixture
+def small_folder(image_files):
+    for i in range(3):
+        image_files.save(f"{i}.png", image_files.noise(seed=i))
+    image_files.raw("bad.png", b"junk")
+    return image_files.root
+
+
+def cache_entries(config) -> list[str]:
+    return sorted(path.name for path in Path(config.cache_dir).iterdir() if path.suffix != ".lock")
+
+
+def test_the_cache_is_reused_without_decoding(small_folder, data_config, decodes, monkeypatch):
+    config = data_config(small_folder)
+    first = load_images(config)
+    assert len(decodes) == 4
+    monkeypatch.setattr(folder, "decode_file", lambda path, size: pytest.fail("decoded again"))
+    again = load_images(config)
+    assert isinstance(again.images, np.memmap) and isinstance(first.images, np.memmap)
+    assert np.array_equal(first.images, again.images)
+    assert (again.names, again.skipped, again.source) == (first.names, first.skipped, first.source)
+    assert again.skipped == [(str(small_folder / "bad.png"), "not an image: cannot identify image file")]
+    assert [name.rsplit(".", 1)[1] for name in cache_entries(config)] == ["json", "npy"]
+
+
+@pytest.mark.parametrize("change", ["touch", "modify", "add", "remove"])
+def test_a_changed_file_rebuilds_the_cache(small_folder, data_config, decodes, image_files, change):
+    config = data_config(small_folder)
+    before = load_images(config)
+    target = small_folder / "1.png"
+    if change == "touch":
+        info = target.stat()
+        os.utime(target, ns=(info.st_atime_ns, info.st_mtime_ns + 1))
+    elif change == "modify":
+        image_files.save("1.png", image_files.noise(seed=99))
+    elif change == "add":
+        image_files.save("new.png", image_files.noise(seed=7))
+    else:
+        target.unlink()
+    decodes.clear()
+    after = load_images(config)
+    assert decodes, "rebuilt"
+    assert len(cache_entries(config)) == 4  # a second entry next to the first
+    expected = {"touch": 3, "modify": 3, "add": 4, "remove": 2}[change]
+    assert len(after.names) == expected and len(before.names) == 3
+
+
+def test_settings_are_part_of_the_key_but_limit_is_not(small_folder, data_config, decodes):
+    load_images(data_config(small_folder))
+    for setting in ({"image_size": 32}, {"channels": 1}):
+        decodes.clear()
+        load_images(data_config(small_folder, **setting))
+        assert decodes, f"{setting} must give a new cache entry"
+    decodes.clear()
+    limited = load_images(data_config(small_folder, limit=2))
+    assert not decodes and limited.images.shape[0] == 2
+
+
+def test_a_killed_build_leaves_no_entry_and_its_leftovers_are_removed(small_folder, data_config, monkeypatch):
+    config = data_config(small_folder)
+
+    def killed(file, array, allow_pickle):
+        file.write(b"\x93NUMPY half an array")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "save", killed)
+    with pytest.raises(KeyboardInterrupt):
+        load_images(config)
+    assert cache_entries(config) == []
+    monkeypatch.undo()
+
+    leftover = Path(config.cache_dir) / ".folder-0123.npy.999-dead.tmp"  # what a SIGKILL would leave
+    leftover.write_bytes(b"partial")
+    key = next(p.stem for p in Path(config.cache_dir).glob("*.lock"))
+    (Path(config.cache_dir) / f".{key}.npy.999-dead.tmp").write_bytes(b"partial")
+    load_images(config)
+    assert not list(Path(config.cache_dir).glob(f".{key}.*.tmp"))
+    assert leftover.exists(), "another key's files are not touched"
+
+
+def test_a_damaged_entry_is_rebuilt(small_folder, data_config, decodes):
+    config = data_config(small_folder)
+    first = load_images(config)
+    array = next(Path(config.cache_dir).glob("*.npy"))
+    array.write_bytes(array.read_bytes()[:100])
+    decodes.clear()
+    assert np.array_equal(load_images(config).images, first.images) and decodes
+
+
+def test_the_cache_folder_comes_from_config_then_environment_then_home(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cache.cache_folder(None) == tmp_path / "home" / ".cache" / "vaelab"
+    monkeypatch.setenv("VAELAB_CACHE", str(tmp_path / "env"))
+    assert cache.cache_folder(None) == tmp_path / "env"
+    assert cache.cache_folder(str(tmp_path / "set")) == tmp_path / "set"
+
+
+def test_an_unusable_cache_folder_is_a_usage_error(small_folder, data_config, tmp_path):
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(UsageError, match="cannot use .*a-file.* as the data cache.*cache_dir"):
+        load_images(data_config(small_folder, cache_dir=str(tmp_path / "a-file")))
+
+
+def test_fashion_mnist_and_digits_are_cached_too(data_config, monkeypatch, tmp_path, write_idx_set):
+    write_idx_set(tmp_path / "idx", count=5)
+    configs = [data_config("digits"), data_config("fashion-mnist", data_root=str(tmp_path / "idx"))]
+    first = [load_images(config) for config in configs]
+    monkeypatch.setattr(digits, "load_digits", lambda: pytest.fail("decoded again"))
+    monkeypatch.setattr(fashion_mnist, "read_idx", lambda *args, **kwargs: pytest.fail("decoded again"))
+    for config, before in zip(configs, first):
+        again = load_images(config)
+        assert isinstance(again.images, np.memmap) and np.array_equal(again.images, before.images)
+        assert np.array_equal(again.labels, before.labels) and again.classes == before.classes

@@ -1,0 +1,44 @@
+"""The config is typed, strict about unknown keys, and round-trips through YAML."""
+
+import pytest
+
+from vaelab.config import Config, parse_assignment
+from vaelab.errors import UsageError
+
+
+def test_yaml_round_trip(tmp_path):
+    config = Config().with_updates({"objective.beta": "0.1", "data.spec": "digits", "model.kind": "ae"})
+    config.save(tmp_path / "c.yaml")
+    assert Config.load(tmp_path / "c.yaml") == config
+    assert config.objective.beta == 0.1 and isinstance(config.objective.beta, float)
+
+
+def test_ints_are_accepted_for_floats_but_not_the_reverse():
+    assert Config.from_dict({"objective": {"beta": 1}}).objective.beta == 1.0
+    with pytest.raises(UsageError, match="model.latent_dim must be int"):
+        Config.from_dict({"model": {"latent_dim": 1.5}})
+    with pytest.raises(UsageError, match="training.amp must be bool"):
+        Config.from_dict({"training": {"amp": "yes"}})
+
+
+@pytest.mark.parametrize("raw,message", [
+    ({"dat": {}}, "unknown config key 'dat'"),
+    ({"data": {"size": 3}}, "unknown config key 'data.size'"),
+    ({"data": 3}, "must be a mapping"),
+    ({"training": {"epochs": 2, "steps": 3}}, "either training.epochs or training.steps"),
+])
+def test_bad_configs_are_refused(raw, message):
+    with pytest.raises(UsageError, match=message):
+        Config.from_dict(raw)
+
+
+def test_describe_says_the_run_in_words():
+    assert Config().with_updates({"model.latent_dim": 128, "objective.beta": 0.1}).describe() == \
+        "VAE, latent 128, summed squared error + 0.1 x KL"
+    assert Config().with_updates({"model.kind": "ae"}).describe().startswith("AE, latent 32")
+
+
+def test_parse_assignment():
+    assert parse_assignment("objective.beta=0.1") == ("objective.beta", "0.1")
+    with pytest.raises(UsageError):
+        parse_assignment("objective.beta")

@@ -1,0 +1,88 @@
+"""A resumed run ends with exactly the numbers of an uninterrupted run with the same seed."""
+
+import json
+
+import pytest
+import torch
+
+from vaelab.config import Config, DataConfig, ModelConfig, TrainingConfig
+from vaelab.errors import UsageError
+from vaelab.training.checkpoint import load_checkpoint
+from vaelab.training.loggers import read_metrics
+from vaelab.training.run import train
+from vaelab.training.trainer import Trainer
+
+
+def small_config(steps: int, **training) -> Config:
+    return Config(
+        data=DataConfig(spec="digits", image_size=16, limit=600),
+        model=ModelConfig(latent_dim=4, width=8),
+        training=TrainingConfig(steps=steps, batch_size=32, log_every=5, progress=False, figures=False, **training),
+    ).validate()
+
+
+def test_same_seed_same_numbers(tmp_path):
+    a = train(small_config(20), tmp_path / "a").metrics
+    b = train(small_config(20), tmp_path / "b").metrics
+    assert a == b
+    c = train(small_config(20, seed=1), tmp_path / "c").metrics
+    assert c["loss"] != a["loss"]
+
+
+def test_resume_equals_uninterrupted(tmp_path):
+    # 40 steps = 2 epochs of 16 steps + 8 more; stop after 23 steps (mid-epoch) and resume
+    full = train(small_config(40), tmp_path / "full")
+    partial = train(small_config(23), tmp_path / "resumed")
+    assert partial.steps == 23
+    resumed = train(small_config(40), tmp_path / "resumed", resume=True)
+    assert resumed.steps == 40
+    assert resumed.metrics == full.metrics
+    a = load_checkpoint(tmp_path / "full" / "checkpoints" / "last.pt")
+    b = load_checkpoint(tmp_path / "resumed" / "checkpoints" / "last.pt")
+    for name, tensor in a["model"].items():
+        assert torch.equal(tensor, b["model"][name]), name
+    # the log holds every step once, with the same validation records (plus the one that ended the 23-step run)
+    val = lambda run: [(r["step"], r["loss"]) for r in read_metrics(tmp_path / run / "metrics.jsonl") if r["split"] == "val"]
+    assert [record for record in val("resumed") if record[0] != 23] == val("full")
+    steps = [r["step"] for r in read_metrics(tmp_path / "resumed" / "metrics.jsonl") if r["split"] == "train"]
+    assert steps == sorted(set(steps))
+
+
+def test_interrupt_saves_a_checkpoint_that_resumes_exactly(tmp_path, monkeypatch):
+    full = train(small_config(30), tmp_path / "full")
+    original = Trainer.training_step
+    calls = {"n": 0}
+
+    def interrupted(self, x):
+        calls["n"] += 1
+        if calls["n"] == 12:
+            raise KeyboardInterrupt
+        return original(self, x)
+
+    monkeypatch.setattr(Trainer, "training_step", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train(small_config(30), tmp_path / "run")
+    monkeypatch.setattr(Trainer, "training_step", original)
+    assert load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["step"] == 11
+    assert train(small_config(30), tmp_path / "run", resume=True).metrics == full.metrics
+
+
+def test_checkpoints_hold_everything_and_load_without_code(tmp_path):
+    train(small_config(20), tmp_path / "run")
+    state = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")
+    assert state["step"] == 20
+    assert Config.from_dict(state["config"]) == small_config(20)
+    assert {"model", "objective", "optimizer", "noise", "model_hparams", "best_score"} <= set(state)
+    assert (tmp_path / "run" / "checkpoints" / "best.pt").exists()
+    first = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[0])
+    assert {"step", "epoch", "split", "loss", "recon", "kl", "beta", "elbo", "mse", "sigma", "lr"} <= set(first)
+
+
+def test_a_different_run_is_never_overwritten(tmp_path):
+    train(small_config(5), tmp_path / "run")
+    with pytest.raises(UsageError, match="already holds"):
+        train(small_config(5), tmp_path / "run")
+    other = small_config(5).with_updates({"objective.beta": 0.5})
+    with pytest.raises(UsageError, match="differs"):
+        train(other, tmp_path / "run", resume=True)
+    assert load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["step"] == 5
