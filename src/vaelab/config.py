@@ -171,6 +171,7 @@ class TrainingConfig:
     channels_last: bool = False
     threads: int | None = None  # torch intra-op threads; None: torch's default
     log_every: int = 20  # train metrics are averaged over this many steps
+    grad_every: int = 50  # steps between gradient decompositions (vaelab.diagnostics.gradients); 0: off
     figures: bool = True  # write figures at the end of each epoch and of the run
     progress: bool = True
 
@@ -189,6 +190,8 @@ class TrainingConfig:
             raise UsageError(f"training.device={self.device!r} is unknown: use auto, cpu, cuda or mps")
         if self.log_every < 1:
             raise UsageError(f"training.log_every={self.log_every} must be at least 1")
+        if self.grad_every < 0:
+            raise UsageError(f"training.grad_every={self.grad_every} must be >= 0 steps (0: off)")
         if self.threads is not None and self.threads < 1:
             raise UsageError(f"training.threads={self.threads} must be at least 1")
 

@@ -40,6 +40,7 @@ def build_zoo(files) -> tuple[list[str], dict[str, str]]:
     files.raw("truncated.jpg", jpeg[: len(jpeg) // 2])
     files.raw("empty.png", b"")
     files.raw("text.png", b"hello\n")
+    files.raw(b"bad\xff.png", b"junk")
     os.symlink("nowhere.png", files.root / "broken.png")
     os.symlink("loop.png", files.root / "loop.png")
     os.symlink("..", files.root / "deep" / "up")  # a folder link loop: must not be walked forever
@@ -49,6 +50,7 @@ def build_zoo(files) -> tuple[list[str], dict[str, str]]:
         "truncated.jpg": "truncated image file",
         "empty.png": "zero bytes",
         "text.png": "not an image: cannot identify image file",
+        "bad\\xff.png": "not an image: cannot identify image file",
         "broken.png": "broken symbolic link",
         "loop.png": "symbolic link loop",
         "pipe.jpg": "not a regular file",

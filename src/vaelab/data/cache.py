@@ -59,8 +59,8 @@ def load(folder: Path, key: str) -> ImageData | None:
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    consistent = images.dtype == np.uint8 and images.ndim == 4 and images.shape[:2] == (len(data.names), meta["channels"])
-    return data if consistent else None
+    expected = (len(data.names), meta["channels"])
+    return data if images.dtype == np.uint8 and images.ndim == 4 and images.shape[:2] == expected else None
 
 
 def store(folder: Path, key: str, data: ImageData) -> ImageData:

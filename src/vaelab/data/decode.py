@@ -31,6 +31,9 @@ SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 # A grey picture saved as an RGB JPEG comes back with channels a level or two apart (chroma
 # rounding); differences up to this many levels do not count as colour.
 COLOUR_TOLERANCE = 2
+# Only these decoders are tried, whatever the extension says: never, for example, Pillow's EPS
+# plugin, which runs Ghostscript on the file. (JPEG also opens MPO, the JPEG many cameras write.)
+FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "DIB", "TIFF", "GIF")
 # JPEGs are decoded at a reduced DCT scale, but to at least this many times the target size,
 # as Pillow's `thumbnail` does (its reducing_gap of 2.0).
 DRAFT_GAP = 2
@@ -47,7 +50,7 @@ class Decoded(NamedTuple):
 def decode_file(path: str, size: int) -> Decoded:
     """Decode `path` to (size, size, 3) uint8; never raises for a bad file."""
     try:
-        with _strict_pillow(), open(path, "rb") as file, Image.open(file) as image:
+        with _strict_pillow(), open(path, "rb") as file, Image.open(file, formats=FORMATS) as image:
             image.draft(None, (size * DRAFT_GAP, size * DRAFT_GAP))
             image.load()
             rgb = to_rgb(ImageOps.exif_transpose(image))

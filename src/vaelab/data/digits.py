@@ -6,10 +6,10 @@ images upscaled with bicubic interpolation to the target size (default 32).
 
 from __future__ import annotations
 
+from importlib.metadata import version
+
 import numpy as np
-import sklearn
 from PIL import Image
-from sklearn.datasets import load_digits
 
 from vaelab.data.image_data import ImageData
 from vaelab.data.pixels import set_channels
@@ -17,11 +17,13 @@ from vaelab.data.pixels import set_channels
 
 def identity() -> dict[str, str]:
     """What the cache key needs: the data ships inside scikit-learn, so its version."""
-    return {"scikit-learn": sklearn.__version__}
+    return {"scikit-learn": version("scikit-learn")}
 
 
 def load_digits_images(size: int, channels: int | None) -> ImageData:
     """(1797, C, size, size) uint8; grey, replicated when channels == 3."""
+    from sklearn.datasets import load_digits  # here, not at the top: scikit-learn takes a second to import
+
     digits = load_digits()
     counts = digits.images  # (N, 8, 8) float, 0..16
     small = np.rint(counts * (255 / 16)).astype(np.uint8)
@@ -33,5 +35,5 @@ def load_digits_images(size: int, channels: int | None) -> ImageData:
         names=[f"digits/{i}" for i in range(len(images))],
         skipped=[],
         classes=[str(digit) for digit in range(10)],
-        source=f"digits (scikit-learn {sklearn.__version__}, {len(images)} images)",
+        source=f"digits (scikit-learn {version('scikit-learn')}, {len(images)} images)",
     )

@@ -43,7 +43,9 @@ def find_files(data_root: str | None) -> tuple[Path, Path]:
             if images and labels:
                 return images, labels
     looked = ", ".join(str(place) for place in filter(None, places))
-    raise UsageError(f"fashion-mnist's training files are not in {looked} (nor a fashion-mnist/ folder there): {HOW_TO_GET}")
+    raise UsageError(
+        f"fashion-mnist's training files are not in {looked} (nor in a fashion-mnist/ folder there): {HOW_TO_GET}"
+    )
 
 
 def load_fashion_mnist(images_file: Path, labels_file: Path, size: int, channels: int | None) -> ImageData:

@@ -77,7 +77,7 @@ def decode_folder(listing: FolderListing, size: int, channels: int | None) -> Im
     """Decode every listed file to (size, size) and stack them as (N, C, size, size) uint8."""
     if not listing.files and not listing.unusable:
         raise UsageError(
-            f"no images in {listing.root}: it holds no {', '.join(EXTENSIONS)} files (searched recursively); "
+            f"no images in {display_path(listing.root)}: it holds no {', '.join(EXTENSIONS)} files (searched recursively); "
             "point --data at a folder of images"
         )
     paths = [os.path.join(listing.root, relative) for relative, _, _ in listing.files]

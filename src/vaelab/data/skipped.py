@@ -23,4 +23,7 @@ def skipped_warning(skipped: list[tuple[str, str]], path: Path | str | None = No
     more = ", ..." if len(reasons) > 3 else ""
     files = "file" if len(skipped) == 1 else "files"
     where = path or "skipped.txt in the run folder"
-    return f"skipped {len(skipped)} {files} that could not be used as images ({summary}{more}); paths and reasons in {where}"
+    return (
+        f"skipped {len(skipped)} {files} that could not be used as images ({summary}{more}); "
+        f"paths and reasons in {where}"
+    )

@@ -16,6 +16,7 @@ import torch
 
 from vaelab.config import Config
 from vaelab.data import ImageData, load_images, skipped_warning, split_indices, write_skipped
+from vaelab.diagnostics.gradients import GradientMonitor
 from vaelab.errors import UsageError
 from vaelab.model import ConvVAE
 from vaelab.objectives import Objective
@@ -23,8 +24,9 @@ from vaelab.training.callbacks import Callback, Checkpointing, MetricLogging, Pr
 from vaelab.training.checkpoint import load_checkpoint
 from vaelab.training.device import resolve_device
 from vaelab.training.figures import FigureWriter
+from vaelab.training.lock import LOCK_NAME, run_lock
 from vaelab.training.loggers import JsonlLogger, truncate_metrics
-from vaelab.training.trainer import Trainer
+from vaelab.training.trainer import Trainer, run_length
 
 log = logging.getLogger("vaelab")
 
@@ -46,22 +48,22 @@ def build_model(config: Config, image_shape: tuple[int, int, int]) -> ConvVAE:
     )
 
 
-def build_objective(config: Config, image_shape: tuple[int, int, int]) -> Objective:
-    return Objective(config.objective, image_shape=image_shape, deterministic=config.model.kind == "ae")
+def build_objective(config: Config, image_shape: tuple[int, int, int], *, total_steps: int) -> Objective:
+    """The objective of `config`; `total_steps` is the run's length (cyclical beta schedules divide it)."""
+    return Objective(config.objective, image_shape=image_shape, deterministic=config.model.kind == "ae",
+                     total_steps=total_steps)
 
 
-def prepare_run_dir(config: Config, out: Path, resume: bool) -> None:
-    """Create RUN/ and save the config; never overwrite a run that is already there."""
+def check_run_dir(config: Config, out: Path, resume: bool) -> None:
+    """Never overwrite a run that is already there; resume only the run that is there."""
     saved = out / "config.yaml"
     if resume:
         if not saved.exists():
             raise UsageError(f"{out} holds no run to resume (no config.yaml): start it without --resume")
         if _identity(Config.load(saved)) != _identity(config):
             raise UsageError(f"the config differs from {saved}: resume with the saved config (only --epochs/--steps may change)")
-    elif out.exists() and any(out.iterdir()):
+    elif any(path.name != LOCK_NAME for path in out.iterdir()):
         raise UsageError(f"{out} already holds files: pass --resume to continue that run, or choose a new --out")
-    out.mkdir(parents=True, exist_ok=True)
-    config.save(saved)
 
 
 def train(
@@ -70,7 +72,12 @@ def train(
     """Train one run into `out` (default: runs/<timestamp>) and return its final validation metrics."""
     config.validate()
     out = Path(out) if out is not None else Path("runs") / time.strftime("%Y%m%d-%H%M%S")
-    prepare_run_dir(config, out, resume)
+    with run_lock(out):
+        return _train(config, out, resume, callbacks)
+
+
+def _train(config: Config, out: Path, resume: bool, callbacks: list[Callback]) -> RunResult:
+    check_run_dir(config, out, resume)
     if config.training.threads:
         torch.set_num_threads(config.training.threads)
     device = resolve_device(config.training.device)
@@ -82,9 +89,11 @@ def train(
 
     torch.manual_seed(config.training.seed)
     model = build_model(config, image_shape).to(device)
-    objective = build_objective(config, image_shape).to(device)
+    total_steps = run_length(config.training, len(train_index))
+    objective = build_objective(config, image_shape, total_steps=total_steps).to(device)
     if config.training.channels_last:
         model = model.to(memory_format=torch.channels_last)
+    config.save(out / "config.yaml")  # only once the data loaded: a failed start leaves nothing to clear up
 
     checkpoints = out / "checkpoints"
     last = checkpoints / "last.pt"
@@ -93,8 +102,11 @@ def train(
         (out / "metrics.jsonl").unlink(missing_ok=True)
         shutil.rmtree(checkpoints, ignore_errors=True)
 
+    loggers = [JsonlLogger(out / "metrics.jsonl")]
+    grad_every = config.training.grad_every
     trainer_callbacks: list[Callback] = [
-        MetricLogging([JsonlLogger(out / "metrics.jsonl")], every=config.training.log_every),
+        MetricLogging(loggers, every=config.training.log_every),
+        *([GradientMonitor(loggers, every=grad_every, run_dir=out, figures=config.training.figures)] if grad_every else []),
         Checkpointing(checkpoints),
         *([FigureWriter(out)] if config.training.figures else []),
         *([ProgressBar()] if config.training.progress else []),

@@ -16,11 +16,16 @@ import numpy as np
 import torch
 
 from vaelab import __version__
-from vaelab.config import Config
+from vaelab.config import Config, TrainingConfig
 from vaelab.model import ConvVAE
 from vaelab.objectives import LossTerms, Objective
 from vaelab.training.batches import batch_indices, epoch_order, steps_per_epoch, to_tensor
 from vaelab.training.callbacks import Callback
+
+
+def run_length(training: TrainingConfig, n_train: int) -> int:
+    """Optimiser steps in the run: `training.steps`, or `training.epochs` (default 10) of full batches."""
+    return training.steps or (training.epochs or 10) * steps_per_epoch(n_train, min(training.batch_size, n_train))
 
 
 class Trainer:
@@ -49,7 +54,7 @@ class Trainer:
         training = config.training
         self.batch_size = min(training.batch_size, len(train_index))
         self.steps_per_epoch = steps_per_epoch(len(train_index), self.batch_size)
-        self.total_steps = training.steps or (training.epochs or 10) * self.steps_per_epoch
+        self.total_steps = run_length(training, len(train_index))
         params = [*model.parameters(), *objective.parameters()]
         fused = device.type in ("cuda", "cpu")
         self.optimizer = torch.optim.Adam(params, lr=training.lr, fused=fused)

@@ -1,0 +1,297 @@
+"""`evaluate_run(RUN)`: every diagnostic on a trained run's validation images, into RUN/eval.json and
+RUN/figures/. This is the whole of `vaelab evaluate`; the metric names are listed in docs/metrics.md.
+
+Which images: the run's own validation split (the data, split fraction and seed of its config), or
+with `data=SPEC` images of another source, resized to the model's input; at most `max_images` of
+them, a seeded random subset when there are more. Reconstructions, interpolations, traversals and
+the latent map use the posterior means; the likelihood bounds sample the posterior.
+
+Numbers that a model cannot have are null, with the reason under "not_applicable": the plain
+autoencoder has no posterior density, hence no KL, ELBO, IWAE or bits/dim.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.decomposition import PCA
+
+from vaelab.config import Config
+from vaelab.data import load_images, split_indices
+from vaelab.diagnostics import aggregate, latent, likelihood, smoothness
+from vaelab.diagnostics.reconstruction import reconstruction_quality
+from vaelab.errors import UsageError
+from vaelab.model import ConvVAE
+from vaelab.objectives import Objective
+from vaelab.training.batches import to_tensor
+from vaelab.training.checkpoint import load_checkpoint
+from vaelab.training.device import resolve_device
+from vaelab.training.loggers import read_metrics
+from vaelab.training.run import build_objective
+from vaelab.viz import diagnostics as figures
+
+log = logging.getLogger("vaelab")
+
+IW_SAMPLES = 1000
+MAX_IMAGES = 1000
+SMOOTHNESS_PAIRS = 32  # pairs measured; the figure shows the first INTERPOLATION_ROWS
+INTERPOLATION_ROWS = 8
+INTERPOLATION_STEPS = 10
+TRAVERSAL_DIMS = 8
+TRAVERSAL_SPAN = 3.0  # aggregate-posterior standard deviations either side of the base code
+TRAVERSAL_VALUES = 9
+NO_DENSITY = "the autoencoder's posterior is a point mass: it has no density, so no KL to N(0, I) and no ELBO"
+
+
+@dataclasses.dataclass
+class EvaluationData:
+    """The images evaluated, as floats (N, C, H, W) in [0, 1], with their labels where the data has any."""
+
+    x: torch.Tensor
+    labels: np.ndarray | None
+    classes: list[str] | None
+    source: str
+    split: str  # "val": the run's validation images; "all": images of another source
+
+
+def evaluate_run(
+    run_dir: str | Path, *, iw_samples: int = IW_SAMPLES, data: str | None = None, checkpoint: str = "best",
+    max_images: int = MAX_IMAGES, device: str = "cpu", seed: int = 0, write_figures: bool = True,
+) -> dict[str, Any]:
+    """Evaluate `run_dir`'s checkpoint (`best` or `last`), write RUN/eval.json and figures, return the results."""
+    if iw_samples < 1:
+        raise UsageError(f"--iw-samples {iw_samples} must be at least 1: e.g. --iw-samples 1000")
+    if max_images < 2:
+        raise UsageError(f"--max-images {max_images} must be at least 2")
+    started = time.perf_counter()
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.yaml").exists():
+        raise UsageError(f"{run_dir} is not a run directory (no config.yaml): train one with vaelab train --out {run_dir}")
+    torch_device = resolve_device(device)
+    state = load_checkpoint(run_dir / "checkpoints" / f"{checkpoint}.pt", map_location=torch_device)
+    config = Config.from_dict(state["config"])
+    model = ConvVAE(**state["model_hparams"]).to(torch_device).eval()
+    model.load_state_dict(state["model"])
+    image_shape = (model.hparams["channels"], model.hparams["image_size"], model.hparams["image_size"])
+    # Only the likelihood is used here; the run length matters to the cyclical beta schedule alone.
+    objective = build_objective(config, image_shape, total_steps=max(1, state["step"])).to(torch_device).eval()
+    objective.load_state_dict(state["objective"])
+    images = evaluation_data(config, data, image_shape, max_images, seed, torch_device)
+    generator = torch.Generator(device=torch_device).manual_seed(seed)
+
+    results: dict[str, Any] = {
+        "run": str(run_dir), "checkpoint": checkpoint, "step": state["step"], "description": config.describe(),
+        "model": model.kind, "recon": config.objective.recon, "beta": config.objective.beta,
+        "latent_dim": model.latent_dim, "data": images.source, "split": images.split, "images": len(images.x),
+        "pixels": math.prod(image_shape), "iw_samples": iw_samples, "seed": seed,
+    }
+    not_applicable: dict[str, str] = {}
+    warnings: list[str] = []
+    encodings = latent.encode(model, images.x)
+    reconstruction = smoothness.decode_means(model, encodings.mean)
+    results.update(quality_metrics(images.x, reconstruction, not_applicable))
+    results.update(latent_metrics(encodings, generator, not_applicable, warnings))
+    if model.kind == "vae":
+        results.update(likelihood_metrics(model, objective, config, images.x, iw_samples, generator, not_applicable))
+    else:
+        for name in LIKELIHOOD_NAMES:
+            results[name] = None
+            not_applicable[name] = NO_DENSITY
+    ratios, paths, pairs = interpolation_smoothness(model, encodings, seed)
+    results["smoothness"] = float(np.nanmean(ratios)) if np.isfinite(ratios).any() else None
+    results["smoothness_pairs"] = int(np.isfinite(ratios).sum())
+    for warning in warnings:
+        log.warning("%s: %s", run_dir, warning)
+    results["warnings"] = warnings
+    results["not_applicable"] = not_applicable
+    if write_figures:
+        results["figures"] = draw_figures(run_dir, config, model, images, encodings, results, paths, ratios, pairs)
+    results["seconds"] = round(time.perf_counter() - started, 2)
+    (run_dir / "eval.json").write_text(json.dumps(_json_safe(results), indent=2) + "\n")
+    return results
+
+
+def evaluation_data(config: Config, spec: str | None, image_shape: tuple[int, int, int], max_images: int, seed: int,
+                    device: torch.device) -> EvaluationData:
+    """The run's validation images, or (with `spec`) images of another source at the model's size."""
+    data_config = config.data
+    if spec is not None:
+        channels, size, _ = image_shape
+        data_config = dataclasses.replace(config.data, spec=spec, image_size=size, channels=channels, limit=None)
+        data_config.validate()
+    data = load_images(data_config)
+    if tuple(data.images.shape[1:]) != tuple(image_shape):
+        raise UsageError(f"the images of {data_config.spec} are {data.images.shape[1:]}, the model takes "
+                         f"{image_shape}: evaluate on data of the model's size")
+    index = np.arange(len(data.images))
+    split = "all"
+    if spec is None:
+        _, val_index = split_indices(len(data.images), config.data.val_fraction, config.data.split_seed)
+        if len(val_index) >= 2:
+            index, split = val_index, "val"
+    if len(index) > max_images:
+        index = np.sort(np.random.default_rng(seed).choice(index, size=max_images, replace=False))
+    labels = None if data.labels is None else np.asarray(data.labels[index])
+    return EvaluationData(x=to_tensor(data.images, index, device), labels=labels, classes=data.classes,
+                          source=data.source, split=split)
+
+
+def quality_metrics(x: torch.Tensor, reconstruction: torch.Tensor, not_applicable: dict[str, str]) -> dict[str, Any]:
+    """mse (per pixel), psnr (dB) and ssim of the posterior-mean reconstructions, means over the images."""
+    quality = reconstruction_quality(x, reconstruction)
+    if quality.ssim is None:
+        not_applicable["ssim"] = "SSIM's 11x11 window needs images of at least 11x11 pixels"
+    return {
+        "mse": float(quality.mse.mean()), "psnr": float(quality.psnr.mean()),
+        "ssim": None if quality.ssim is None else float(quality.ssim.mean()),
+    }
+
+
+def latent_metrics(encodings: latent.Encodings, generator: torch.Generator, not_applicable: dict[str, str],
+                   warnings: list[str]) -> dict[str, Any]:
+    """Active units, KL per dimension, aggregate posterior against the prior, ELBO decomposition."""
+    latent_dim = encodings.mean.shape[1]
+    variance = latent.posterior_mean_variance(encodings)
+    active = latent.active_units(encodings)
+    mean, covariance = aggregate.aggregate_moments(encodings)
+    bandwidth = aggregate.imq_bandwidth(latent_dim)
+    prior_samples = torch.randn(encodings.mean.shape, generator=generator, device=encodings.mean.device)
+    results = {
+        "active_units": active, "active_threshold": latent.ACTIVE_THRESHOLD,
+        "posterior_mean_variance": variance.tolist(),
+        "aggregate_posterior_kl": aggregate.moment_matched_kl(mean, covariance),
+        "aggregate_posterior_mmd": aggregate.mmd_imq(encodings.sample(generator), prior_samples, bandwidth),
+        "mmd_kernel": "imq", "mmd_bandwidth": bandwidth,
+    }
+    if not encodings.gaussian:
+        for name in ("kl", "kl_per_dim", "index_code_mi", "total_correlation", "dimensionwise_kl"):
+            results[name] = None
+            not_applicable[name] = NO_DENSITY
+        return results
+    if (warning := latent.collapse_warning(active, latent_dim)) is not None:
+        warnings.append(warning)
+    kl_dims = latent.kl_per_dim(encodings)
+    decomposition = aggregate.elbo_decomposition(encodings, generator=generator)
+    return {
+        **results, "kl": float(kl_dims.sum()), "kl_per_dim": kl_dims.tolist(),
+        "index_code_mi": decomposition.index_code_mi, "total_correlation": decomposition.total_correlation,
+        "dimensionwise_kl": decomposition.dimensionwise_kl,
+    }
+
+
+LIKELIHOOD_NAMES = ("elbo", "iwae", "bits_per_dim", "sigma", "sigma_optimal", "elbo_optimal_sigma",
+                    "iwae_optimal_sigma", "bits_per_dim_optimal_sigma")
+
+
+def likelihood_metrics(model: ConvVAE, objective: Objective, config: Config, x: torch.Tensor, iw_samples: int,
+                       generator: torch.Generator, not_applicable: dict[str, str]) -> dict[str, Any]:
+    """beta = 1 ELBO, IWAE and bits/dim under the run's likelihood and under the optimal shared sigma."""
+    pixels = math.prod(x.shape[1:])
+    samples = likelihood.importance_samples(model, objective.likelihood, x, samples=iw_samples, generator=generator)
+    sigma_optimal = likelihood.optimal_sigma(samples.squared_error, pixels)
+    optimal = samples.log_weights(likelihood.gaussian_log_likelihood(samples.squared_error, sigma_optimal, pixels))
+    own = samples.log_weights()
+    sigma = objective.likelihood.sigma()
+    if config.objective.recon == "sigma-optimal":
+        # The run re-fits sigma to every batch; a density needs one sigma: the optimum over these images.
+        own, sigma = optimal, sigma_optimal
+    iwae = likelihood.iwae_bound(own, iw_samples)
+    iwae_optimal = likelihood.iwae_bound(optimal, iw_samples)
+    results = {
+        "elbo": float(likelihood.iwae_bound(own, 1).mean()), "iwae": float(iwae.mean()),
+        "bits_per_dim": float(likelihood.bits_per_dim(iwae, pixels).mean()),
+        "sigma": sigma, "sigma_optimal": sigma_optimal,
+        "elbo_optimal_sigma": float(likelihood.iwae_bound(optimal, 1).mean()),
+        "iwae_optimal_sigma": float(iwae_optimal.mean()),
+        "bits_per_dim_optimal_sigma": float(likelihood.bits_per_dim(iwae_optimal, pixels).mean()),
+    }
+    if config.objective.recon == "bernoulli":
+        results["sigma"] = results["bits_per_dim"] = None
+        not_applicable["sigma"] = "the Bernoulli likelihood has no sigma"
+        not_applicable["bits_per_dim"] = ("the Bernoulli likelihood is not a density over pixel values in [0, 1] "
+                                          "(Loaiza-Ganem & Cunningham 2019); see bits_per_dim_optimal_sigma")
+    return results
+
+
+def interpolation_smoothness(model: ConvVAE, encodings: latent.Encodings, seed: int
+                             ) -> tuple[np.ndarray, torch.Tensor, np.ndarray]:
+    """Path ratios (P,) of decoded interpolations between the means of P seeded pairs of images, the
+    decoded paths (P, T + 1, C, H, W) and the pairs' indices (P, 2)."""
+    n = len(encodings.mean)
+    order = np.random.default_rng(seed).permutation(n)
+    count = min(SMOOTHNESS_PAIRS, n // 2)
+    pairs = np.stack([order[:count], order[count : 2 * count]], axis=1)  # (P, 2), disjoint images
+    z = encodings.mean
+    paths = smoothness.interpolation_paths(model, z[pairs[:, 0]], z[pairs[:, 1]], INTERPOLATION_STEPS)
+    return smoothness.path_ratio(paths).cpu().numpy(), paths, pairs
+
+
+@torch.no_grad()
+def draw_figures(run_dir: Path, config: Config, model: ConvVAE, images: EvaluationData, encodings: latent.Encodings,
+                 results: dict[str, Any], paths: torch.Tensor, ratios: np.ndarray, pairs: np.ndarray) -> list[str]:
+    """kl_per_dim.png, interpolations.png, traversals.png, latent_map.png, and gradients.png when the
+    run logged gradient decompositions. Returns the file names written."""
+    directory = run_dir / "figures"
+    directory.mkdir(parents=True, exist_ok=True)
+    title = f"{config.describe()} — step {results['step']}"
+    kl = None if results["kl_per_dim"] is None else np.array(results["kl_per_dim"])
+    variance = np.array(results["posterior_mean_variance"])
+    written = []
+
+    figures.plot_kl_per_dim(kl, variance, latent.ACTIVE_THRESHOLD, directory / "kl_per_dim.png",
+                            title=f"{title}: {results['active_units']} of {len(variance)} dimensions active")
+    written.append("kl_per_dim.png")
+
+    rows = slice(0, INTERPOLATION_ROWS)
+    ends = images.x[pairs[rows]].cpu().numpy()  # (rows, 2, C, H, W)
+    figures.plot_interpolations(ends, paths[rows].cpu().numpy(), ratios[rows], directory / "interpolations.png",
+                                title=f"{title}: smoothness {results['smoothness']:.3f} (1 = straight)")
+    written.append("interpolations.png")
+
+    strength = kl if kl is not None else variance
+    dims = [int(d) for d in np.argsort(-strength)[:TRAVERSAL_DIMS]]
+    mean, covariance = aggregate.aggregate_moments(encodings)
+    spread = covariance.diagonal().sqrt()
+    offsets = torch.linspace(-TRAVERSAL_SPAN, TRAVERSAL_SPAN, TRAVERSAL_VALUES, dtype=torch.float64)
+    values = (mean[dims, None] + spread[dims, None] * offsets).to(encodings.mean)  # (R, V)
+    codes = smoothness.traversal_codes(encodings.mean[0], dims, values)
+    figures.plot_traversals(smoothness.decode_means(model, codes).cpu().numpy(), dims, values.cpu().numpy(), kl,
+                            directory / "traversals.png",
+                            title=f"{title}: the first image's code, one dimension swept over "
+                                  f"mean +- {TRAVERSAL_SPAN:g} sd of q(z)")
+    written.append("traversals.png")
+
+    means = encodings.mean.double().cpu().numpy()
+    if means.shape[1] >= 2:
+        pca = PCA(n_components=2, random_state=0).fit(means)
+        points, explained = pca.transform(means), pca.explained_variance_ratio_
+    else:
+        points, explained = np.concatenate([means, np.zeros_like(means)], axis=1), np.array([1.0, 0.0])
+    figures.plot_latent_map(points, images.labels, images.classes, explained, directory / "latent_map.png",
+                            title=f"{title}\nposterior means of {len(means)} images ({images.split})")
+    written.append("latent_map.png")
+
+    metrics = read_metrics(run_dir / "metrics.jsonl")
+    if any("grad_recon_norm/all" in row for row in metrics):
+        figures.plot_gradients(metrics, directory / "gradients.png", title=config.describe())
+        written.append("gradients.png")
+    return written
+
+
+def _json_safe(value: Any) -> Any:
+    """Non-finite floats become null (their reason is under "not_applicable" or is an infinite KL)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value

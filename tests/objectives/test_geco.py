@@ -1,0 +1,83 @@
+"""GECO's multiplier: the update rule, its bounds, its state (on real training: test_training_methods.py)."""
+
+import math
+
+import pytest
+import torch
+
+from vaelab.config import ObjectiveConfig
+from vaelab.model import ConvVAE
+from vaelab.objectives import Objective
+
+SHAPE = (1, 4, 4)
+
+
+def geco(**overrides):
+    config = ObjectiveConfig(**{"geco_target": 0.01, **overrides})
+    return Objective(config, image_shape=SHAPE).weighting
+
+
+def step(weighting, *, mse=0.0, recon=0.0, kl=1.0, t=0):
+    return weighting(recon=torch.full((4,), recon), kl_per_dim=torch.full((4, 2), kl / 2), mse=torch.full((4,), mse),
+                     step=t)
+
+
+def test_multiplier_follows_the_moving_average_of_the_relative_constraint():
+    weighting = geco(geco_lr=0.1, geco_alpha=0.5)
+    first = step(weighting, mse=0.03)  # error_ma starts at the first batch: 0.03, constraint (0.03 - 0.01) / 0.01 = 2
+    assert first.beta == 1.0 and first.extras["geco_lambda"] == 1.0
+    assert float(weighting.multiplier) == pytest.approx(math.exp(0.1 * 2))
+    second = step(weighting, mse=0.01)  # error_ma = 0.5 * 0.03 + 0.5 * 0.01 = 0.02, constraint 1
+    assert second.beta == pytest.approx(math.exp(-0.2))
+    assert second.extras["geco_error_ma"] == pytest.approx(0.02)
+    assert second.extras["geco_constraint_ma"] == pytest.approx(0.01)
+    assert float(weighting.multiplier) == pytest.approx(math.exp(0.1 * 2 + 0.1 * 1))
+
+
+def test_multiplier_shrinks_below_the_target_and_stays_within_its_bounds():
+    weighting = geco(geco_lr=1.0, geco_lambda_min=0.5, geco_lambda_max=2.0)
+    step(weighting, mse=0.005)
+    assert float(weighting.multiplier) == pytest.approx(math.exp(-0.5))
+    for _ in range(10):
+        step(weighting, mse=0.0)
+    assert float(weighting.multiplier) == 0.5
+    for _ in range(50):
+        step(weighting, mse=1.0)
+    assert float(weighting.multiplier) == 2.0
+
+
+def test_recon_units_constrain_the_recon_term():
+    weighting = geco(geco_units="recon", geco_target=10.0, geco_lr=0.1)
+    step(weighting, recon=15.0, mse=123.0)
+    assert float(weighting.error_ma) == 15.0
+    assert float(weighting.multiplier) == pytest.approx(math.exp(0.1 * 0.5))
+
+
+def test_no_update_in_evaluation_mode():
+    weighting = geco()
+    weighting.eval()
+    step(weighting, mse=1.0)
+    assert float(weighting.multiplier) == 1.0 and math.isnan(float(weighting.error_ma))
+
+
+def test_loss_is_recon_plus_kl_over_lambda():
+    torch.manual_seed(0)
+    model = ConvVAE(image_size=8, channels=1, latent_dim=2, width=4)
+    x = torch.rand(3, 1, 8, 8)
+    objective = Objective(ObjectiveConfig(geco_target=0.01, geco_lambda_init=4.0), image_shape=(1, 8, 8))
+    terms = objective(x, model(x), step=0)
+    assert terms.beta == 0.25 and terms.extras["geco_lambda"] == 4.0
+    torch.testing.assert_close(terms.loss, terms.recon.mean() + 0.25 * terms.kl.mean())
+    assert objective.beta_at(1) == pytest.approx(1 / float(objective.weighting.multiplier))
+
+
+def test_multiplier_and_moving_average_are_in_the_state_dict_and_restored():
+    objective = Objective(ObjectiveConfig(geco_target=0.01), image_shape=SHAPE)
+    for _ in range(3):
+        step(objective.weighting, mse=0.05)
+    state = objective.state_dict()
+    assert {"weighting.multiplier", "weighting.error_ma"} <= set(state)
+    restored = Objective(ObjectiveConfig(geco_target=0.01), image_shape=SHAPE)
+    restored.load_state_dict(state)
+    assert float(restored.weighting.multiplier) == float(objective.weighting.multiplier) > 1
+    assert float(restored.weighting.error_ma) == pytest.approx(0.05)
