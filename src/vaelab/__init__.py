@@ -6,8 +6,17 @@
 """
 
 __version__ = "0.1.0"
-
-from vaelab.config import Config  # noqa: E402
-from vaelab.training.run import RunResult, train  # noqa: E402
-
 __all__ = ["Config", "RunResult", "train", "__version__"]
+
+
+def __getattr__(name: str):
+    # Imported on first use, so that `import vaelab.data` does not load torch.
+    if name == "Config":
+        from vaelab.config import Config
+
+        return Config
+    if name in ("train", "RunResult"):
+        from vaelab.training import run
+
+        return getattr(run, name)
+    raise AttributeError(f"module 'vaelab' has no attribute {name!r}")

@@ -173,6 +173,7 @@ class TrainingConfig:
     log_every: int = 20  # train metrics are averaged over this many steps
     grad_every: int = 50  # steps between gradient decompositions (vaelab.diagnostics.gradients); 0: off
     figures: bool = True  # write figures at the end of each epoch and of the run
+    tensorboard: bool = False  # also write metrics and figures as TensorBoard events in RUN/tensorboard/
     progress: bool = True
 
     def validate(self) -> None:

@@ -1,8 +1,9 @@
 """The seed's experiment, on Fashion-MNIST: the same network as a VAE with beta = 1 ("no scaling"),
 as a VAE with beta = 0.1 ("KL scaled by 0.1"), and as a plain autoencoder.
 
-It prints one table (recon, KL, beta = 1 ELBO, MSE per run) and writes one figure with the three
-rows of reconstructions under the same validation inputs.
+It prints one table (recon, KL, beta = 1 ELBO, MSE per run), writes one figure with the three
+rows of reconstructions under the same validation inputs, and a report page comparing the three runs
+(out/report.html; each run also has its own).
 """
 
 from __future__ import annotations
@@ -11,14 +12,11 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import torch
-
 from vaelab.config import Config, DataConfig, ModelConfig, ObjectiveConfig, TrainingConfig
-from vaelab.data import load_images, split_indices
-from vaelab.training.checkpoint import load_checkpoint
-from vaelab.training.run import RunResult, build_model, train
+from vaelab.training.run import RunResult, train
+from vaelab.viz.compare import read_run, reconstruct
 from vaelab.viz.figures import plot_reconstructions
+from vaelab.viz.report import write_runs_report
 
 SCENARIOS = (
     ("vae-beta1", "VAE, beta = 1 (no scaling)", "vae", 1.0),
@@ -33,6 +31,7 @@ class DemoResult:
     runs: dict[str, RunResult]
     table: str
     figure: Path
+    report: Path
 
 
 def demo_config(kind: str, beta: float, quick: bool, data: str = "fashion-mnist") -> Config:
@@ -55,7 +54,8 @@ def run_demo(out: str | Path = "demo", *, quick: bool = False, data: str = "fash
     table = format_table(runs)
     figure = out / "reconstructions.png"
     write_comparison(runs, figure)
-    return DemoResult(out=out, runs=runs, table=table, figure=figure)
+    report = write_runs_report(out, title="The seed's experiment: VAE with beta = 1, VAE with beta = 0.1, plain autoencoder")
+    return DemoResult(out=out, runs=runs, table=table, figure=figure, report=report)
 
 
 def format_table(runs: dict[str, RunResult]) -> str:
@@ -68,19 +68,8 @@ def format_table(runs: dict[str, RunResult]) -> str:
     return "\n".join(lines)
 
 
-@torch.no_grad()
 def write_comparison(runs: dict[str, RunResult], path: Path, n: int = 10) -> None:
-    """The same validation inputs, with one row of reconstructions per run (from each best.pt)."""
-    first = next(iter(runs.values())).run_dir
-    config = Config.load(first / "config.yaml")
-    data = load_images(config.data)
-    _, val_index = split_indices(len(data.images), config.data.val_fraction, config.data.split_seed)
-    x = torch.from_numpy(np.ascontiguousarray(data.images[val_index[:n]])).float() / 255
-    rows = []
-    for name, label, _, _ in SCENARIOS:
-        state = load_checkpoint(runs[name].run_dir / "checkpoints" / "last.pt")
-        model = build_model(Config.from_dict(state["config"]), tuple(x.shape[1:]))
-        model.load_state_dict(state["model"])
-        model.eval()
-        rows.append((label, model(x, sample=False).reconstruction))
-    plot_reconstructions(x, rows, path, title="the same network, three objectives (validation images)")
+    """The same validation inputs, with one row of reconstructions per run (from each last.pt)."""
+    x, rows = reconstruct([read_run(runs[name].run_dir) for name, *_ in SCENARIOS], n)
+    labelled = [(label, images) for (_, label, _, _), (_, images) in zip(SCENARIOS, rows)]
+    plot_reconstructions(x, labelled, path, title="the same network, three objectives (validation images)")

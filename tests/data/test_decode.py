@@ -134,6 +134,13 @@ def test_problems_are_described_in_a_few_words(image_files, tmp_path):
         assert (result.pixels, result.has_colour, result.problem) == (None, False, reason)
 
 
+def test_the_content_decides_the_format_among_the_supported_ones(image_files):
+    jpeg = image_files.raw("really-a-jpeg.png", image_files.encode(image_files.noise(), "JPEG"))
+    assert decoded(jpeg).has_colour
+    ppm = image_files.raw("portable.png", image_files.encode(image_files.noise(), "PPM"))
+    assert decode_file(str(ppm), 16).problem == "not an image: cannot identify image file"
+
+
 @pytest.mark.parametrize("pixels", [144, 400])  # over the limit: Pillow warns; over twice the limit: it raises
 def test_decompression_bombs_are_refused(image_files, monkeypatch, pixels):
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)

@@ -106,3 +106,34 @@ def test_beta_zero_has_sigma_zero_and_minus_infinite_elbo():
     _, objective, x, output = setup("sse", 0.0)
     terms = objective(x, output, 0)
     assert terms.sigma == 0 and torch.isinf(terms.elbo).all()
+
+
+def adam_trajectory(recon, beta, *, scale=1.0, steps=5, **extra):
+    """Parameters after `steps` Adam steps on `scale` times the objective, from a fixed start and fixed noise."""
+    model, objective, x, _ = setup(recon, beta, **extra)
+    optimiser = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for step in range(steps):
+        output = model(x, generator=torch.Generator().manual_seed(step))
+        optimiser.zero_grad()
+        (scale * objective(x, output, step).loss).backward()
+        optimiser.step()
+    return [p.detach().clone() for p in model.parameters()]
+
+
+def test_adam_is_invariant_to_the_scale_of_the_objective():
+    # Adam divides the step by the root mean square of the gradient: c * loss gives the same steps,
+    # up to the eps = 1e-8 in the denominator
+    plain = adam_trajectory("sse", 0.1)
+    scaled = adam_trajectory("sse", 0.1, scale=10.0)
+    assert any(not torch.equal(a, b) for a, b in zip(plain, adam_trajectory("sse", 0.1, steps=4)))
+    for a, b in zip(plain, scaled):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_sse_with_beta_trains_exactly_like_the_gaussian_elbo_with_the_implied_sigma():
+    # SSE + beta KL = beta (NLL_sigma + KL) + const with sigma^2 = beta / 2: under Adam, the same run
+    beta = 0.1
+    seed = adam_trajectory("sse", beta)
+    gaussian = adam_trajectory("gaussian", 1.0, sigma=math.sqrt(beta / 2))
+    for a, b in zip(seed, gaussian):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)

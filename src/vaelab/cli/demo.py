@@ -24,4 +24,5 @@ def run(args: argparse.Namespace) -> int:
     result = run_demo(args.out, quick=args.quick, data=args.data)
     print(result.table)
     print(f"reconstructions side by side: {result.figure}")
+    print(f"report: {result.report}")
     return 0

@@ -57,6 +57,7 @@ SHORTCUTS = {
     "lr": "training.lr",
     "seed": "training.seed",
     "device": "training.device",
+    "tensorboard": "training.tensorboard",
 }
 RUN_LENGTH = {"epochs", "steps"}
 
@@ -115,6 +116,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     training.add_argument("--lr", type=float, help="Adam's learning rate (default 1e-3)")
     training.add_argument("--seed", type=int, help="same seed, same numbers on the same machine")
     training.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
+    training.add_argument("--tensorboard", action="store_const", const=True,
+                          help="also write TensorBoard events to OUT/tensorboard (pip install 'vaelab[tensorboard]')")
     parser.set_defaults(run=run)
 
 

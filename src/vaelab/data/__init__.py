@@ -41,7 +41,7 @@ def load_images(config: DataConfig) -> ImageData:
         with cache.building(folder, key):
             data = cache.load(folder, key)  # another process may have built it while we waited
             if data is None:
-                log.info("decoding %s (once: cached as %s)", source.kind, folder / key)
+                log.info("decoding %s (once: cached as %s)", config.spec, folder / key)
                 data = cache.store(folder, key, source.build())
     return _limited(data, config.limit, config.split_seed)
 

@@ -49,7 +49,10 @@ class FolderListing:
 
 
 def list_folder(root: str) -> FolderListing:
-    """Find every file with an image extension under `root` (recursively) and stat it."""
+    """Find every file with an image extension under `root` (recursively) and stat it.
+
+    A folder without any such file is a `UsageError`.
+    """
     root = os.path.abspath(root)
     files: list[tuple[str, int, int]] = []
     unusable: list[tuple[str, str]] = []
@@ -70,16 +73,16 @@ def list_folder(root: str) -> FolderListing:
                     files.append((relative, *entry))
                 else:
                     unusable.append((relative, reason))
+    if not files and not unusable:
+        raise UsageError(
+            f"no images in {display_path(root)}: it holds no {', '.join(EXTENSIONS)} files (searched recursively); "
+            "point --data at a folder of images"
+        )
     return FolderListing(root, sorted(files), sorted(unusable))
 
 
 def decode_folder(listing: FolderListing, size: int, channels: int | None) -> ImageData:
     """Decode every listed file to (size, size) and stack them as (N, C, size, size) uint8."""
-    if not listing.files and not listing.unusable:
-        raise UsageError(
-            f"no images in {display_path(listing.root)}: it holds no {', '.join(EXTENSIONS)} files (searched recursively); "
-            "point --data at a folder of images"
-        )
     paths = [os.path.join(listing.root, relative) for relative, _, _ in listing.files]
     pixels = np.empty((len(paths), 3, size, size), dtype=np.uint8)  # (M, 3, S, S), M files
     names: list[str] = []

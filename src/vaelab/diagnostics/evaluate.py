@@ -48,6 +48,8 @@ INTERPOLATION_STEPS = 10
 TRAVERSAL_DIMS = 8
 TRAVERSAL_SPAN = 3.0  # aggregate-posterior standard deviations either side of the base code
 TRAVERSAL_VALUES = 9
+LIKELIHOOD_NAMES = ("elbo", "iwae", "bits_per_dim", "sigma", "sigma_optimal", "elbo_optimal_sigma",
+                    "iwae_optimal_sigma", "bits_per_dim_optimal_sigma")
 NO_DENSITY = "the autoencoder's posterior is a point mass: it has no density, so no KL to N(0, I) and no ELBO"
 
 
@@ -171,6 +173,8 @@ def latent_metrics(encodings: latent.Encodings, generator: torch.Generator, not_
         "aggregate_posterior_mmd": aggregate.mmd_imq(encodings.sample(generator), prior_samples, bandwidth),
         "mmd_kernel": "imq", "mmd_bandwidth": bandwidth,
     }
+    if math.isinf(results["aggregate_posterior_kl"]):
+        not_applicable["aggregate_posterior_kl"] = "the covariance of q(z) is singular: a dimension barely varies"
     if not encodings.gaussian:
         for name in ("kl", "kl_per_dim", "index_code_mi", "total_correlation", "dimensionwise_kl"):
             results[name] = None
@@ -185,10 +189,6 @@ def latent_metrics(encodings: latent.Encodings, generator: torch.Generator, not_
         "index_code_mi": decomposition.index_code_mi, "total_correlation": decomposition.total_correlation,
         "dimensionwise_kl": decomposition.dimensionwise_kl,
     }
-
-
-LIKELIHOOD_NAMES = ("elbo", "iwae", "bits_per_dim", "sigma", "sigma_optimal", "elbo_optimal_sigma",
-                    "iwae_optimal_sigma", "bits_per_dim_optimal_sigma")
 
 
 def likelihood_metrics(model: ConvVAE, objective: Objective, config: Config, x: torch.Tensor, iw_samples: int,
@@ -247,13 +247,13 @@ def draw_figures(run_dir: Path, config: Config, model: ConvVAE, images: Evaluati
     written = []
 
     figures.plot_kl_per_dim(kl, variance, latent.ACTIVE_THRESHOLD, directory / "kl_per_dim.png",
-                            title=f"{title}: {results['active_units']} of {len(variance)} dimensions active")
+                            title=f"{title}\n{results['active_units']} of {len(variance)} dimensions active")
     written.append("kl_per_dim.png")
 
     rows = slice(0, INTERPOLATION_ROWS)
     ends = images.x[pairs[rows]].cpu().numpy()  # (rows, 2, C, H, W)
     figures.plot_interpolations(ends, paths[rows].cpu().numpy(), ratios[rows], directory / "interpolations.png",
-                                title=f"{title}: smoothness {results['smoothness']:.3f} (1 = straight)")
+                                title=f"{title}\nmean path ratio {results['smoothness'] or math.nan:.3f} (1 = straight)")
     written.append("interpolations.png")
 
     strength = kl if kl is not None else variance
@@ -265,7 +265,7 @@ def draw_figures(run_dir: Path, config: Config, model: ConvVAE, images: Evaluati
     codes = smoothness.traversal_codes(encodings.mean[0], dims, values)
     figures.plot_traversals(smoothness.decode_means(model, codes).cpu().numpy(), dims, values.cpu().numpy(), kl,
                             directory / "traversals.png",
-                            title=f"{title}: the first image's code, one dimension swept over "
+                            title=f"{title}\nthe first image's code with one dimension swept over "
                                   f"mean +- {TRAVERSAL_SPAN:g} sd of q(z)")
     written.append("traversals.png")
 

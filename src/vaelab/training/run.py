@@ -25,8 +25,10 @@ from vaelab.training.checkpoint import load_checkpoint
 from vaelab.training.device import resolve_device
 from vaelab.training.figures import FigureWriter
 from vaelab.training.lock import LOCK_NAME, run_lock
-from vaelab.training.loggers import JsonlLogger, truncate_metrics
+from vaelab.training.loggers import JsonlLogger, Logger, truncate_metrics
+from vaelab.training.tensorboard import TensorBoardFigures, TensorBoardLogger
 from vaelab.training.trainer import Trainer, run_length
+from vaelab.viz.report import write_run_report
 
 log = logging.getLogger("vaelab")
 
@@ -102,13 +104,17 @@ def _train(config: Config, out: Path, resume: bool, callbacks: list[Callback]) -
         (out / "metrics.jsonl").unlink(missing_ok=True)
         shutil.rmtree(checkpoints, ignore_errors=True)
 
-    loggers = [JsonlLogger(out / "metrics.jsonl")]
+    loggers: list[Logger] = [JsonlLogger(out / "metrics.jsonl")]
+    tensorboard = TensorBoardLogger(out / "tensorboard") if config.training.tensorboard else None
+    if tensorboard is not None:
+        loggers.append(tensorboard)
     grad_every = config.training.grad_every
     trainer_callbacks: list[Callback] = [
         MetricLogging(loggers, every=config.training.log_every),
         *([GradientMonitor(loggers, every=grad_every, run_dir=out, figures=config.training.figures)] if grad_every else []),
         Checkpointing(checkpoints),
         *([FigureWriter(out)] if config.training.figures else []),
+        *([TensorBoardFigures(tensorboard, out / "figures")] if tensorboard is not None else []),
         *([ProgressBar()] if config.training.progress else []),
         *callbacks,
     ]
@@ -129,13 +135,26 @@ def _train(config: Config, out: Path, resume: bool, callbacks: list[Callback]) -
         log.warning("interrupted at step %d: checkpoint saved; continue with: vaelab train --out %s --resume",
                     trainer.step, out)
         raise
-    return RunResult(run_dir=out, metrics=trainer.val_metrics or trainer.validate(), steps=trainer.step)
+    result = RunResult(run_dir=out, metrics=trainer.val_metrics or trainer.validate(), steps=trainer.step)
+    _write_report(out)
+    return result
+
+
+def _write_report(out: Path) -> None:
+    """RUN/report.html. It only reads the run's files, so a failure here costs the page, never the run."""
+    try:
+        path = write_run_report(out)
+    except Exception as error:  # noqa: BLE001 - whatever broke, the run is saved and the report can be redone
+        log.warning("the run is saved, but its report failed (%s: %s); retry with: vaelab report %s",
+                    type(error).__name__, error, out)
+    else:
+        log.info("report: %s", path)
 
 
 def _identity(config: Config) -> dict:
     """What makes two configs the same run: everything but the run length and the display options."""
     raw = config.to_dict()
-    for key in ("epochs", "steps", "progress", "figures"):
+    for key in ("epochs", "steps", "progress", "figures", "tensorboard"):
         raw["training"].pop(key)
     return raw
 
@@ -143,4 +162,4 @@ def _identity(config: Config) -> dict:
 def _report_skipped(data: ImageData, out: Path) -> None:
     if data.skipped:
         write_skipped(data.skipped, out / "skipped.txt")
-        log.warning(skipped_warning(data.skipped))
+        log.warning(skipped_warning(data.skipped, out / "skipped.txt"))

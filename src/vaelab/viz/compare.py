@@ -25,7 +25,7 @@ from vaelab.training.loggers import read_metrics
 from vaelab.viz.grid import image_row, show
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 # The numbers that sum a run up, in the order tables show them: (metric name, column header).
 KEY_METRICS = (
@@ -145,16 +145,18 @@ def plot_comparison(runs: list[RunSummary], path: Path | BinaryIO, *, n: int = 8
     plt.close(fig)
 
 
-def format_table(runs: list[RunSummary]) -> str:
-    """One line per run: name, description, steps and the final validation numbers of KEY_METRICS."""
-    name_width = max(len("run"), *(len(run.name) for run in runs))
+def format_table(runs: list[RunSummary], names: list[str] | None = None) -> str:
+    """One line per run: name (default: the folder's), description, steps and the final validation
+    numbers of KEY_METRICS."""
+    names = names or [run.name for run in runs]
+    name_width = max(len("run"), *(len(name) for name in names))
     describe_width = max(len("config"), *(len(run.config.describe()) for run in runs))
     header = [f"{'run':<{name_width}}", f"{'config':<{describe_width}}", f"{'steps':>6}"]
     header += [f"{label:>{max(10, len(label))}}" for _, label in KEY_METRICS]
     lines = ["  ".join(header)]
-    for run in runs:
+    for name, run in zip(names, runs):
         final = run.final("val")
-        cells = [f"{run.name:<{name_width}}", f"{run.config.describe():<{describe_width}}", f"{run.steps:>6}"]
+        cells = [f"{name:<{name_width}}", f"{run.config.describe():<{describe_width}}", f"{run.steps:>6}"]
         cells += [f"{format_number(final.get(key)):>{max(10, len(label))}}" for key, label in KEY_METRICS]
         lines.append("  ".join(cells))
     return "\n".join(lines)

@@ -50,6 +50,7 @@ def plot_gradients(rows: list[dict[str, Any]], path: Path, title: str = "") -> N
     cosine.legend(fontsize=7, loc="best")
     share.axhline(0, color="0.5", lw=0.8)
     share.axhline(1, color="0.5", lw=0.8)
+    share.set_yscale("symlog", linthresh=1)  # linear in [-1, 1]; large when the two terms nearly cancel
     share.set_ylabel("KL share of the update\n<g_kl, g> / |g|^2")
     share.legend(fontsize=7, loc="best")
     share.set_xlabel("step")
@@ -82,7 +83,7 @@ def plot_kl_per_dim(kl: np.ndarray | None, variance: np.ndarray, threshold: floa
     step = max(1, len(order) // 32)
     axes[-1].set_xticks(x[::step], [str(d) for d in order[::step]], fontsize=7)
     axes[-1].set_xlabel("latent dimension (sorted)")
-    axes[0].set_title(title or f"{int(active.sum())} of {len(order)} dimensions active")
+    axes[0].set_title(title or f"{int(active.sum())} of {len(order)} dimensions active", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -96,9 +97,10 @@ def plot_interpolations(inputs: np.ndarray, paths: np.ndarray, ratios: np.ndarra
     pairs, points = paths.shape[:2]
     fig, axes = plt.subplots(pairs, 1, figsize=(min(0.75 * (points + 3), 16), 0.8 * pairs + 0.8))
     axes = np.atleast_1d(axes)
-    blank = np.ones_like(inputs[:1, 0])
     for ax, ends, decoded, ratio in zip(axes, inputs, paths, ratios):
-        show(ax, image_row(np.concatenate([ends[:1], blank, decoded, blank, ends[1:]])))
+        first, middle, last = image_row(ends[:1]), image_row(decoded), image_row(ends[1:])
+        gap = np.ones((first.shape[0], max(2, first.shape[1] // 3), first.shape[2]), dtype=first.dtype)
+        show(ax, np.concatenate([first, gap, middle, gap, last], axis=1))
         ax.set_ylabel(f"{ratio:.2f}", rotation=0, ha="right", va="center", fontsize=9)
     axes[0].set_title(title or "input | decoded linear interpolation of the posterior means | input", fontsize=10)
     axes[-1].set_xlabel("row label: decoded path length / end-to-end distance (1 = straight)", fontsize=8)

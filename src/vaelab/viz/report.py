@@ -136,31 +136,42 @@ CAPTIONS = {
     "latent_map.png": "The posterior means of validation images, projected on their two principal components.",
 }
 
-# eval.json: (key, label, how to read it), in the order the likelihood table shows them.
+# eval.json (names in docs/metrics.md): (key, label, how to read it), in the order the tables show them.
 LIKELIHOOD = (
-    ("elbo", "ELBO, beta = 1", "nats / image; a lower bound on log p(x)"),
+    ("elbo", "ELBO, beta = 1", "nats / image; a lower bound on log p(x), higher is better"),
     ("iwae", "IWAE bound", "nats / image; tighter than the ELBO, closer to log p(x)"),
-    ("bits_per_dim", "bits / dim", "from the IWAE estimate; lower is better"),
-    ("elbo_optimal_sigma", "ELBO at the optimal sigma", "nats / image; the same footing for runs of any beta"),
+    ("bits_per_dim", "bits / dim", "from the IWAE bound, for 8-bit pixels; lower is better"),
+    ("sigma", "decoder sigma", "the run's own (implied, fixed or learned) pixel noise"),
+    ("elbo_optimal_sigma", "ELBO at the optimal sigma", "nats / image, with the one sigma that fits these errors "
+                                                        "best: the same footing for runs of any beta"),
     ("iwae_optimal_sigma", "IWAE at the optimal sigma", "nats / image"),
     ("bits_per_dim_optimal_sigma", "bits / dim at the optimal sigma", "lower is better"),
-    ("sigma_optimal", "optimal shared sigma", "the decoder std that best explains the errors"),
+    ("sigma_optimal", "optimal sigma", "sqrt of the mean squared error per pixel"),
     ("mse", "MSE", "per pixel, pixels in [0, 1]"),
     ("psnr", "PSNR", "dB; higher is better"),
     ("ssim", "SSIM", "1 is a perfect reconstruction"),
 )
 AGGREGATE = (
-    ("aggregate_kl", "KL of the moment-matched q(z) to N(0, I)", "nats; 0 when q(z) matches the prior's moments"),
-    ("aggregate_mmd", "MMD between q(z) and N(0, I)", "0 when the two agree"),
-    ("mutual_information", "index-code mutual information", "nats; what z tells about which image it came from"),
-    ("total_correlation", "total correlation", "nats; dependence between latent dimensions"),
+    ("aggregate_posterior_kl", "KL of the moment-matched q(z) to N(0, I)", "nats; 0 when q(z) has the prior's mean "
+                                                                            "and covariance"),
+    ("aggregate_posterior_mmd", "MMD between q(z) and N(0, I)", "0 when the two agree"),
+    ("index_code_mi", "index-code mutual information", "nats; what z tells about which image it came from"),
+    ("total_correlation", "total correlation", "nats; dependence between the latent dimensions"),
     ("dimensionwise_kl", "dimension-wise KL", "nats; each marginal of q(z) against N(0, 1)"),
 )
 LATENT = (
     ("active_units", "active units", "dimensions with Var_x E[z|x] > 0.01 (Burda et al. 2016)"),
-    ("latent_dim", "latent dimensions", ""),
-    ("smoothness", "interpolation smoothness", "summed step distances / end-to-end distance; 1 is perfectly even"),
+    ("latent_dim", "latent dimensions", "all there are"),
+    ("kl", "KL", "nats / image, the sum over dimensions of the bars above"),
 )
+WALKS = (
+    ("smoothness", "interpolation smoothness", "summed step-to-step distances / end-to-end distance along "
+                                               "decoded lines; 1 is perfectly even"),
+)
+# eval.json entries that describe the evaluation rather than measure the model: shown in a sentence.
+EVALUATION_FACTS = ("run", "checkpoint", "step", "description", "model", "recon", "beta", "data", "split", "images",
+                    "pixels", "iw_samples", "seed", "seconds", "active_threshold", "mmd_kernel", "mmd_bandwidth",
+                    "smoothness_pairs", "warnings", "not_applicable", "figures")
 # metrics.jsonl fields that count training events worth a warning (steps skipped for a non-finite loss, ...)
 EVENT_FIELD = re.compile(r"skipped|nonfinite|non_finite|^nan")
 
@@ -168,7 +179,7 @@ EVENT_FIELD = re.compile(r"skipped|nonfinite|non_finite|^nan")
 def write_run_report(run_dir: str | Path) -> Path:
     """RUN/report.html from config.yaml, metrics.jsonl, figures/*.png, eval.json and skipped.txt."""
     run = read_run(run_dir)
-    return _render("run.html.j2", run.run_dir / REPORT, **run_context(run))
+    return _render("run.html.j2", run.run_dir / REPORT, titles=SECTIONS, **run_context(run))
 
 
 def run_context(run: RunSummary) -> dict[str, Any]:
@@ -185,8 +196,13 @@ def run_context(run: RunSummary) -> dict[str, Any]:
     used: set[str] = set()
 
     def rows(spec: tuple[tuple[str, str, str], ...]) -> list[tuple[str, Any, str]]:
-        found = [(label, evaluation[key], note) for key, label, note in spec if _is_number(evaluation.get(key))]
-        used.update(key for key, *_ in spec if key in evaluation)
+        """(label, value, note) of the keys eval.json has; a null value shows its reason (`not_applicable`)."""
+        found = []
+        for key, label, note in spec:
+            if key in evaluation and (_is_number(evaluation[key]) or evaluation[key] is None):
+                reason = evaluation.get("not_applicable", {}).get(key)
+                found.append((label, evaluation[key], reason or note))
+                used.add(key)
         return found
 
     context: dict[str, Any] = {
@@ -207,13 +223,15 @@ def run_context(run: RunSummary) -> dict[str, Any]:
             "aggregate": figures("latent_map.png"),
         },
         "gradients": _gradient_table(run),
+        "walks": rows(WALKS),
         "latent": rows(LATENT),
         "aggregate": rows(AGGREGATE),
         "likelihood": rows(LIKELIHOOD),
         "warnings": _warnings(run),
     }
     context["other_numbers"] = [(key, value) for key, value in evaluation.items()
-                                if key not in used and _is_number(value)]
+                                if key not in used and key not in EVALUATION_FACTS and _is_number(value)]
+    context["evaluation"] = {key: evaluation[key] for key in EVALUATION_FACTS if key in evaluation}
     context["figures"]["other-figures"] = figures(*(name for name in pngs if name not in shown))
     present = {
         "run": True,
@@ -223,7 +241,7 @@ def run_context(run: RunSummary) -> dict[str, Any]:
         "losses": bool(context["figures"]["losses"] or context["final"].rows),
         "reconstructions": bool(context["figures"]["reconstructions"]),
         "samples": bool(context["figures"]["samples"]),
-        "walks": bool(context["figures"]["walks"]),
+        "walks": bool(context["figures"]["walks"] or context["walks"]),
         "gradients": bool(context["figures"]["gradients"] or context["gradients"].rows),
         "latent-usage": bool(context["figures"]["latent-usage"] or context["latent"]),
         "aggregate": bool(context["figures"]["aggregate"] or context["aggregate"]),
@@ -252,11 +270,10 @@ def _settings(run: RunSummary) -> list[tuple[str, str]]:
     planned = f"{training.steps} steps" if training.steps else f"{training.epochs or 10} epochs"
     return [
         ("data", f"{data.spec}, {size}, {channels}{limit}, {data.val_fraction:.0%} held out for validation"),
-        ("model", f"{'VAE' if model.kind == 'vae' else 'plain autoencoder'}, latent {model.latent_dim}, "
-                  f"width {model.width}"),
+        ("model", f"{'VAE' if model.kind == 'vae' else 'plain autoencoder'}, latent {model.latent_dim}, width {model.width}"),
         ("objective", f"{objective.recon} reconstruction term" + ("" if model.kind == "ae" else f", {weighting}")),
-        ("training", f"{run.steps} steps done ({planned} asked), batch {training.batch_size}, Adam lr "
-                     f"{training.lr:g}, seed {training.seed}"),
+        ("training", (f"{run.steps} steps done ({planned} asked), batch {training.batch_size}, "
+                      f"Adam lr {training.lr:g}, seed {training.seed}")),
     ]
 
 
@@ -299,14 +316,15 @@ def _beta_reading(run: RunSummary) -> dict[str, Any]:
 
 
 def _explain_blocks(reading: BetaReading) -> list[tuple[str, str]]:
-    """`BetaReading.text()` cut into ("formula", lines) and ("text", paragraph) blocks for HTML."""
+    """`BetaReading.text()` (what `vaelab explain` prints) cut into blocks for HTML: ("formula", lines),
+    ("sigma", the implied-sigma line, shown large) and ("text", paragraph)."""
     blocks = []
     for block in reading.text().strip().split("\n\n"):
         if block.lstrip().startswith("loss ="):
-            blocks.append(("formula", "\n".join(line[2:] if line.startswith("  ") else line
-                                                for line in block.splitlines())))
+            blocks.append(("formula", "\n".join(line.removeprefix("  ") for line in block.splitlines())))
         else:
-            blocks.append(("text", " ".join(line.strip() for line in block.splitlines())))
+            text = " ".join(line.strip() for line in block.splitlines())
+            blocks.append(("sigma" if text.lower().startswith("implied decoder std") else "text", text))
     return blocks
 
 
@@ -323,7 +341,7 @@ def _warnings(run: RunSummary) -> list[dict[str, Any]]:
     """Posterior collapse (eval.json), non-finite or skipped training steps (metrics.jsonl), skipped inputs."""
     found = []
     for text in run.evaluation.get("warnings", []):
-        found.append({"title": "Evaluation", "text": str(text), "items": []})
+        found.append({"title": "From the evaluation", "text": str(text), "items": []})
     final = run.final("val")
     broken = [key for key in ("loss", "recon", "kl") if key in final and not math.isfinite(final[key])]
     if broken:
@@ -389,6 +407,7 @@ def write_sweep_report(sweep_dir: str | Path) -> Path:
     context = {
         "title": f"Sweep {sweep_dir.name}: {len(rows)} runs",
         "kind": "sweep",
+        "directory": sweep_dir,
         "summary": table,
         "figures": {
             "rate-distortion": figures(
@@ -405,7 +424,7 @@ def write_sweep_report(sweep_dir: str | Path) -> Path:
         "runs": _runs_list(sweep_dir, runs),
     }
     context["figures"]["other-figures"] = figures([name for name in pngs if name not in shown], "")
-    return _render("runs.html.j2", sweep_dir / REPORT, **_with_sections(context))
+    return _render("runs.html.j2", sweep_dir / REPORT, titles=RUNS_SECTIONS, **_with_sections(context))
 
 
 def write_runs_report(directory: str | Path, title: str | None = None) -> Path:
@@ -416,8 +435,8 @@ def write_runs_report(directory: str | Path, title: str | None = None) -> Path:
     if not runs:
         raise UsageError(f"{directory} holds no runs (no */config.yaml): train some with `vaelab train --out`")
     columns = ["run", "config", "steps", *(label for _, label in KEY_METRICS)]
-    rows = [[run.name, run.config.describe(), run.steps, *(run.final("val").get(key, math.nan) for key, _ in KEY_METRICS)]
-            for run in runs]
+    rows = [[run.run_dir.relative_to(directory).as_posix(), run.config.describe(), run.steps,
+             *(run.final("val").get(key, math.nan) for key, _ in KEY_METRICS)] for run in runs]
     pngs = sorted(directory.glob("*.png"))
     reconstructions = [path for path in pngs if path.name.startswith("reconstructions")]
     comparison = io.BytesIO()
@@ -425,6 +444,7 @@ def write_runs_report(directory: str | Path, title: str | None = None) -> Path:
     context = {
         "title": title or f"{directory.name}: {len(runs)} runs compared",
         "kind": "runs",
+        "directory": directory,
         "summary": Table(columns=columns, rows=rows, links=_run_links(directory, rows)),
         "figures": {
             "rate-distortion": [],
@@ -439,7 +459,7 @@ def write_runs_report(directory: str | Path, title: str | None = None) -> Path:
         "readings": _readings(runs),
         "runs": _runs_list(directory, runs),
     }
-    return _render("runs.html.j2", directory / REPORT, **_with_sections(context))
+    return _render("runs.html.j2", directory / REPORT, titles=RUNS_SECTIONS, **_with_sections(context))
 
 
 def _with_sections(context: dict[str, Any]) -> dict[str, Any]:
@@ -468,11 +488,11 @@ def _parse_cell(cell: str) -> Any:
 
 
 def _run_links(directory: Path, rows: list[list[Any]]) -> dict[tuple[int, int], str]:
-    """Cells that name a run directory below `directory` link to its report (relative, so the folder can move)."""
+    """Cells that name a run below `directory` link to its report (relative, so the folder can be moved)."""
     links = {}
     for i, row in enumerate(rows):
         for j, cell in enumerate(row):
-            if isinstance(cell, str) and cell and (directory / cell / "config.yaml").is_file():
+            if isinstance(cell, str) and cell and (directory / cell / REPORT).is_file():
                 links[(i, j)] = f"{Path(cell).as_posix()}/{REPORT}"
     return links
 

@@ -1,0 +1,63 @@
+"""`vaelab evaluate`: likelihood bounds, reconstruction quality and latent-space diagnostics of a
+trained run, written to RUN/eval.json (names and units: docs/metrics.md) and figures to RUN/figures/."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from vaelab.diagnostics.evaluate import IW_SAMPLES, MAX_IMAGES, evaluate_run
+
+EXAMPLES = """examples:
+  vaelab evaluate runs/art-b01                        # 1000 importance samples on up to 1000 validation images
+  vaelab evaluate runs/fm --iw-samples 5000 --checkpoint last
+  vaelab evaluate runs/fm --iw-samples 50 --max-images 200   # a quick look
+  vaelab evaluate runs/fm --data ../shared/data/artworks    # another source, resized to the model's input
+"""
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "evaluate", help="diagnostics and likelihood of a trained run -> RUN/eval.json", description=__doc__,
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("run_dir", type=Path, metavar="RUN", help="a run directory written by vaelab train")
+    parser.add_argument("--iw-samples", type=int, default=IW_SAMPLES, metavar="K",
+                        help=f"importance samples per image for the IWAE bound (default {IW_SAMPLES})")
+    parser.add_argument("--data", metavar="SPEC", help="evaluate on this source instead of the run's validation images")
+    parser.add_argument("--checkpoint", choices=("best", "last"), default="best",
+                        help="best (highest validation ELBO, the default) or last")
+    parser.add_argument("--max-images", type=int, default=MAX_IMAGES, metavar="N",
+                        help=f"evaluate at most N images (default {MAX_IMAGES})")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the posterior samples and image choices")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    results = evaluate_run(args.run_dir, iw_samples=args.iw_samples, data=args.data, checkpoint=args.checkpoint,
+                           max_images=args.max_images, device=args.device, seed=args.seed)
+    print(summary(results))
+    return 0
+
+
+def summary(results: dict) -> str:
+    """A few lines for the terminal; everything is in eval.json."""
+
+    def number(name: str, unit: str = "") -> str:
+        value = results.get(name)
+        return "n/a" if value is None else f"{value:.4g}{unit}"
+
+    k = results["iw_samples"]
+    lines = [
+        f"{results['run']}: {results['description']}, step {results['step']}, {results['images']} images ({results['split']})",
+        f"  ELBO {number('elbo')}  IWAE_{k} {number('iwae')} nats  ({number('bits_per_dim')} bits/dim)",
+        f"  optimal sigma {number('sigma_optimal')}: ELBO {number('elbo_optimal_sigma')}  "
+        f"IWAE_{k} {number('iwae_optimal_sigma')} nats  ({number('bits_per_dim_optimal_sigma')} bits/dim)",
+        f"  KL {number('kl')} nats  active units {results['active_units']}/{results['latent_dim']}  "
+        f"aggregate-posterior KL {number('aggregate_posterior_kl')}  MMD {number('aggregate_posterior_mmd')}",
+        f"  MSE {number('mse')}  PSNR {number('psnr', ' dB')}  SSIM {number('ssim')}  smoothness {number('smoothness')}",
+        *[f"  warning: {warning}" for warning in results["warnings"]],
+        f"written: {Path(results['run']) / 'eval.json'} in {results['seconds']:.0f} s",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,31 @@
+"""`vaelab report`: (re)write the self-contained HTML report of a run, a sweep or a folder of runs."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from vaelab.viz.report import write_report
+
+EXAMPLES = """examples:
+  vaelab report runs/art-b01     # RUN/report.html: config, what beta means, loss terms, figures, eval.json
+  vaelab report sweeps/art       # SWEEP/report.html: summary table, rate-distortion, metrics against beta
+  vaelab report demo             # a folder of runs: their numbers and reconstructions side by side
+
+The page holds everything inline (figures, styles): open it in any browser, offline, or send it on.
+"""
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "report", help="write the HTML report of a run, a sweep or a folder of runs", description=__doc__,
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("path", type=Path, metavar="RUN_OR_SWEEP_DIR",
+                        help="a run directory (config.yaml), a sweep (summary.csv) or a folder holding runs")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    print(write_report(args.path))
+    return 0

@@ -1,0 +1,65 @@
+"""`vaelab runs`: list runs with their key numbers, and compare runs side by side."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from vaelab.errors import UsageError
+from vaelab.viz.compare import find_runs, format_table, plot_comparison, read_run
+
+EXAMPLES = """examples:
+  vaelab runs ls runs                                   # every run below runs/, with its final numbers
+  vaelab runs compare demo/vae-beta1 demo/vae-beta0.1 demo/ae --out compare.png
+"""
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "runs", help="list runs, or compare runs side by side", description=__doc__, epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    ls = actions.add_parser("ls", help="list the runs below a folder with their final validation numbers",
+                            description="Every run below DIR (folders with a config.yaml), one line each.")
+    ls.add_argument("directory", type=Path, metavar="DIR", help="a folder of runs, e.g. runs")
+    ls.set_defaults(run=list_runs)
+    compare = actions.add_parser(
+        "compare", help="a table and a figure of two or more runs' loss terms and reconstructions",
+        description="Print the runs' final validation numbers and write one figure: their loss terms over "
+                    "training and their reconstructions of the same validation images.",
+    )
+    compare.add_argument("runs", type=Path, nargs="+", metavar="RUN", help="run directories")
+    compare.add_argument("--out", type=Path, default=Path("comparison.png"),
+                         help="where the figure goes (default ./comparison.png)")
+    compare.set_defaults(run=compare_runs)
+
+
+def list_runs(args: argparse.Namespace) -> int:
+    paths = find_runs(args.directory)
+    if not paths:
+        raise UsageError(f"{args.directory} holds no runs (no */config.yaml with a metrics.jsonl)")
+    runs, unreadable = [], []
+    for path in paths:
+        try:
+            runs.append(read_run(path))
+        except UsageError as error:
+            unreadable.append(f"{path}: {error}")
+    if runs:
+        names = [run.run_dir.relative_to(args.directory).as_posix() if run.run_dir != args.directory else run.name
+                 for run in runs]
+        print(format_table(runs, names))
+    for line in unreadable:
+        print(f"unreadable: {line}")
+    return 0
+
+
+def compare_runs(args: argparse.Namespace) -> int:
+    if len(args.runs) < 2:
+        raise UsageError("compare needs two runs or more: vaelab runs compare RUN RUN ...")
+    runs = [read_run(path) for path in args.runs]
+    print(format_table(runs))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    plot_comparison(runs, args.out)
+    print(f"figure: {args.out}")
+    return 0

@@ -1,0 +1,40 @@
+"""`vaelab explain` as a user runs it."""
+
+import pytest
+
+from vaelab.cli import main
+
+
+def test_explain_prints_the_implied_sigma(capsys):
+    assert main(["explain", "--beta", "0.1", "--recon", "sse", "--image-shape", "3x64x64"]) == 0
+    out = capsys.readouterr().out
+    assert "sigma^2 = beta / 2 = 0.05" in out
+    assert "implied decoder std: sigma = 0.22 on a 0-1 scale (57 on 0-255)" in out
+
+
+def test_explain_mse_mean_shows_the_common_bug(capsys):
+    assert main(["explain", "--beta", "1", "--recon", "mse-mean", "--image-shape", "3x64x64"]) == 0
+    out = capsys.readouterr().out
+    assert "sigma^2 = beta * D / 2 = 6144" in out and "sigma = 78 on a 0-1 scale" in out
+    assert "most common bug" in " ".join(out.split())
+
+
+def test_explain_defaults_to_summed_error_on_64_pixel_colour_images(capsys):
+    assert main(["explain", "--beta", "2"]) == 0
+    assert "images 3x64x64" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--beta", "-1"], "--beta -1 is not a finite number >= 0"),
+    (["--beta", "0.1", "--image-shape", "64x64"], "--image-shape '64x64' is not CxHxW"),
+])
+def test_impossible_values_end_in_one_line_and_exit_code_2(capsys, args, message):
+    assert main(["explain", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+
+
+def test_unknown_recon_is_refused_by_the_parser(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["explain", "--beta", "1", "--recon", "bernoulli"])
+    assert exit_.value.code == 2

@@ -1,0 +1,60 @@
+"""Known answers for the beta <-> sigma translation behind `vaelab explain`."""
+
+import math
+
+import pytest
+
+from vaelab.errors import UsageError
+from vaelab.objectives.explain import explain_beta, parse_image_shape
+
+
+def test_summed_squared_error_implies_sigma_squared_beta_over_two():
+    reading = explain_beta(0.1, recon="sse", image_shape=(3, 64, 64))
+    assert reading.variance == pytest.approx(0.05)
+    assert reading.sigma == pytest.approx(0.2236, abs=1e-4)
+    assert reading.sigma_255 == pytest.approx(57.02, abs=1e-2)
+    assert reading.pixels == 12288 and reading.sse_beta == 0.1
+    text = reading.text()
+    assert "sigma = 0.22 on a 0-1 scale (57 on 0-255)" in text
+    assert "A typical pixel error of 0.22 on a 0-1 scale (57 of 255) is treated as noise" in text
+    flat = " ".join(text.split())
+    assert "tempers the likelihood" in flat and "no longer a bound on log p(x)" in flat
+    assert "Re-read with sigma = 0.22 it is the plain beta = 1 ELBO" in flat
+
+
+def test_mean_over_pixels_implies_sigma_squared_beta_d_over_two():
+    reading = explain_beta(1.0, recon="mse-mean", image_shape=(3, 64, 64))
+    assert reading.variance == pytest.approx(6144)
+    assert reading.sigma == pytest.approx(78.38, abs=1e-2)
+    assert reading.sse_beta == 12288
+    flat = " ".join(reading.text().split())
+    assert "pure noise" in flat and "most common bug" in flat and "--recon sse with beta = 1 * 12288 = 12288" in flat
+
+
+def test_sigma_does_not_depend_on_the_image_size_for_summed_error_but_does_for_the_mean():
+    assert explain_beta(0.5, image_shape=(1, 28, 28)).sigma == explain_beta(0.5, image_shape=(3, 256, 256)).sigma == 0.5
+    assert explain_beta(0.5, recon="mse-mean", image_shape=(1, 28, 28)).sigma == pytest.approx(math.sqrt(0.5 * 784 / 2))
+
+
+def test_beta_one_is_the_elbo_and_beta_zero_the_autoencoder():
+    assert "this is the ELBO, a bound on log p(x)" in " ".join(explain_beta(1.0).text().split())
+    zero = explain_beta(0.0)
+    assert zero.sigma == 0 and "ELBO is -inf" in " ".join(zero.text().split())
+
+
+@pytest.mark.parametrize("beta", [-0.1, math.inf, math.nan])
+def test_impossible_betas_are_usage_errors(beta):
+    with pytest.raises(UsageError, match="e.g. --beta 0.1"):
+        explain_beta(beta)
+
+
+@pytest.mark.parametrize("text,shape", [("3x64x64", (3, 64, 64)), ("1X28X28", (1, 28, 28))])
+def test_image_shapes(text, shape):
+    assert parse_image_shape(text) == shape
+
+
+@pytest.mark.parametrize("text", ["3x64", "64", "3x64x0", "axbxc", "3x-1x4", "", "3x64x64x1"])
+def test_bad_image_shapes_are_one_line_usage_errors(text):
+    with pytest.raises(UsageError, match="is not CxHxW") as error:
+        parse_image_shape(text)
+    assert "\n" not in str(error.value)
