@@ -310,13 +310,26 @@ def layer_profile(workload: Workload, setup: Setup, reps: int = 5) -> tuple[list
         layers = {name: m for name, m in model.named_modules() if not list(m.children())}
         times = {name: [0.0, 0.0] for name in layers}
         starts: dict[tuple[str, int], float] = {}
+        last_backward = [0.0]  # when the most recent layer's backward ended
 
         def stamp(name, phase, begin):
             def hook(*_):
+                now = time.perf_counter()
                 if begin:
-                    starts[(name, phase)] = time.perf_counter()
+                    starts[(name, phase)] = now
                 else:
-                    times[name][phase] += time.perf_counter() - starts.pop((name, phase))
+                    times[name][phase] += now - starts.pop((name, phase))
+                    if phase == 1:
+                        last_backward[0] = now
+            return hook
+
+        def first_layer_backward(name):
+            # The input needs no gradient, so the first layer's module backward hooks never fire:
+            # its backward (the weight gradient) runs from the previous layer's backward end until
+            # its parameters' gradients are accumulated.
+            def hook(_):
+                times[name][1] += time.perf_counter() - last_backward[0]
+                last_backward[0] = time.perf_counter()
             return hook
 
         handles = []
@@ -325,6 +338,9 @@ def layer_profile(workload: Workload, setup: Setup, reps: int = 5) -> tuple[list
                         module.register_forward_hook(stamp(name, 0, False)),
                         module.register_full_backward_pre_hook(stamp(name, 1, True)),
                         module.register_full_backward_hook(stamp(name, 1, False))]
+        first = next(iter(layers))
+        handles += [p.register_post_accumulate_grad_hook(first_layer_backward(first))
+                    for p in layers[first].parameters()]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for _ in range(2):

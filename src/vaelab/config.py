@@ -149,6 +149,9 @@ class ObjectiveConfig:
                 f"GECO in mse units constrains a squared error, not --recon {self.recon}: "
                 "use --recon sse, or --geco-units recon with kappa in that term's units"
             )
+        if self.geco_target is not None and self.recon not in ("sse", "mse-mean", "bernoulli"):
+            raise UsageError(f"GECO needs a positive reconstruction error, which --recon {self.recon} (a Gaussian NLL) "
+                             "is not: use --recon sse, mse-mean or bernoulli")
         methods = [self.free_bits > 0, self.capacity is not None, self.geco_target is not None]
         if sum(methods) > 1:
             raise UsageError("free bits, capacity and GECO each replace the KL term: choose one of them")

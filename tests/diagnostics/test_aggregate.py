@@ -5,8 +5,13 @@ import math
 import pytest
 import torch
 
-from vaelab.diagnostics.aggregate import aggregate_moments, elbo_decomposition, imq_bandwidth, mmd_imq, \
-    moment_matched_kl
+from vaelab.diagnostics.aggregate import (
+    aggregate_moments,
+    elbo_decomposition,
+    imq_bandwidth,
+    mmd_imq,
+    moment_matched_kl,
+)
 from vaelab.diagnostics.latent import Encodings
 
 
@@ -64,7 +69,8 @@ def test_mi_plus_tc_plus_dimensionwise_kl_is_the_mean_kl():
 def test_identical_posteriors_carry_no_information_and_no_correlation():
     mean = torch.tensor([[0.5, -1.0, 2.0]]).repeat(8, 1)
     logvar = torch.tensor([[-1.0, 0.0, 0.5]]).repeat(8, 1)
-    result = elbo_decomposition(Encodings(mean, logvar), samples_per_image=50, generator=torch.Generator().manual_seed(0))
+    generator = torch.Generator().manual_seed(0)
+    result = elbo_decomposition(Encodings(mean, logvar), samples_per_image=50, generator=generator)
     assert result.index_code_mi == pytest.approx(0.0, abs=1e-9)
     assert result.total_correlation == pytest.approx(0.0, abs=1e-9)
     assert result.dimensionwise_kl == pytest.approx(result.kl, abs=1e-9)
@@ -75,6 +81,7 @@ def test_two_separated_codes_on_the_diagonal_give_log2_of_information_and_of_cor
     # z_1 tells z_2 (TC = log 2), while each marginal q(z_j) is a two-bump mixture.
     mean = torch.tensor([[-5.0, -5.0], [5.0, 5.0]])
     logvar = torch.full((2, 2), math.log(0.1**2))
-    result = elbo_decomposition(Encodings(mean, logvar), samples_per_image=200, generator=torch.Generator().manual_seed(0))
+    generator = torch.Generator().manual_seed(0)
+    result = elbo_decomposition(Encodings(mean, logvar), samples_per_image=200, generator=generator)
     assert result.index_code_mi == pytest.approx(math.log(2), abs=1e-6)
     assert result.total_correlation == pytest.approx(math.log(2), abs=1e-6)

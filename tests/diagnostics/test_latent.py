@@ -4,8 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from vaelab.diagnostics.latent import Encodings, active_units, collapse_warning, encode, kl_per_dim, \
-    posterior_mean_variance
+from vaelab.diagnostics.latent import (
+    Encodings,
+    active_units,
+    collapse_warning,
+    encode,
+    kl_per_dim,
+    posterior_mean_variance,
+)
 from vaelab.model import ConvVAE
 
 

@@ -25,6 +25,8 @@ C, V = A / (A**2 + S**2), S**2 / (A**2 + S**2)
 class LinearGaussian:
     """A one-pixel "image" model with a known marginal likelihood; the encoder's q(z|x) is N(c x + shift, v * widen)."""
 
+    latent_dim = 1
+
     def __init__(self, shift=0.0, widen=1.0):
         self.shift, self.widen = shift, widen
 
@@ -118,8 +120,8 @@ def test_gaussian_log_likelihood_matches_gaussian_nll_and_the_optimal_sigma_maxi
         torch.testing.assert_close(gaussian_log_likelihood(sse, sigma, 16), expected.double(), rtol=1e-6, atol=1e-4)
     best = optimal_sigma(sse, 16)
     assert best == pytest.approx(math.sqrt(float((x - mean).pow(2).mean())), rel=1e-6)
-    total = lambda s: float(gaussian_log_likelihood(sse, s, 16).sum())
-    assert total(best) > total(0.9 * best) and total(best) > total(1.1 * best)
+    totals = [float(gaussian_log_likelihood(sse, s, 16).sum()) for s in (0.9 * best, best, 1.1 * best)]
+    assert totals[1] > totals[0] and totals[1] > totals[2]
 
 
 def test_bits_per_dim_known_answers():

@@ -22,25 +22,33 @@ def step(weighting, *, mse=0.0, recon=0.0, kl=1.0, t=0):
                      step=t)
 
 
-def test_multiplier_follows_the_moving_average_of_the_relative_constraint():
+def test_multiplier_follows_the_moving_average_of_the_log_constraint():
+    # lambda <- lambda * exp(nu * log(error_ma / kappa))
     weighting = geco(geco_lr=0.1, geco_alpha=0.5)
-    first = step(weighting, mse=0.03)  # error_ma starts at the first batch: 0.03, constraint (0.03 - 0.01) / 0.01 = 2
+    first = step(weighting, mse=0.03)  # error_ma starts at the first batch: 0.03 = 3 kappa
     assert first.beta == 1.0 and first.extras["geco_lambda"] == 1.0
-    assert float(weighting.multiplier) == pytest.approx(math.exp(0.1 * 2))
-    second = step(weighting, mse=0.01)  # error_ma = 0.5 * 0.03 + 0.5 * 0.01 = 0.02, constraint 1
-    assert second.beta == pytest.approx(math.exp(-0.2))
+    assert float(weighting.multiplier) == pytest.approx(3**0.1)
+    second = step(weighting, mse=0.01)  # error_ma = 0.5 * 0.03 + 0.5 * 0.01 = 0.02 = 2 kappa
+    assert second.beta == pytest.approx(3**-0.1)
     assert second.extras["geco_error_ma"] == pytest.approx(0.02)
     assert second.extras["geco_constraint_ma"] == pytest.approx(0.01)
-    assert float(weighting.multiplier) == pytest.approx(math.exp(0.1 * 2 + 0.1 * 1))
+    assert float(weighting.multiplier) == pytest.approx(3**0.1 * 2**0.1)
+
+
+def test_the_update_is_symmetric_in_the_ratio_to_the_target():
+    above, below = geco(geco_lr=0.5), geco(geco_lr=0.5)
+    step(above, mse=0.02)
+    step(below, mse=0.005)
+    assert float(above.multiplier) * float(below.multiplier) == pytest.approx(1.0)
 
 
 def test_multiplier_shrinks_below_the_target_and_stays_within_its_bounds():
-    weighting = geco(geco_lr=1.0, geco_lambda_min=0.5, geco_lambda_max=2.0)
+    weighting = geco(geco_lr=1.0, geco_lambda_min=0.1, geco_lambda_max=2.0)
     step(weighting, mse=0.005)
-    assert float(weighting.multiplier) == pytest.approx(math.exp(-0.5))
+    assert float(weighting.multiplier) == pytest.approx(0.5)
     for _ in range(10):
         step(weighting, mse=0.0)
-    assert float(weighting.multiplier) == 0.5
+    assert float(weighting.multiplier) == pytest.approx(0.1)
     for _ in range(50):
         step(weighting, mse=1.0)
     assert float(weighting.multiplier) == 2.0
@@ -50,7 +58,7 @@ def test_recon_units_constrain_the_recon_term():
     weighting = geco(geco_units="recon", geco_target=10.0, geco_lr=0.1)
     step(weighting, recon=15.0, mse=123.0)
     assert float(weighting.error_ma) == 15.0
-    assert float(weighting.multiplier) == pytest.approx(math.exp(0.1 * 0.5))
+    assert float(weighting.multiplier) == pytest.approx(1.5**0.1)
 
 
 def test_no_update_in_evaluation_mode():

@@ -46,6 +46,7 @@ def test_defaults_are_valid_and_keep_the_seed_loss():
     ({"geco_target": 0.01, "recon": "bernoulli"}, "use --recon sse, or --geco-units recon"),
     ({"geco_target": 0.01, "geco_lr": 0.0}, "--geco-lr 0.01"),
     ({"geco_lambda_init": 1e5}, "0 < min <= init <= max"),
+    ({"geco_target": 100.0, "geco_units": "recon", "recon": "gaussian"}, "GECO needs a positive reconstruction error"),
     ({"sigma_per_channel": True}, "needs --recon sigma-learned or --recon sigma-optimal"),
     ({"recon": "sigma-learned", "sigma": 1e-3}, "below sigma-learned's floor"),
 ])

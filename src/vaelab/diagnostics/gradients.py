@@ -116,10 +116,11 @@ def _grad(output: torch.Tensor, params: list[nn.Parameter], *, retain_graph: boo
 class GradientMonitor(Callback):
     """After the first step and every `every` steps, the gradient decomposition on one fixed training batch.
 
-    The batch (of the training batch size) is the same all run long, so the curves show the network changing, not the data; the
-    noise comes from its own generator, seeded by the step, so the trainer's random streams (and
-    with them a resumed run's numbers) are untouched. Records go to the run's loggers with
-    `split: "train"`; `figures/gradients.png` is redrawn whenever the other figures are.
+    The batch (of the training batch size) is the same all run long, so the curves show the network
+    changing, not the data; the noise comes from its own generator, seeded by the step, so the
+    trainer's random streams (and with them a resumed run's numbers) are untouched. Records go to
+    the run's loggers with `split: "train"`; `figures/gradients.png` is redrawn whenever the other
+    figures are.
     """
 
     def __init__(self, loggers: list[Logger], *, every: int, run_dir: Path, figures: bool = True):

@@ -62,15 +62,14 @@ def importance_samples(
     images with all their samples, or one image in chunks of samples when K is large), so the work
     is K * B decodes in large batches with no Python loop over samples.
     """
-    posterior = model.encode(x)  # (B, Z)
-    prior = DiagonalGaussian(torch.zeros_like(posterior.mean[0]), torch.zeros_like(posterior.mean[0]))  # N(0, I)
+    latent_dim = model.latent_dim
+    prior = DiagonalGaussian(x.new_zeros(latent_dim), x.new_zeros(latent_dim))  # N(0, I)
     images_per_step = max(1, decode_batch // samples)
     samples_per_step = min(samples, decode_batch)
     rows = []
     for start in range(0, len(x), images_per_step):
         target = x[start : start + images_per_step]  # (b, C, H, W)
-        q = DiagonalGaussian(posterior.mean[start : start + images_per_step],
-                             posterior.logvar[start : start + images_per_step])  # (b, Z)
+        q = model.encode(target)  # (b, Z)
         columns = []
         for first in range(0, samples, samples_per_step):
             k = min(samples_per_step, samples - first)

@@ -5,16 +5,20 @@ below a tolerance kappa, with a Lagrange multiplier lambda that finds the weight
 
 `error` is the per-pixel MSE (`geco_units="mse"`, kappa e.g. 0.01; the recon term must then be a
 squared error, `sse` or `mse-mean`, so that lambda multiplies the constrained quantity) or the
-reconstruction term as trained (`"recon"`, kappa in its units, e.g. nats per image); kappa' is kappa
-in the recon term's units. The multiplier follows a moving average of the
-constraint and is updated multiplicatively after every training step:
+reconstruction term as trained (`"recon"`, kappa in its units, e.g. nats per image, for a recon term
+that is positive: sse, mse-mean or bernoulli); kappa' is kappa in the recon term's units. The
+multiplier follows a moving average of the error and is updated multiplicatively after every
+training step:
 
     error_ma <- alpha * error_ma + (1 - alpha) * error_batch            (alpha = 0.99)
-    lambda   <- clamp(lambda * exp(nu * (error_ma - kappa) / kappa), lambda_min, lambda_max)
+    lambda   <- clamp(lambda * exp(nu * log(error_ma / kappa)), lambda_min, lambda_max)
 
 so lambda grows while the error is above kappa and shrinks while it is below. The paper writes
-exp(nu * C_ma); dividing C_ma by kappa makes the step size nu (`geco_lr`) unit-free: nu = 0.01
-moves lambda by 1% per step when the error is twice the target.
+exp(nu * C_ma) with C = error - kappa; vaelab writes the same constraint as log error - log kappa <= 0.
+That makes the step size nu (`geco_lr`) unit-free (nu = 0.01 moves lambda by 0.7% per step when the
+error is twice the target) and the update symmetric: an error twice the target raises lambda as
+fast as an error half the target lowers it, so lambda winds up less while the network is still
+learning to reconstruct at all.
 
 vaelab minimises the Lagrangian divided by lambda, recon + (1 / lambda) * KL: the same gradient
 direction, and under Adam (invariant to the scale of the loss) the same steps while lambda changes
@@ -62,8 +66,8 @@ class GECO(KLWeighting):
             self.error_ma.copy_(error)  # start the average at the first batch, as the paper does
         else:
             self.error_ma.mul_(self.alpha).add_((1 - self.alpha) * error)
-        relative_constraint = (self.error_ma - self.target) / self.target
-        self.multiplier.mul_(torch.exp(self.lr * relative_constraint)).clamp_(self.lambda_min, self.lambda_max)
+        log_constraint = torch.log(self.error_ma / self.target)  # <= 0 when the constraint holds
+        self.multiplier.mul_(torch.exp(self.lr * log_constraint)).clamp_(self.lambda_min, self.lambda_max)
 
     def forward(self, *, recon, kl_per_dim, mse, step):
         lagrange_multiplier = float(self.multiplier)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -33,12 +34,34 @@ def save_checkpoint(state: dict[str, Any], path: Path) -> None:
         raise
 
 
+def remove_partial_checkpoints(directory: Path) -> None:
+    """Delete the temporary files of writes that a killed process left in `directory` (the run lock is held,
+    so no other process is writing there)."""
+    for leftover in directory.glob(".*.tmp"):
+        leftover.unlink(missing_ok=True)
+
+
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a checkpoint written by `save_checkpoint`; anything that would need to execute code is refused."""
+    """Load a checkpoint written by `save_checkpoint`; anything that would need to execute code is refused.
+
+    A file that is missing, damaged, or not a plain checkpoint is a `UsageError` saying so in one line.
+    """
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except FileNotFoundError:
         raise UsageError(f"checkpoint {path} does not exist: train the run first (vaelab train ...)") from None
-    except (pickle.UnpicklingError, RuntimeError, EOFError) as error:
-        reason = str(error).splitlines()[0] if str(error) else error.__class__.__name__
-        raise UsageError(f"checkpoint {path} cannot be loaded safely ({reason}): it was not written by vaelab") from None
+    except pickle.UnpicklingError as error:
+        # torch's own message begins by suggesting weights_only=False, i.e. running the code: never show that.
+        found = re.search(r"GLOBAL (\S+)", str(error))
+        held = (f"a reference to {found[1]}, which loading would have to run as code" if found
+                else "data that a weights-only load does not accept")
+        raise UsageError(
+            f"checkpoint {path} is refused: it holds {held}; vaelab's checkpoints never do "
+            "(is it damaged, or written by something else?)"
+        ) from None
+    except Exception as error:  # a damaged file fails with OSError, RuntimeError, KeyError, IndexError, ... in torch
+        reason = str(error).splitlines()[0][:100] if str(error) else ""
+        raise UsageError(
+            f"checkpoint {path} cannot be read ({type(error).__name__}{': ' + reason if reason else ''}): "
+            "it is damaged or was not written by vaelab"
+        ) from None

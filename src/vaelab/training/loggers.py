@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -30,21 +31,43 @@ class JsonlLogger(Logger):
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
-    """All records of a metrics.jsonl file (nulls read back as nan)."""
+    """All records of a metrics.jsonl file (nulls read back as nan); a last line cut short is left out."""
     if not path.exists():
         return []
-    rows = []
-    for line in path.read_text().splitlines():
-        if line.strip():
-            rows.append({k: math.nan if v is None else v for k, v in json.loads(line).items()})
-    return rows
+    return [{k: math.nan if v is None else v for k, v in record.items()} for _, record in _records(path)]
 
 
 def truncate_metrics(path: Path, step: int) -> None:
-    """Drop records after `step`: a resumed run re-logs them, so the file never holds a step twice."""
+    """Drop records after `step`: a resumed run re-logs them, so the file never holds a step twice.
+
+    Records are written in step order, so this cuts the file short in place, at the first record after
+    `step` (or at a last line cut short): one truncate, so a process killed meanwhile loses nothing,
+    and a logger that already has the file open goes on appending to it.
+    """
     if path.exists():
-        keep = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
-        path.write_text("".join(line + "\n" for line in keep))
+        kept = 0
+        for end, record in _records(path):
+            if record["step"] > step:
+                break
+            kept = end
+        os.truncate(path, kept)
+
+
+def _records(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """(where its line ends, in bytes from the start of the file, record) for each complete line.
+
+    A last line without its newline is incomplete: the process died while writing it (a long record
+    takes more than one write; a full disk stops one midway). It is left out; damage anywhere else
+    is an error.
+    """
+    records, end = [], 0
+    for line in path.read_bytes().splitlines(keepends=True):
+        if not line.endswith(b"\n"):
+            break
+        end += len(line)
+        if line.strip():
+            records.append((end, json.loads(line)))
+    return records
 
 
 def _finite_or_none(value: Any) -> Any:

@@ -21,7 +21,7 @@ from vaelab.errors import UsageError
 from vaelab.model import ConvVAE
 from vaelab.objectives import Objective
 from vaelab.training.callbacks import Callback, Checkpointing, MetricLogging, ProgressBar
-from vaelab.training.checkpoint import load_checkpoint
+from vaelab.training.checkpoint import load_checkpoint, remove_partial_checkpoints
 from vaelab.training.device import resolve_device
 from vaelab.training.figures import FigureWriter
 from vaelab.training.lock import LOCK_NAME, run_lock
@@ -62,7 +62,7 @@ def check_run_dir(config: Config, out: Path, resume: bool) -> None:
     if resume:
         if not saved.exists():
             raise UsageError(f"{out} holds no run to resume (no config.yaml): start it without --resume")
-        if _identity(Config.load(saved)) != _identity(config):
+        if run_identity(Config.load(saved)) != run_identity(config):
             raise UsageError(f"the config differs from {saved}: resume with the saved config (only --epochs/--steps may change)")
     elif any(path.name != LOCK_NAME for path in out.iterdir()):
         raise UsageError(f"{out} already holds files: pass --resume to continue that run, or choose a new --out")
@@ -103,6 +103,8 @@ def _train(config: Config, out: Path, resume: bool, callbacks: list[Callback]) -
     if not resuming:
         (out / "metrics.jsonl").unlink(missing_ok=True)
         shutil.rmtree(checkpoints, ignore_errors=True)
+    else:
+        remove_partial_checkpoints(checkpoints)
 
     loggers: list[Logger] = [JsonlLogger(out / "metrics.jsonl")]
     tensorboard = TensorBoardLogger(out / "tensorboard") if config.training.tensorboard else None
@@ -111,7 +113,8 @@ def _train(config: Config, out: Path, resume: bool, callbacks: list[Callback]) -
     grad_every = config.training.grad_every
     trainer_callbacks: list[Callback] = [
         MetricLogging(loggers, every=config.training.log_every),
-        *([GradientMonitor(loggers, every=grad_every, run_dir=out, figures=config.training.figures)] if grad_every else []),
+        *([GradientMonitor(loggers, every=grad_every, run_dir=out, figures=config.training.figures)]
+          if grad_every else []),
         Checkpointing(checkpoints),
         *([FigureWriter(out)] if config.training.figures else []),
         *([TensorBoardFigures(tensorboard, out / "figures")] if tensorboard is not None else []),
@@ -151,7 +154,7 @@ def _write_report(out: Path) -> None:
         log.info("report: %s", path)
 
 
-def _identity(config: Config) -> dict:
+def run_identity(config: Config) -> dict:
     """What makes two configs the same run: everything but the run length and the display options."""
     raw = config.to_dict()
     for key in ("epochs", "steps", "progress", "figures", "tensorboard"):

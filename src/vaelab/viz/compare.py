@@ -112,8 +112,9 @@ def reconstruct(runs: list[RunSummary], n: int = 10) -> tuple[torch.Tensor, list
 
 
 def plot_comparison(runs: list[RunSummary], path: Path | BinaryIO, *, n: int = 8, reconstructions: bool = True) -> None:
-    """Top: the validation recon term, KL and beta = 1 negative ELBO of every run over training.
-    Below (with `reconstructions`): the same validation inputs and each run's reconstructions, one row per run."""
+    """Top: the recon term, KL and beta = 1 negative ELBO of every run over training (training averages as
+    lines, validation passes as dots, one colour per run). Below (with `reconstructions`): the same
+    validation inputs and each run's reconstructions, one row per run."""
     labelled = []
     if reconstructions:
         inputs, rows = reconstruct(runs, n)
@@ -124,17 +125,20 @@ def plot_comparison(runs: list[RunSummary], path: Path | BinaryIO, *, n: int = 8
     for ax, key, title in zip(axes, ("recon", "kl", "elbo"), ("recon term (as trained)", "KL (nats / image)",
                                                                   "-ELBO, beta = 1 (nats / image)")):
         sign = -1 if key == "elbo" else 1
-        values = []
-        for run in runs:
-            steps, series = run.series("val", key)
-            values += series
-            ax.plot(steps, [sign * v for v in series], "o-", ms=3, lw=1.2, label=run.name)
-        if values and all(sign * v > 0 for v in values):
-            ax.set_yscale("log")
+        magnitudes = []
+        for i, run in enumerate(runs):
+            colour = f"C{i % 10}"
+            for split, style in (("train", "-"), ("val", "o")):
+                steps, series = run.series(split, key)
+                magnitudes += [sign * v for v in series]
+                ax.plot(steps, [sign * v for v in series], style, color=colour, ms=4, lw=1.2, alpha=0.85,
+                        label=run.name if split == "train" else None)
+        if magnitudes and min(magnitudes) > 0 and max(magnitudes) > 20 * min(magnitudes):
+            ax.set_yscale("log")  # e.g. an AE's recon term next to a VAE's, or KLs of 0.1 and 50
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("step")
     axes[0].legend(fontsize=8)
-    top.suptitle("validation loss terms over training", fontsize=11)
+    top.suptitle("loss terms over training: lines are training averages, dots validation passes", fontsize=11)
     if bottom is not None:
         image_axes = bottom.subplots(len(labelled), 1, squeeze=False)[:, 0]
         for ax, (label, images) in zip(image_axes, labelled):

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import markupsafe
 from PIL import Image
 
 from vaelab import __version__
@@ -41,7 +42,19 @@ _templates = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_templates.filters["num"] = format_number
+
+
+def _breakable(text: str) -> markupsafe.Markup:
+    """Long names (elbo_optimal_sigma, objective.beta) may break after "_" and "." in a narrow table header."""
+    return markupsafe.Markup(str(markupsafe.escape(text)).replace("_", "_<wbr>").replace(".", ".<wbr>"))
+
+
+def _code_spans(text: str) -> markupsafe.Markup:
+    """`name` in plain text (as `vaelab explain` writes it) set as code."""
+    return markupsafe.Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", str(markupsafe.escape(text))))
+
+
+_templates.filters.update(num=format_number, breakable=_breakable, code_spans=_code_spans)
 
 
 @dataclass
@@ -64,11 +77,13 @@ class Section:
 
 @dataclass
 class Table:
-    """A table of plain values; numbers are formatted by the template, `links` maps a cell to an href."""
+    """A table of plain values; numbers are formatted by the template. `links` maps a cell (row, column)
+    to an href, `notes` a row to a line of text under its first cell."""
 
     columns: list[str]
     rows: list[list[Any]]
     links: dict[tuple[int, int], str] = field(default_factory=dict)
+    notes: dict[int, str] = field(default_factory=dict)
 
 
 def embed_png(source: Path | bytes, caption: str = "") -> Figure:
@@ -237,7 +252,7 @@ def run_context(run: RunSummary) -> dict[str, Any]:
         "run": True,
         "warnings": bool(context["warnings"]),
         "questions": True,
-        "beta": True,
+        "beta": context["reading"] is not None,
         "losses": bool(context["figures"]["losses"] or context["final"].rows),
         "reconstructions": bool(context["figures"]["reconstructions"]),
         "samples": bool(context["figures"]["samples"]),
@@ -267,7 +282,8 @@ def _settings(run: RunSummary) -> list[tuple[str, str]]:
         weighting += f", capacity to {objective.capacity:g} nats over {objective.capacity_steps} steps"
     if objective.geco_target is not None:
         weighting += f", GECO with target {objective.geco_target:g} ({objective.geco_units})"
-    planned = f"{training.steps} steps" if training.steps else f"{training.epochs or 10} epochs"
+    epochs = training.epochs or 10
+    planned = f"{training.steps} steps" if training.steps else f"{epochs} epoch{'s' if epochs != 1 else ''}"
     return [
         ("data", f"{data.spec}, {size}, {channels}{limit}, {data.val_fraction:.0%} held out for validation"),
         ("model", f"{'VAE' if model.kind == 'vae' else 'plain autoencoder'}, latent {model.latent_dim}, width {model.width}"),
@@ -303,16 +319,20 @@ def _gradient_table(run: RunSummary) -> Table:
     return Table(columns=[f"step {latest['step']}", *names], rows=rows)
 
 
-def _beta_reading(run: RunSummary) -> dict[str, Any]:
-    """What the run's beta means (from `vaelab.objectives.explain`), or what its decoder states instead."""
+def _beta_reading(run: RunSummary) -> dict[str, Any] | None:
+    """What the run's beta means (from `vaelab.objectives.explain`), or what its decoder states instead;
+    None while the image size that the reading names is unknown (no checkpoint yet)."""
     objective = run.config.objective
     kind = run.config.model.kind
-    sigma = run.final("val").get("sigma", math.nan)
+    facts = {"reading": None, "recon": objective.recon, "kind": kind, "beta": objective.beta,
+             "sigma": run.final("val").get("sigma", math.nan)}
     if kind == "ae" or objective.recon not in ("sse", "mse-mean"):
-        return {"reading": None, "recon": objective.recon, "kind": kind, "beta": objective.beta, "sigma": sigma}
-    reading = explain_beta(objective.beta, recon=objective.recon, image_shape=_image_shape(run))
-    return {"reading": reading, "recon": objective.recon, "kind": kind, "beta": objective.beta, "sigma": sigma,
-            "blocks": _explain_blocks(reading)}
+        return facts
+    shape = _image_shape(run)
+    if shape is None:
+        return None
+    reading = explain_beta(objective.beta, recon=objective.recon, image_shape=shape)
+    return {**facts, "reading": reading, "blocks": _explain_blocks(reading)}
 
 
 def _explain_blocks(reading: BetaReading) -> list[tuple[str, str]]:
@@ -328,12 +348,15 @@ def _explain_blocks(reading: BetaReading) -> list[tuple[str, str]]:
     return blocks
 
 
-def _image_shape(run: RunSummary) -> tuple[int, int, int]:
-    """(C, H, W) the run trained on: config.yaml, or where it leaves them to the data, the model's checkpoint."""
+def _image_shape(run: RunSummary) -> tuple[int, int, int] | None:
+    """(C, H, W) the run trained on: config.yaml, or where it leaves them to the data, the checkpoint's model."""
     data = run.config.data
     if data.image_size is not None and data.channels is not None:
         return data.channels, data.image_size, data.image_size
-    hparams = load_checkpoint(run.run_dir / "checkpoints" / "last.pt")["model_hparams"]
+    last = run.run_dir / "checkpoints" / "last.pt"
+    if not last.is_file():
+        return None
+    hparams = load_checkpoint(last)["model_hparams"]
     return hparams["channels"], hparams["image_size"], hparams["image_size"]
 
 
@@ -346,8 +369,8 @@ def _warnings(run: RunSummary) -> list[dict[str, Any]]:
     broken = [key for key in ("loss", "recon", "kl") if key in final and not math.isfinite(final[key])]
     if broken:
         found.append({"title": "Training diverged", "items": [],
-                      "text": f"the last validation pass has non-finite {', '.join(broken)}: lower the learning "
-                              "rate, or use bf16 autocast off, and start a new run"})
+                      "text": f"the last validation pass has non-finite {', '.join(broken)}: start a new run "
+                              "with a lower learning rate (and without bf16 autocast, if it was on)"})
     events: dict[str, list[tuple[int, Any]]] = {}
     for record in run.records:
         for key, value in record.items():
@@ -380,7 +403,7 @@ RUNS_SECTIONS = {
     "rate-distortion": "Rate against distortion",
     "vs-beta": "Metrics against beta",
     "reconstructions": "Reconstructions side by side",
-    "comparison": "Loss terms and reconstructions",
+    "comparison": "Loss terms over training",
     "beta": "What each beta means",
     "questions": "Your three questions, in short",
     "other-figures": "Other figures",
@@ -405,7 +428,7 @@ def write_sweep_report(sweep_dir: str | Path) -> Path:
         return [embed_png(pngs[name], caption) for name in names]
 
     context = {
-        "title": f"Sweep {sweep_dir.name}: {len(rows)} runs",
+        "title": f"{sweep_dir.name}: a sweep of {len(rows)} runs",
         "kind": "sweep",
         "directory": sweep_dir,
         "summary": table,
@@ -434,9 +457,10 @@ def write_runs_report(directory: str | Path, title: str | None = None) -> Path:
     runs = [read_run(path) for path in find_runs(directory)]
     if not runs:
         raise UsageError(f"{directory} holds no runs (no */config.yaml): train some with `vaelab train --out`")
-    columns = ["run", "config", "steps", *(label for _, label in KEY_METRICS)]
-    rows = [[run.run_dir.relative_to(directory).as_posix(), run.config.describe(), run.steps,
+    columns = ["run", "steps", *(label for _, label in KEY_METRICS)]
+    rows = [[run.run_dir.relative_to(directory).as_posix(), run.steps,
              *(run.final("val").get(key, math.nan) for key, _ in KEY_METRICS)] for run in runs]
+    notes = {i: run.config.describe() for i, run in enumerate(runs)}
     pngs = sorted(directory.glob("*.png"))
     reconstructions = [path for path in pngs if path.name.startswith("reconstructions")]
     comparison = io.BytesIO()
@@ -445,15 +469,15 @@ def write_runs_report(directory: str | Path, title: str | None = None) -> Path:
         "title": title or f"{directory.name}: {len(runs)} runs compared",
         "kind": "runs",
         "directory": directory,
-        "summary": Table(columns=columns, rows=rows, links=_run_links(directory, rows)),
+        "summary": Table(columns=columns, rows=rows, links=_run_links(directory, rows), notes=notes),
         "figures": {
             "rate-distortion": [],
             "vs-beta": [],
             "reconstructions": [embed_png(path, "The same validation inputs, reconstructed by every run.")
                                 for path in reconstructions],
-            "comparison": [embed_png(comparison.getvalue(), "Each run's validation recon term, KL and beta = 1 "
-                                     "negative ELBO over training" + ("." if reconstructions else
-                                     "; below, the same validation images and every run's reconstructions."))],
+            "comparison": [embed_png(comparison.getvalue(), "Each run's recon term, KL and beta = 1 negative ELBO "
+                                     "over training" + ("." if reconstructions else "; below, the same validation "
+                                                        "images and every run's reconstructions."))],
             "other-figures": [embed_png(path, path.name) for path in pngs if path not in reconstructions],
         },
         "readings": _readings(runs),
@@ -504,10 +528,11 @@ def _runs_list(directory: Path, runs: list[RunSummary]) -> list[dict[str, Any]]:
 
 
 def _readings(runs: list[RunSummary]) -> list[dict[str, Any]]:
-    """What each run's beta means as a decoder sigma (runs whose decoder states its own sigma are left out)."""
+    """What each run's beta means as a decoder sigma (autoencoders, and runs whose decoder states its own
+    sigma, are left out)."""
     found = []
     for run in runs:
         beta = _beta_reading(run)
-        if beta["reading"] is not None:
+        if beta is not None and beta["reading"] is not None:
             found.append({"run": run.name, **beta})
     return found

@@ -1,0 +1,144 @@
+"""What a sweep trains and where: one run per grid point, each an ordinary run directory.
+
+    SWEEP/sweep.yaml            the base config and the axes (what makes the sweep this sweep)
+    SWEEP/runs/<name>/          one run per grid point, e.g. runs/beta=0.1,latent_dim=32/
+
+A sweep is re-run on the same SWEEP to resume it: runs whose last checkpoint reached the run's
+length are kept as they are, the others resume from their checkpoints. Only the run length
+(`--epochs`/`--steps`) may change between invocations, as with `vaelab train --resume`; another
+grid or base config on the same SWEEP is refused.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from vaelab import __version__
+from vaelab.config import Config
+from vaelab.data import load_images, split_indices
+from vaelab.errors import UsageError
+from vaelab.sweep.grid import Axis, format_value, grid_points, run_names
+from vaelab.training.checkpoint import load_checkpoint
+from vaelab.training.lock import LOCK_NAME
+from vaelab.training.run import run_identity
+from vaelab.training.trainer import run_length
+
+SWEEP_FILE = "sweep.yaml"
+RUNS = "runs"
+RUN_LENGTH = ("training.epochs", "training.steps")
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One grid point: its name, its values {dotted key: value}, its full config and its directory."""
+
+    name: str
+    values: dict[str, Any]
+    config: Config
+    run_dir: Path
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    """How far a run directory has got: its last checkpoint's step against the run's length, and whether
+    RUN/eval.json describes that checkpoint."""
+
+    step: int
+    total_steps: int
+    evaluated: bool
+
+    @property
+    def finished(self) -> bool:
+        return self.step >= self.total_steps
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    out: Path
+    base: Config
+    axes: list[Axis]
+    runs: list[PlannedRun]
+
+
+def plan_sweep(base: Config, axes: list[Axis], out: str | Path) -> SweepPlan:
+    """The runs of the grid over `base`; every run's config is built and validated here, so a bad key
+    or value stops the sweep before anything is trained."""
+    out = Path(out)
+    points = grid_points(axes)
+    names = run_names(points, axes)
+    runs = [PlannedRun(name, point, run_config(base, point), out / RUNS / name) for name, point in zip(names, points)]
+    return SweepPlan(out=out, base=base, axes=axes, runs=runs)
+
+
+def run_config(base: Config, point: dict[str, Any]) -> Config:
+    """`base` with the grid point's values. An axis on the run length replaces the other measure of it
+    (an axis `training.steps` drops a base `--epochs`), as the named flags do."""
+    updates = dict(point)
+    for key, other in (RUN_LENGTH, RUN_LENGTH[::-1]):
+        if key in point:
+            updates.setdefault(other, None)
+    try:
+        return base.with_updates(updates)
+    except UsageError as error:
+        where = ",".join(f"{key}={format_value(value)}" for key, value in point.items())
+        raise UsageError(f"grid point {where}: {error}") from None
+
+
+def record_or_check(plan: SweepPlan) -> None:
+    """Write SWEEP/sweep.yaml for a new sweep; for an existing one, refuse a different grid or base config
+    (a different run length is recorded: the runs then resume to the new length)."""
+    path = plan.out / SWEEP_FILE
+    if path.exists():
+        saved = yaml.safe_load(path.read_text()) or {}
+        saved_axes = [Axis(axis["key"], tuple(axis["values"])) for axis in saved.get("axes", [])]
+        if saved_axes != plan.axes:
+            grid = " ".join(f"--grid {axis.key}={','.join(map(format_value, axis.values))}" for axis in saved_axes)
+            raise UsageError(f"{plan.out} holds a sweep over another grid ({grid}): re-run it with that grid, "
+                             "or choose a new --out")
+        differing = _differing_keys(run_identity(Config.from_dict(saved["base"])), run_identity(plan.base))
+        if differing:
+            raise UsageError(f"{plan.out} holds a sweep whose base config differs in {', '.join(differing)}: re-run "
+                             f"it with the same flags (only --epochs/--steps may change), or choose a new --out")
+    elif any(path.name != LOCK_NAME for path in plan.out.iterdir()):
+        raise UsageError(f"{plan.out} already holds files but no {SWEEP_FILE}: choose a new --out for the sweep")
+    record = {"vaelab_version": __version__, "base": plan.base.to_dict(), "axes": [axis.to_dict() for axis in plan.axes],
+              "runs": [run.name for run in plan.runs]}
+    path.write_text(yaml.safe_dump(record, sort_keys=False))
+
+
+def read_progress(plan: SweepPlan) -> dict[str, RunProgress]:
+    """Each run's progress, read from its directory. Loads each distinct data source once (to count the
+    training images that an `--epochs` length depends on), which also checks the data before any run starts."""
+    training_images: dict[str, int] = {}
+    progress = {}
+    for run in plan.runs:
+        data_key = json.dumps(run.config.to_dict()["data"], sort_keys=True)
+        if data_key not in training_images:
+            count = len(load_images(run.config.data).images)
+            train_index, _ = split_indices(count, run.config.data.val_fraction, run.config.data.split_seed)
+            training_images[data_key] = len(train_index)
+        last = run.run_dir / "checkpoints" / "last.pt"
+        step = load_checkpoint(last)["step"] if last.exists() else 0
+        evaluation = _read_json(run.run_dir / "eval.json")
+        progress[run.name] = RunProgress(
+            step=step, total_steps=run_length(run.config.training, training_images[data_key]),
+            evaluated=last.exists() and evaluation.get("checkpoint") == "last" and evaluation.get("step") == step,
+        )
+    return progress
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+
+
+def _differing_keys(saved: dict[str, Any], given: dict[str, Any]) -> list[str]:
+    return [f"{section}.{name}" for section, values in given.items() for name, value in values.items()
+            if saved.get(section, {}).get(name) != value]

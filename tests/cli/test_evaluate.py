@@ -1,0 +1,49 @@
+"""`vaelab evaluate` as a user runs it: train on digits for a few steps, evaluate, read eval.json."""
+
+import json
+import math
+
+import pytest
+
+from vaelab.cli import main
+
+
+def test_train_then_evaluate_writes_consistent_numbers_and_figures(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--data", "digits", "--out", str(run), "--steps", "30", "--set", f"data.cache_dir={tmp_path}",
+                 "--beta", "0.5", "--latent-dim", "6", "--width", "8", "--image-size", "16",
+                 "--set", "training.progress=false", "--set", "training.grad_every=10"]) == 0
+    assert main(["evaluate", str(run), "--iw-samples", "20"]) == 0
+    assert "IWAE_20" in capsys.readouterr().out
+    result = json.loads((run / "eval.json").read_text())
+
+    numbers = ["elbo", "iwae", "bits_per_dim", "sigma", "sigma_optimal", "elbo_optimal_sigma", "iwae_optimal_sigma",
+               "bits_per_dim_optimal_sigma", "kl", "mse", "psnr", "ssim", "active_units", "aggregate_posterior_kl",
+               "aggregate_posterior_mmd", "index_code_mi", "total_correlation", "dimensionwise_kl", "smoothness"]
+    for name in numbers:
+        assert isinstance(result[name], (int, float)) and math.isfinite(result[name]), name
+    assert result["not_applicable"] == {}
+    assert result["iw_samples"] == 20 and result["split"] == "val" and result["checkpoint"] == "best"
+    assert result["elbo"] <= result["iwae"]
+    assert result["elbo_optimal_sigma"] <= result["iwae_optimal_sigma"]
+    assert result["elbo"] <= result["elbo_optimal_sigma"]  # the implied sigma is one of the sigmas optimised over
+    assert result["sigma"] == pytest.approx(math.sqrt(0.5 / 2))
+    d = 16 * 16
+    assert result["pixels"] == d
+    assert result["bits_per_dim"] == pytest.approx((-result["iwae"] + d * math.log(255)) / (d * math.log(2)))
+    assert 0 <= result["active_units"] <= result["latent_dim"] == 6
+    assert len(result["kl_per_dim"]) == len(result["posterior_mean_variance"]) == 6
+    assert sum(result["kl_per_dim"]) == pytest.approx(result["kl"])
+    decomposition = result["index_code_mi"] + result["total_correlation"] + result["dimensionwise_kl"]
+    assert decomposition == pytest.approx(result["kl"], rel=0.2, abs=0.5)  # one posterior sample per image
+    # psnr is the mean of per-image PSNRs, at least the PSNR of the mean MSE (Jensen)
+    assert result["psnr"] >= 10 * math.log10(1 / result["mse"]) - 1e-9
+    assert -1 <= result["ssim"] <= 1 and result["smoothness"] >= 1
+    for name in ("gradients.png", "kl_per_dim.png", "interpolations.png", "traversals.png", "latent_map.png"):
+        assert (run / "figures" / name).stat().st_size > 0, name
+        assert name in result["figures"]
+
+
+def test_evaluate_a_missing_run_is_a_usage_error(tmp_path, capsys):
+    assert main(["evaluate", str(tmp_path / "nothing")]) == 2
+    assert "no config.yaml" in capsys.readouterr().err

@@ -1,0 +1,40 @@
+"""`vaelab report RUN_OR_SWEEP_DIR` as a user runs it."""
+
+import pytest
+
+from vaelab.cli import main
+
+TINY = ["--data", "digits", "--image-size", "16", "--limit", "300", "--latent-dim", "4", "--width", "8",
+        "--steps", "20", "--batch-size", "32", "--set", "training.figures=false"]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report-cli") / "run"
+    assert main(["train", "--out", str(out), "--beta", "0.1", *TINY]) == 0
+    return out
+
+
+def test_train_writes_the_report_and_report_rewrites_it(run_dir, capsys):
+    report = run_dir / "report.html"
+    assert "What your beta means" in report.read_text()
+    report.unlink()
+    assert main(["report", str(run_dir)]) == 0
+    assert capsys.readouterr().out.strip() == str(report)
+    html = report.read_text()
+    assert "VAE, latent 4, summed squared error + 0.1 x KL" in html and 'id="losses"' in html
+
+
+def test_a_folder_of_runs_gets_one_page(run_dir, capsys):
+    assert main(["report", str(run_dir.parent)]) == 0
+    page = run_dir.parent / "report.html"
+    assert capsys.readouterr().out.strip() == str(page)
+    assert '<a href="run/report.html">run</a>' in page.read_text()
+
+
+@pytest.mark.parametrize("name", ["missing", "empty"])
+def test_a_path_that_holds_no_run_is_one_line_and_exit_code_2(tmp_path, capsys, name):
+    (tmp_path / "empty").mkdir()
+    assert main(["report", str(tmp_path / name)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"{tmp_path / name}" in err, err

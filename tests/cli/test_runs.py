@@ -1,0 +1,57 @@
+"""`vaelab runs ls DIR` and `vaelab runs compare RUN RUN ...` as a user runs them."""
+
+import pytest
+from PIL import Image
+
+from vaelab.cli import main
+
+TINY = ["--data", "digits", "--image-size", "16", "--limit", "300", "--latent-dim", "4", "--width", "8",
+        "--steps", "20", "--batch-size", "32", "--set", "training.figures=false"]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """runs/b1 and runs/b01 (beta 1 and 0.1), and runs/nested/ae: a plain autoencoder one folder deeper."""
+    root = tmp_path_factory.mktemp("runs-cli") / "runs"
+    for name, args in (("b1", ["--beta", "1"]), ("b01", ["--beta", "0.1"]), ("nested/ae", ["--model", "ae"])):
+        assert main(["train", "--out", str(root / name), *args, *TINY]) == 0
+    return root
+
+
+def test_ls_lists_every_run_below_a_folder_with_its_numbers(runs, capsys):
+    capsys.readouterr()
+    assert main(["runs", "ls", str(runs)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:3] == ["run", "config", "steps"] and "ELBO, beta=1" in lines[0]
+    rows = {line.split()[0]: line for line in lines[1:]}
+    assert set(rows) == {"b01", "b1", "nested/ae"}
+    assert "VAE, latent 4, summed squared error + 0.1 x KL" in rows["b01"]
+    assert rows["nested/ae"].split()[-3] == "n/a"  # the autoencoder has no ELBO
+
+
+def test_compare_prints_a_table_and_writes_the_figure(runs, tmp_path, capsys):
+    figure = tmp_path / "out" / "compare.png"
+    capsys.readouterr()
+    assert main(["runs", "compare", str(runs / "b1"), str(runs / "b01"), str(runs / "nested" / "ae"),
+                 "--out", str(figure)]) == 0
+    out = capsys.readouterr().out
+    assert [line.split()[0] for line in out.splitlines()[1:4]] == ["b1", "b01", "ae"]
+    assert out.splitlines()[-1] == f"figure: {figure}"
+    with Image.open(figure) as image:
+        width, height = image.size
+    assert width == 1000 and height > 500  # loss terms on top, four rows of images below
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["compare", "RUNS/b1"], "compare needs two runs or more"),
+        (["compare", "RUNS/b1", "RUNS/nope"], "is not a run directory"),
+        (["ls", "RUNS/nope"], "is not a folder"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_code_2(runs, capsys, args, message):
+    capsys.readouterr()
+    assert main(["runs", *(a.replace("RUNS", str(runs)) for a in args)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err, err

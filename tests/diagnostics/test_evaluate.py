@@ -1,0 +1,79 @@
+"""`evaluate_run` on the runs a user can have: a collapsed VAE (warned about), the plain autoencoder
+(what is undefined is null, with a reason), another data source, and bad arguments."""
+
+import json
+import logging
+import math
+
+import pytest
+
+from vaelab.config import Config, DataConfig, ModelConfig, ObjectiveConfig, TrainingConfig
+from vaelab.diagnostics.evaluate import evaluate_run
+from vaelab.errors import UsageError
+from vaelab.training.run import train
+
+
+def small_run(path, kind="vae", beta=1.0):
+    config = Config(
+        data=DataConfig(spec="digits", image_size=16, limit=300),
+        model=ModelConfig(kind=kind, latent_dim=4, width=4),
+        objective=ObjectiveConfig(beta=beta),
+        training=TrainingConfig(steps=20, batch_size=32, grad_every=0, progress=False, figures=False),
+    ).validate()
+    train(config, path)
+    return path
+
+
+def test_a_collapsed_posterior_is_warned_about_in_the_log_and_in_eval_json(tmp_path, caplog):
+    run = small_run(tmp_path / "collapsed", beta=200.0)  # a KL weight this large switches every unit off
+    with caplog.at_level(logging.WARNING, logger="vaelab"):
+        result = evaluate_run(run, iw_samples=8, write_figures=False)
+    assert result["active_units"] == 0
+    assert len(result["warnings"]) == 1 and "posterior collapse" in result["warnings"][0]
+    assert "posterior collapse" in caplog.text
+    assert json.loads((run / "eval.json").read_text())["warnings"] == result["warnings"]
+    assert "figures" not in result
+
+
+def test_the_autoencoder_reports_what_is_defined_and_says_why_the_rest_is_not(tmp_path):
+    run = small_run(tmp_path / "ae", kind="ae")
+    result = json.loads(json.dumps(evaluate_run(run, iw_samples=8)))
+    saved = json.loads((run / "eval.json").read_text())
+    for name in ("mse", "psnr", "ssim", "aggregate_posterior_kl", "aggregate_posterior_mmd", "smoothness"):
+        assert math.isfinite(saved[name]), name
+    assert 0 <= saved["active_units"] <= 4
+    undefined = ("elbo", "iwae", "bits_per_dim", "elbo_optimal_sigma", "iwae_optimal_sigma",
+                 "bits_per_dim_optimal_sigma", "kl", "kl_per_dim", "index_code_mi", "total_correlation",
+                 "dimensionwise_kl")
+    for name in undefined:
+        assert saved[name] is None, name
+        assert "point mass" in saved["not_applicable"][name]
+    assert saved["warnings"] == []  # posterior collapse is a VAE's problem
+    assert result["model"] == "ae"
+    for name in ("kl_per_dim.png", "interpolations.png", "traversals.png", "latent_map.png"):
+        assert (run / "figures" / name).exists()
+    assert not (run / "figures" / "gradients.png").exists()  # no gradient records in this run
+
+
+@pytest.fixture(scope="module")
+def vae_run(tmp_path_factory):
+    return small_run(tmp_path_factory.mktemp("evaluate") / "vae")
+
+
+def test_other_data_and_the_image_budget(vae_run):
+    run = vae_run
+    result = evaluate_run(run, iw_samples=4, data="digits", max_images=50, checkpoint="last", write_figures=False)
+    assert result["split"] == "all" and result["images"] == 50 and result["checkpoint"] == "last"
+    assert result["step"] == 20
+
+
+def test_bad_arguments_are_usage_errors(vae_run):
+    run = vae_run
+    with pytest.raises(UsageError, match="iw-samples"):
+        evaluate_run(run, iw_samples=0)
+    with pytest.raises(UsageError, match="max-images"):
+        evaluate_run(run, max_images=1)
+    with pytest.raises(UsageError, match="does not exist"):
+        evaluate_run(run, checkpoint="missing")
+    with pytest.raises(UsageError, match="no config.yaml"):
+        evaluate_run(run / "checkpoints")

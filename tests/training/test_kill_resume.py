@@ -1,0 +1,165 @@
+"""`python -m vaelab.cli train` killed at random moments, including in the middle of writing a checkpoint,
+and resumed until it is done, ends with exactly the numbers of a run that was never interrupted; no
+checkpoint is ever left half-written. SIGINT and SIGTERM save a checkpoint and say how to continue.
+
+The moments are found without touching the trainer: the test freezes the process (SIGSTOP) every
+couple of milliseconds, looks at the run directory, and either lets it go on (SIGCONT) or signals it
+while it is frozen, so the signal lands exactly in the state that was seen.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+
+from vaelab.training.checkpoint import load_checkpoint
+from vaelab.training.loggers import read_metrics
+
+STEPS = 60  # 540 training images / 32 = 16 steps an epoch: checkpoints at steps 16, 32, 48 and 60
+TINY = ["--data", "digits", "--image-size", "16", "--latent-dim", "4", "--width", "8", "--limit", "600",
+        "--batch-size", "32", "--steps", str(STEPS), "--set", "training.progress=false",
+        "--set", "training.figures=false", "--set", "training.threads=1", "--set", "training.log_every=1"]
+TRAINING = "train / 60 val images"  # logged once the data is loaded and the checkpoint read, just before fit
+
+
+class Training:
+    """One `python -m vaelab.cli train` process, its stderr in a file."""
+
+    logs = itertools.count()
+
+    def __init__(self, out: Path, *args: str):
+        self.out = out
+        self.log = out.parent / f"{out.name}.{next(self.logs)}.log"
+        with self.log.open("w") as stderr:
+            self.process = subprocess.Popen([sys.executable, "-m", "vaelab.cli", "train", "--out", str(out), *args],
+                                            stdout=subprocess.DEVNULL, stderr=stderr)
+
+    @classmethod
+    def start(cls, out: Path) -> Training:
+        return cls(out, *TINY)
+
+    @classmethod
+    def resume(cls, out: Path) -> Training:
+        return cls(out, "--resume")
+
+    @property
+    def stderr(self) -> str:
+        return self.log.read_text()
+
+    def last_step(self) -> int:
+        """The last training step this process logged (0 before it started training)."""
+        if TRAINING not in self.stderr:
+            return 0
+        return max((r["step"] for r in read_metrics(self.out / "metrics.jsonl") if r["split"] == "train"), default=0)
+
+    def freeze_when(self, condition: Callable[[], bool], moment: str, every: float = 0.002) -> None:
+        """Return with the process stopped (SIGSTOP) at the first moment `condition()` holds."""
+        while True:
+            os.kill(self.process.pid, signal.SIGSTOP)
+            while _state(self.process.pid) not in ("T", "Z"):
+                time.sleep(0.0002)
+            assert self.process.poll() is None, f"it finished before {moment}:\n{self.stderr}"
+            if condition():
+                return
+            os.kill(self.process.pid, signal.SIGCONT)
+            time.sleep(every)
+
+    def signal(self, number: int) -> int:
+        """Send `number` to the frozen process, let it go on, and return its exit code."""
+        os.kill(self.process.pid, number)
+        os.kill(self.process.pid, signal.SIGCONT)
+        return self.process.wait(timeout=120)
+
+    def finish(self) -> int:
+        return self.process.wait(timeout=300)
+
+
+def _state(pid: int) -> str:
+    """R, S, T (stopped), Z (exited), ... from /proc/PID/stat (the field after the parenthesised name)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+def checkpoints_load(out: Path) -> dict[str, int]:
+    """{name: step} of every checkpoint in the run; each must load (never half-written)."""
+    return {path.name: load_checkpoint(path)["step"] for path in sorted((out / "checkpoints").glob("*.pt"))}
+
+
+def outcome(out: Path) -> tuple[list[dict], dict[str, torch.Tensor]]:
+    """Every metrics record and the final model's tensors."""
+    return read_metrics(out / "metrics.jsonl"), load_checkpoint(out / "checkpoints" / "last.pt")["model"]
+
+
+def assert_same_run(out: Path, uninterrupted: Training) -> None:
+    assert uninterrupted.finish() == 0, uninterrupted.stderr
+    records, model = outcome(out)
+    expected_records, expected_model = outcome(uninterrupted.out)
+    assert [r for r in records if r["split"] == "val"][-1]["step"] == STEPS
+    assert records == expected_records  # every step once, with the same numbers, validation included
+    assert model.keys() == expected_model.keys()
+    for name, tensor in expected_model.items():
+        assert torch.equal(model[name], tensor), name
+    assert not list((out / "checkpoints").glob(".*.tmp")), "leftovers of killed writes are cleared on resume"
+
+
+def saved_before(step: int) -> int:
+    """The step of the last checkpoint saved before `step` was done: the end of the epoch before it."""
+    return 16 * ((step - 1) // 16)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> Training:
+    """A run that nobody interrupts; it trains in the background while the tests kill theirs."""
+    run = Training.start(tmp_path_factory.mktemp("uninterrupted") / "run")
+    yield run
+    run.process.kill()
+    run.process.wait()
+
+
+def test_a_run_killed_interrupted_and_resumed_ends_exactly_like_an_uninterrupted_one(tmp_path, uninterrupted):
+    rng = random.Random(7)
+    out = tmp_path / "run"
+    writing = lambda: any((out / "checkpoints").glob(".*.pt.*.tmp"))
+
+    # 1. SIGKILL mid-epoch, after the first checkpoint (step 16)
+    kill_at, run = rng.randint(18, 30), Training.start(out)
+    run.freeze_when(lambda: run.last_step() >= kill_at, f"step {kill_at}")
+    killed_at = run.last_step()
+    assert run.signal(signal.SIGKILL) == -signal.SIGKILL
+    assert checkpoints_load(out)["last.pt"] == saved_before(killed_at) == 16
+
+    # 2. SIGKILL while a checkpoint is written: the one before stays whole, the new one never appears
+    run = Training.resume(out)
+    run.freeze_when(writing, "a checkpoint write", every=0.001)
+    assert run.signal(signal.SIGKILL) == -signal.SIGKILL
+    assert writing(), "the kill landed between the temporary file's creation and its rename"
+    assert checkpoints_load(out)["last.pt"] == 16
+
+    # 3. SIGINT (Ctrl-C), then 4. SIGTERM: each saves the step it was at, says how to go on, exits with 130
+    resumed_from = 16
+    for number, stop_at in ((signal.SIGINT, rng.randint(34, 44)), (signal.SIGTERM, rng.randint(50, 57))):
+        run = Training.resume(out)
+        run.freeze_when(lambda: run.last_step() >= stop_at, f"step {stop_at}")
+        assert f"resuming {out} at step {resumed_from} of {STEPS}" in run.stderr
+        seen = run.last_step()
+        assert run.signal(number) == 130, run.stderr
+        resumed_from = checkpoints_load(out)["last.pt"]
+        assert resumed_from in (seen, seen + 1), "the step under way when the signal came is not saved"
+        assert (f"interrupted at step {resumed_from}: checkpoint saved; continue with: vaelab train --out {out} "
+                "--resume") in run.stderr
+
+    # 5. resumed to the end
+    run = Training.resume(out)
+    assert run.finish() == 0, run.stderr
+    assert f"resuming {out} at step {resumed_from} of {STEPS}" in run.stderr
+    assert checkpoints_load(out) == {"best.pt": STEPS, "last.pt": STEPS}
+    assert_same_run(out, uninterrupted)

@@ -1,0 +1,157 @@
+"""The HTML reports: which sections appear with which data, the numbers they show, and that they are
+self-contained. (test_browser.py opens them in Chromium.)"""
+
+import base64
+import json
+import logging
+import re
+import shutil
+from html import unescape
+
+import pytest
+
+from vaelab.errors import UsageError
+from vaelab.training import run as run_module
+from vaelab.viz.compare import read_run
+from vaelab.viz.report import write_report
+
+RUN_SECTIONS = ["run", "questions", "beta", "losses", "reconstructions", "samples", "walks", "gradients",
+                "latent-usage", "aggregate", "likelihood"]
+
+
+def section_ids(html: str) -> list[str]:
+    return re.findall(r'<section id="([^"]+)"', html)
+
+
+def section(html: str, id: str) -> str:
+    """The text of one section, tags stripped."""
+    body = html.split(f'<section id="{id}">', 1)[1].split("</section>", 1)[0]
+    return unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body)))
+
+
+def assert_self_contained(html: str) -> None:
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", html)
+    assert "@import" not in html and "url(" not in html
+    for source in re.findall(r'<img src="([^"]+)"', html):
+        assert source.startswith("data:image/png;base64,")
+        assert base64.b64decode(source.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "Content-Security-Policy" in html
+
+
+def test_a_run_report_shows_every_section_its_data_fills(story):
+    run_dir = story / "vae-beta0.1"
+    path = write_report(run_dir)
+    html = path.read_text()
+    assert path == run_dir / "report.html"
+    assert_self_contained(html)
+    ids = section_ids(html)
+    assert [i for i in ids if i != "warnings"] == RUN_SECTIONS  # warnings appear when there is one
+    for id in ids:  # the table of contents lists every section, in order
+        assert f'href="#{id}"' in html
+    assert "VAE, latent 4, summed squared error + 0.1 x KL" in section(html, "run")
+    # what beta = 0.1 means: sigma^2 = beta / 2, from vaelab.objectives.explain
+    beta = section(html, "beta")
+    assert "sigma = 0.22 on a 0-1 scale (57 on 0-255)" in beta and "tempers the likelihood" in beta
+    assert "docs/kl-weighting.md" in section(html, "questions")
+    # the final values table holds metrics.jsonl's last validation record
+    val = read_run(run_dir).final("val")
+    losses = section(html, "losses")
+    row = losses.split(" val ", 1)[1].split()
+    assert [float(v) for v in row[:6]] == pytest.approx(
+        [val["recon"], val["kl"], val["beta"], val["elbo"], val["mse"], val["sigma"]], rel=1e-3)
+    # eval.json's numbers, each in its section
+    evaluation = json.loads((run_dir / "eval.json").read_text())
+    assert f"active units {evaluation['active_units']} " in section(html, "latent-usage")
+    likelihood = section(html, "likelihood")
+    for label, key in (("IWAE bound", "iwae"), ("bits / dim", "bits_per_dim"), ("PSNR", "psnr"), ("MSE", "mse")):
+        value = float(likelihood.split(f" {label} ", 1)[1].split()[0])
+        assert value == pytest.approx(evaluation[key], rel=1e-3), label
+    assert "KL of the moment-matched q(z) to N(0, I)" in section(html, "aggregate")
+    assert "grad_kl_share" in section(html, "gradients")
+
+
+def test_the_autoencoder_report_says_there_is_no_beta_and_no_elbo(story):
+    html = write_report(story / "ae").read_text()
+    assert "plain autoencoder has no KL term" in section(html, "beta")
+    final = section(html, "losses").split(" val ", 1)[1].split()
+    assert final[3] == "n/a"  # the beta = 1 ELBO of a point-mass posterior
+    assert not {"walks", "latent-usage", "aggregate", "likelihood"} & set(section_ids(html))  # not evaluated
+
+
+def test_warnings_list_skipped_files_and_training_events_escaped(story, tmp_path):
+    run_dir = tmp_path / "run"
+    shutil.copytree(story / "vae-beta1", run_dir)
+    (run_dir / "skipped.txt").write_text("paintings/<script>alert(1)</script>.jpg\tcannot identify image file\n")
+    with (run_dir / "metrics.jsonl").open("a") as handle:
+        handle.write(json.dumps({"step": 21, "epoch": 2, "split": "train", "skipped_steps": 3}) + "\n")
+    html = write_report(run_dir).read_text()
+    warnings = section(html, "warnings")
+    assert "1 input file could not be read" in warnings
+    assert "metrics.jsonl records skipped_steps > 0 at 1 logging points (steps 21; latest value 3)" in warnings
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert '<li class="warn"><a href="#warnings">' in html
+
+
+def test_a_number_the_model_cannot_have_shows_the_reason(story, tmp_path):
+    run_dir = tmp_path / "run"
+    shutil.copytree(story / "vae-beta1", run_dir)
+    reason = "the autoencoder's posterior is a point mass: it has no density"
+    (run_dir / "eval.json").write_text(json.dumps({"elbo": None, "iwae": -180.5, "not_applicable": {"elbo": reason},
+                                                   "future_metric": 0.5}))
+    likelihood = section(write_report(run_dir).read_text(), "likelihood")
+    assert f"ELBO, beta = 1 n/a {reason}" in likelihood and "IWAE bound -180.5" in likelihood
+    assert "future_metric 0.5" in likelihood  # a number this page does not know is still shown
+
+
+def test_a_run_with_nothing_but_its_config_gets_a_short_report(story, tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    shutil.copy(story / "vae-beta1" / "config.yaml", run_dir)
+    html = write_report(run_dir).read_text()
+    assert section_ids(html) == ["run", "questions"]  # no checkpoint yet: not even the image size is known
+
+
+def test_a_sweep_report_follows_the_sweep_contract(sweep):
+    html = write_report(sweep).read_text()
+    assert_self_contained(html)
+    assert section_ids(html) == ["summary", "rate-distortion", "vs-beta", "reconstructions", "beta", "questions",
+                                 "runs"]
+    summary = html.split('<section id="summary">', 1)[1].split("</section>", 1)[0]
+    assert '<table class="sortable">' in summary and "<th scope=\"col\">objective.<wbr>beta</th>" in summary
+    assert '<a href="vae-beta1/report.html">vae-beta1</a>' in summary  # each run opens its own report
+    for row in (sweep / "summary.csv").read_text().splitlines()[1:]:
+        name, beta, rate, *_ = row.split(",")
+        assert f'data-value="{rate}"' in summary  # the exact number, for sorting
+    assert "sigma (0–1)" in section(html, "beta")
+    assert "Further figures" not in html  # every figure of the sweep has its own section
+
+
+def test_a_folder_of_runs_gets_a_comparison_report(story):
+    html = write_report(story).read_text()
+    assert_self_contained(html)
+    assert section_ids(html) == ["summary", "comparison", "beta", "questions", "runs"]
+    summary = section(html, "summary")
+    for name in ("ae", "vae-beta0.1", "vae-beta1"):
+        assert name in summary
+    assert "AE, latent 4, summed squared error (no KL term)" in summary
+    readings = section(html, "beta")
+    assert "vae-beta1 1 sse 0.7071" in readings and "vae-beta0.1 0.1 sse 0.2236" in readings
+
+
+def test_a_folder_without_runs_is_refused(tmp_path):
+    with pytest.raises(UsageError, match="neither a run"):
+        write_report(tmp_path)
+
+
+def test_train_writes_the_report_and_survives_its_failure(story, tmp_path, monkeypatch, caplog):
+    assert (story / "vae-beta1" / "report.html").is_file()  # written by train() at the end of the run
+
+    def broken(run_dir):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(run_module, "write_run_report", broken)
+    config = read_run(story / "vae-beta1").config.with_updates({"training.steps": 2, "training.figures": False})
+    with caplog.at_level(logging.WARNING, logger="vaelab"):
+        result = run_module.train(config, tmp_path / "run")
+    assert result.steps == 2 and (tmp_path / "run" / "checkpoints" / "last.pt").is_file()
+    assert "report failed (RuntimeError: disk full); retry with: vaelab report" in caplog.text
