@@ -26,6 +26,9 @@ def test_ints_are_accepted_for_floats_but_not_the_reverse():
     ({"data": {"size": 3}}, "unknown config key 'data.size'"),
     ({"data": 3}, "must be a mapping"),
     ({"training": {"epochs": 2, "steps": 3}}, "either training.epochs or training.steps"),
+    ({"objective": {"free_bits": float("nan")}}, "objective.free_bits must be a finite number, got nan"),
+    ({"training": {"lr": float("inf")}}, "training.lr must be a finite number, got inf"),
+    ({"data": {"image_size": 4096}}, "data.image_size=4096 is too large"),
 ])
 def test_bad_configs_are_refused(raw, message):
     with pytest.raises(UsageError, match=message):
@@ -42,3 +45,10 @@ def test_parse_assignment():
     assert parse_assignment("objective.beta=0.1") == ("objective.beta", "0.1")
     with pytest.raises(UsageError):
         parse_assignment("objective.beta")
+
+
+def test_set_values_are_yaml_or_else_the_text_itself():
+    assert Config().with_updates({"data.spec": "/data/[set 1]"}).data.spec == "/data/[set 1]"  # not valid YAML
+    assert Config().with_updates({"data.limit": "null"}).data.limit is None
+    with pytest.raises(UsageError, match="objective.beta must be float, got '\\[0.1'"):
+        Config().with_updates({"objective.beta": "[0.1"})

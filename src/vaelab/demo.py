@@ -14,8 +14,7 @@ from pathlib import Path
 
 from vaelab.config import Config, DataConfig, ModelConfig, ObjectiveConfig, TrainingConfig
 from vaelab.training.run import RunResult, train
-from vaelab.viz.compare import read_run, reconstruct
-from vaelab.viz.figures import plot_reconstructions
+from vaelab.viz.compare import plot_run_reconstructions
 from vaelab.viz.report import write_runs_report
 
 SCENARIOS = (
@@ -70,6 +69,5 @@ def format_table(runs: dict[str, RunResult]) -> str:
 
 def write_comparison(runs: dict[str, RunResult], path: Path, n: int = 10) -> None:
     """The same validation inputs, with one row of reconstructions per run (from each last.pt)."""
-    x, rows = reconstruct([read_run(runs[name].run_dir) for name, *_ in SCENARIOS], n)
-    labelled = [(label, images) for (_, label, _, _), (_, images) in zip(SCENARIOS, rows)]
-    plot_reconstructions(x, labelled, path, title="the same network, three objectives (validation images)")
+    plot_run_reconstructions([(label, runs[name].run_dir) for name, label, _, _ in SCENARIOS], path, n=n,
+                             title="the same network, three objectives (validation images)")

@@ -12,7 +12,8 @@ def test_train_then_evaluate_writes_consistent_numbers_and_figures(tmp_path, cap
     run = tmp_path / "run"
     assert main(["train", "--data", "digits", "--out", str(run), "--steps", "30", "--set", f"data.cache_dir={tmp_path}",
                  "--beta", "0.5", "--latent-dim", "6", "--width", "8", "--image-size", "16",
-                 "--set", "training.progress=false", "--set", "training.grad_every=10"]) == 0
+                 "--set", "training.progress=false", "--set", "training.figures=false",
+                 "--set", "training.grad_every=10"]) == 0
     assert main(["evaluate", str(run), "--iw-samples", "20"]) == 0
     assert "IWAE_20" in capsys.readouterr().out
     result = json.loads((run / "eval.json").read_text())

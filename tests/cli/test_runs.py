@@ -1,5 +1,7 @@
 """`vaelab runs ls DIR` and `vaelab runs compare RUN RUN ...` as a user runs them."""
 
+import shutil
+
 import pytest
 from PIL import Image
 
@@ -40,6 +42,19 @@ def test_compare_prints_a_table_and_writes_the_figure(runs, tmp_path, capsys):
     with Image.open(figure) as image:
         width, height = image.size
     assert width == 1000 and height > 500  # loss terms on top, four rows of images below
+
+
+def test_runs_on_different_data_are_compared_by_their_loss_terms(runs, tmp_path, capsys):
+    other = tmp_path / "small"
+    assert main(["train", "--out", str(other), *TINY, "--image-size", "12"]) == 0
+    capsys.readouterr()
+    assert main(["runs", "compare", str(runs / "b1"), str(other), "--out", str(tmp_path / "compare.png")]) == 0
+    assert "different data: the figure shows their loss terms" in capsys.readouterr().out
+    with Image.open(tmp_path / "compare.png") as image:
+        assert image.size[1] < 400  # the loss terms alone
+    shutil.copytree(runs / "b1", tmp_path / "b1")
+    assert main(["report", str(tmp_path)]) == 0  # one page for both, without common images
+    assert "runs compared" in (tmp_path / "report.html").read_text()
 
 
 @pytest.mark.parametrize(

@@ -65,13 +65,33 @@ def test_resume_from_the_cli_extends_a_run(tmp_path):
         (["--data", "digits", "--latent-dim", "0"], "latent_dim=0 must be at least 1"),
         (["--data", "digits", "--set", "objective.betta=1"], "unknown config key 'objective.betta'"),
         (["--data", "digits", "--set", "model.width=wide"], "model.width must be int"),
+        (["--data", "digits", "--set", "objective.beta=.inf"], "objective.beta must be a finite number, got inf"),
+        (["--data", "digits", "--set", "objective.beta=[0.1"], "objective.beta must be float, got '[0.1'"),
         (["--data", "digits", "--image-size", "4"], "too small"),
+        (["--data", "digits", "--image-size", "100000"], "too large"),
         (["--data", "/no/such/folder"], "/no/such/folder"),
         (["--beta", "0.1"], "say what to train on"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(tmp_path, capsys, args, message):
     assert run_cli("train", "--out", tmp_path / "run", *args, "--steps", "1") == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err, err
+
+
+@pytest.mark.parametrize("occupant,message", [
+    ("another run", "already holds files: pass --resume to continue that run, or choose a new --out"),
+    ("a file", "as the run directory (File exists): choose another --out"),
+])
+def test_an_output_directory_that_is_taken_is_exit_code_2(tmp_path, capsys, occupant, message):
+    out = tmp_path / "run"
+    if occupant == "a file":
+        out.write_text("not a folder")
+    else:
+        assert run_cli("train", "--data", "digits", "--out", out, "--beta", "0.5", "--steps", "1", "--image-size", "8",
+                       "--latent-dim", "2", "--width", "2", "--limit", "40", "--set", "training.figures=false") == 0
+        capsys.readouterr()
+    assert run_cli("train", "--data", "digits", "--out", out, "--steps", "1") == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err, err
 

@@ -79,7 +79,7 @@ def build_corpus(files) -> tuple[list[str], dict[str, str]]:
                                            append_images=[Image.new("RGB", (16, 16), GREEN)], duration=50),
         "palette-transparent.png": lambda: files.save("palette-transparent.png", palette, transparency=0),
         "exif-rotated.jpg": lambda: files.save("exif-rotated.jpg", noise((40, 20), seed=5), exif=exif),
-        "garbage-appended.jpg": lambda: files.raw("garbage-appended.jpg", jpeg + os.urandom(300)),
+        "garbage-appended.jpg": lambda: files.raw("garbage-appended.jpg", jpeg + bytes(range(256)) * 2),
         "one-pixel.png": lambda: files.save("one-pixel.png", Image.new("RGB", (1, 1), BLUE)),
         "bitmap.bmp": lambda: files.save("bitmap.bmp", noise(seed=6)),
         "modern.webp": lambda: files.save("modern.webp", noise(seed=7)),

@@ -10,6 +10,7 @@ import pytest
 import sklearn.datasets
 
 from vaelab.data import cache, fashion_mnist, folder, load_images
+from vaelab.data.image_data import ImageData
 from vaelab.errors import UsageError
 
 
@@ -140,3 +141,42 @@ def test_fashion_mnist_and_digits_are_cached_too(data_config, monkeypatch, tmp_p
         again = load_images(config)
         assert isinstance(again.images, np.memmap) and np.array_equal(again.images, before.images)
         assert np.array_equal(again.labels, before.labels) and again.classes == before.classes
+
+
+@pytest.fixture
+def cached(tmp_path):
+    """A cache entry of 3000 random (3, 32, 32) images, memory-mapped as `load` returns it."""
+    images = np.random.default_rng(0).integers(0, 256, (3000, 3, 32, 32), dtype=np.uint8)
+    data = ImageData(images=images, labels=None, names=[str(i) for i in range(3000)], skipped=[], classes=None,
+                     source="generated")
+    (tmp_path / "cache").mkdir()
+    return cache.store(tmp_path / "cache", "generated-0", data).images, images
+
+
+@pytest.mark.parametrize("index", [[5], [0, 1, 2, 3], [2999, 0, 7, 8, 9, 8], [-1, -3000], [], list(range(0, 3000, 7))])
+def test_rows_read_from_the_cache_are_the_rows(cached, index):
+    mapped, images = cached
+    rows = cache.read_rows(mapped, np.array(index, dtype=np.int64))
+    assert type(rows) is np.ndarray and rows.flags["C_CONTIGUOUS"]
+    assert np.array_equal(rows, images[index]) and rows.shape == (len(index), 3, 32, 32)
+
+
+def test_reading_rows_maps_nothing_into_the_process(cached):
+    mapped, _ = cached
+
+    def mapped_file_kib() -> int:
+        status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
+        return int(status["RssFile"].split()[0])
+
+    index = np.sort(np.random.default_rng(1).choice(len(mapped), 600, replace=False))
+    before = mapped_file_kib()
+    cache.read_rows(mapped, index)  # 1.8 MB of rows; through the mapping, the kernel would map ~6 times that
+    assert mapped_file_kib() - before < 512
+    with pytest.raises(IndexError):
+        cache.read_rows(mapped, np.array([3000]))
+
+
+def test_arrays_that_are_not_a_cache_entry_are_indexed(cached):
+    mapped, images = cached
+    assert np.array_equal(cache.read_rows(images, np.array([3, 1])), images[[3, 1]])
+    assert np.array_equal(cache.read_rows(mapped[10:], np.array([0, 2])), images[[10, 12]])  # a view of the map

@@ -13,12 +13,12 @@ from vaelab.errors import UsageError
 from vaelab.training.run import train
 
 
-def small_run(path, kind="vae", beta=1.0):
+def small_run(path, kind="vae", beta=1.0, recon="sse", steps=20):
     config = Config(
         data=DataConfig(spec="digits", image_size=16, limit=300),
         model=ModelConfig(kind=kind, latent_dim=4, width=4),
-        objective=ObjectiveConfig(beta=beta),
-        training=TrainingConfig(steps=20, batch_size=32, grad_every=0, progress=False, figures=False),
+        objective=ObjectiveConfig(beta=beta, recon=recon),
+        training=TrainingConfig(steps=steps, batch_size=32, grad_every=0, progress=False, figures=False),
     ).validate()
     train(config, path)
     return path
@@ -77,3 +77,15 @@ def test_bad_arguments_are_usage_errors(vae_run):
         evaluate_run(run, checkpoint="missing")
     with pytest.raises(UsageError, match="no config.yaml"):
         evaluate_run(run / "checkpoints")
+
+
+def test_bernoulli_has_no_bits_per_dim_and_sigma_optimal_is_read_at_one_shared_sigma(tmp_path):
+    bernoulli = evaluate_run(small_run(tmp_path / "bernoulli", recon="bernoulli", steps=5), iw_samples=4,
+                             write_figures=False)
+    assert bernoulli["bits_per_dim"] is None and bernoulli["sigma"] is None
+    assert "Bernoulli" in bernoulli["not_applicable"]["bits_per_dim"]
+    assert math.isfinite(bernoulli["iwae"]) and math.isfinite(bernoulli["bits_per_dim_optimal_sigma"])
+    optimal = evaluate_run(small_run(tmp_path / "optimal", recon="sigma-optimal", steps=5), iw_samples=4,
+                           write_figures=False)
+    assert optimal["elbo"] == optimal["elbo_optimal_sigma"] and optimal["iwae"] == optimal["iwae_optimal_sigma"]
+    assert optimal["sigma"] == optimal["sigma_optimal"]

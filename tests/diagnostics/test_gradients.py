@@ -56,10 +56,15 @@ def test_with_free_bits_the_kl_part_is_the_term_as_trained():
     torch.testing.assert_close(gradients["all"][0] + gradients["all"][1], total, rtol=1e-5, atol=1e-7)
 
 
-def test_the_parameters_grad_is_left_alone():
-    model, objective, x = tiny()
+def test_the_parameters_grad_and_the_objective_state_are_left_alone():
+    model, objective, x = tiny(1.0, geco_target=0.05)
+    objective.train()
+    before = {name: value.clone() for name, value in objective.state_dict().items()}
     term_gradients(model, objective, x, step=0)
     assert all(p.grad is None for p in model.parameters())
+    for name, value in objective.state_dict().items():  # GECO's multiplier and moving average
+        torch.testing.assert_close(value, before[name], equal_nan=True)
+    assert objective.training
 
 
 def test_statistics_known_answers():
@@ -108,7 +113,7 @@ def test_training_logs_the_decomposition_without_changing_the_run(tmp_path):
     assert monitored.metrics == plain.metrics  # the monitor draws from its own random stream
     rows = read_metrics(tmp_path / "monitored" / "metrics.jsonl")
     gradient_rows = [r for r in rows if "grad_kl_share/all" in r]
-    assert [r["step"] for r in gradient_rows] == [1, 2, 4, 6]
+    assert [r["step"] for r in gradient_rows] == [2, 4, 6]
     assert all(r["split"] == "train" for r in gradient_rows)
     assert all(r["grad_recon_norm/encoder"] > 0 and r["grad_kl_norm/encoder"] > 0 for r in gradient_rows)
     assert (tmp_path / "monitored" / "figures" / "gradients.png").stat().st_size > 0

@@ -1,16 +1,21 @@
 """The speed options of the training loop change how the work is done, not what is computed.
 
 channels_last (NHWC memory layout) and the fused Adam update must give the same training run as
-the plain layout and the reference Adam, within float32 round-off, on the CPU.
+the plain layout and the reference Adam, within float32 round-off, on the CPU; keeping freed
+memory in glibc's heap touches no arithmetic at all.
 """
+
+import ctypes.util
+import sys
 
 import pytest
 import torch
 
 from vaelab.config import Config, DataConfig, ModelConfig, TrainingConfig
+from vaelab.data import load_images, split_indices
+from vaelab.training.device import keep_freed_memory
 from vaelab.training.run import build_model, build_objective
 from vaelab.training.trainer import Trainer
-from vaelab.data import load_images, split_indices
 
 STEPS = 8
 
@@ -60,3 +65,14 @@ def test_channels_last_trains_the_same(plain):
 def test_fused_adam_matches_the_reference_update(plain):
     assert plain.optimizer.defaults["fused"]
     assert_same_run(plain, trained(adam="reference", channels_last=False))
+
+
+def test_channels_last_is_the_default():
+    assert TrainingConfig().channels_last
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or ctypes.util.find_library("c") != "libc.so.6",
+                    reason="keep_freed_memory needs glibc")
+def test_keep_freed_memory_applies_on_glibc():
+    assert keep_freed_memory()
+    assert keep_freed_memory()  # idempotent: every Trainer on the CPU calls it

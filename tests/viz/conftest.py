@@ -6,6 +6,7 @@ shows errors, its performance log shows every network request the page makes.
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 from dataclasses import dataclass
@@ -47,38 +48,40 @@ def story(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def sweep(story, tmp_path) -> Path:
-    """A sweep directory as `vaelab sweep` lays it out (issue 5): one run directory per grid point,
-    summary.csv with the grid values and each run's final validation metrics, and the sweep's figures."""
-    import csv
-
+    """A sweep directory laid out as `vaelab sweep` writes it (issue 5, docs/metrics.md): SWEEP/runs/NAME/
+    (ordinary run directories), summary.csv with one row per run (the grid value, then the final
+    numbers; an empty cell where a run has no such number) and SWEEP/figures/."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from vaelab.viz.compare import plot_comparison, read_run
+    from vaelab.viz.compare import plot_run_reconstructions, read_run
 
     root = tmp_path / "sweep"
     runs = []
-    for name, kind, _ in RUNS[:2]:
-        shutil.copytree(story / name, root / name)
-        runs.append(read_run(root / name))
+    for name, _, _ in RUNS[:2]:
+        shutil.copytree(story / name, root / "runs" / name)
+        runs.append(read_run(root / "runs" / name))
+    columns = ["run", "objective.beta", "status", "steps", "beta", "sigma", "loss", "rate", "distortion", "elbo", "mse",
+               "elbo_optimal_sigma", "active_units", "aggregate_posterior_kl", "aggregate_posterior_mmd", "pixels",
+               "run_dir"]
     with (root / "summary.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["run", "objective.beta", "rate", "distortion", "elbo", "mse"])
+        writer.writerow(columns)
         for run in runs:
-            final = run.final("val")
-            writer.writerow([run.name, run.config.objective.beta, final["kl"], final["recon"], final["elbo"], final["mse"]])
+            final, evaluation = run.final("val"), run.evaluation
+            writer.writerow([run.name, run.config.objective.beta, "finished", run.steps, final["beta"], final["sigma"],
+                             final["loss"], final["kl"], final["recon"], final["elbo"], final["mse"],
+                             *(evaluation.get(key, "") for key in columns[11:15]), 256, f"runs/{run.name}"])
+    figures = root / "figures"
+    figures.mkdir()
     fig, ax = plt.subplots(figsize=(5, 4))
     ax.plot([r.final("val")["kl"] for r in runs], [r.final("val")["recon"] for r in runs], "o-")
-    ax.set_xlabel("rate (nats)")
-    ax.set_ylabel("distortion")
-    fig.savefig(root / "rate_distortion.png", dpi=80)
-    ax.set_xlabel("beta")
-    fig.savefig(root / "elbo_vs_beta.png", dpi=80)
+    fig.savefig(figures / "rate_distortion.png", dpi=80)
+    fig.savefig(figures / "metrics_vs_beta.png", dpi=80)
     plt.close(fig)
-    with (root / "reconstructions.png").open("wb") as handle:
-        plot_comparison(runs, handle)
+    plot_run_reconstructions([(run.name, run.run_dir) for run in runs], figures / "reconstructions.png")
     return root
 
 

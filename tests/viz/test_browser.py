@@ -33,10 +33,13 @@ def test_run_sweep_and_comparison_reports_render_offline(browser, story, sweep, 
 def test_a_click_on_a_header_sorts_the_summary_table(browser, sweep):
     browser.visit(write_report(sweep))
     driver = browser.driver
-    header = driver.find_element(By.XPATH, "//section[@id='summary']//th[text()='rate']")
+    table = "(//section[@id='summary']//table)[1]"  # the key columns; the second, in <details>, has them all
+    headers = driver.find_elements(By.XPATH, f"{table}//th")
+    column = [h.text for h in headers].index("rate")
+    header = headers[column]
 
     def rates():
-        cells = driver.find_elements(By.XPATH, "//section[@id='summary']//tbody/tr/td[3]")
+        cells = driver.find_elements(By.XPATH, f"{table}//tbody/tr/td[{column + 1}]")
         return [float(cell.get_attribute("data-value")) for cell in cells]
 
     header.click()

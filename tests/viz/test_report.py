@@ -23,9 +23,13 @@ def section_ids(html: str) -> list[str]:
     return re.findall(r'<section id="([^"]+)"', html)
 
 
+def section_html(html: str, id: str) -> str:
+    return html.split(f'<section id="{id}">', 1)[1].split("</section>", 1)[0]
+
+
 def section(html: str, id: str) -> str:
     """The text of one section, tags stripped."""
-    body = html.split(f'<section id="{id}">', 1)[1].split("</section>", 1)[0]
+    body = section_html(html, id).replace("<wbr>", "")
     return unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body)))
 
 
@@ -116,14 +120,19 @@ def test_a_sweep_report_follows_the_sweep_contract(sweep):
     assert_self_contained(html)
     assert section_ids(html) == ["summary", "rate-distortion", "vs-beta", "reconstructions", "beta", "questions",
                                  "runs"]
-    summary = html.split('<section id="summary">', 1)[1].split("</section>", 1)[0]
-    assert '<table class="sortable">' in summary and "<th scope=\"col\">objective.<wbr>beta</th>" in summary
-    assert '<a href="vae-beta1/report.html">vae-beta1</a>' in summary  # each run opens its own report
+    summary = section_html(html, "summary")
+    assert '<table class="sortable">' in summary and '<th scope="col">objective.<wbr>beta</th>' in summary
+    assert '<a href="runs/vae-beta1/report.html">vae-beta1</a>' in summary  # each run opens its own report
+    rate = (sweep / "summary.csv").read_text().splitlines()[0].split(",").index("rate")
     for row in (sweep / "summary.csv").read_text().splitlines()[1:]:
-        name, beta, rate, *_ = row.split(",")
-        assert f'data-value="{rate}"' in summary  # the exact number, for sorting
-    assert "sigma (0–1)" in section(html, "beta")
-    assert "Further figures" not in html  # every figure of the sweep has its own section
+        assert f'data-value="{row.split(",")[rate]}"' in summary  # the exact number, for sorting
+    # The run, the grid and the key numbers first; every column of summary.csv in a second table.
+    first, every = summary.split("<details>")
+    assert "<th scope=\"col\">rate</th>" in first and "run_<wbr>dir" not in first and "run_<wbr>dir" in every
+    assert every.count('data-value="nan">n/a</td>') == 4  # the unevaluated run's empty cells
+    assert "vae-beta0.1 0.1 sse 0.2236" in section(html, "beta")
+    assert '<a href="runs/vae-beta0.1/report.html">runs/vae-beta0.1</a>' in section_html(html, "runs")
+    assert "other-figures" not in html  # every figure of the sweep has its own section
 
 
 def test_a_folder_of_runs_gets_a_comparison_report(story):

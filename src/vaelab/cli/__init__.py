@@ -11,10 +11,10 @@ import logging
 import sys
 
 from vaelab import __version__
-from vaelab.cli import demo, evaluate, explain, report, runs, train
+from vaelab.cli import demo, evaluate, explain, report, runs, sweep, train
 from vaelab.errors import UsageError
 
-COMMANDS = (train, evaluate, report, runs, demo, explain)
+COMMANDS = (train, evaluate, sweep, report, runs, demo, explain)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -59,7 +59,10 @@ def compare_runs(args: argparse.Namespace) -> int:
         raise UsageError("compare needs two runs or more: vaelab runs compare RUN RUN ...")
     runs = [read_run(path) for path in args.runs]
     print(format_table(runs))
+    same_data = all(run.config.data == runs[0].config.data for run in runs)
+    if not same_data:
+        print("the runs trained on different data: the figure shows their loss terms, not reconstructions")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    plot_comparison(runs, args.out)
+    plot_comparison(runs, args.out, reconstructions=same_data)
     print(f"figure: {args.out}")
     return 0

@@ -9,12 +9,15 @@ KEY is the source kind and a SHA-256 of FORMAT_VERSION and the source's identity
 added, removed or touched file gives a new key. Both files are written to a temporary file in
 the cache folder and renamed into place (os.replace), the sidecar last: a killed build leaves no
 entry, only a temporary file that the next build of that key removes.
+Batches are read from an entry with `read_rows` (pread, not the mapping), so that the pages read
+stay in the kernel's page cache and a training process's memory does not grow with N.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import mmap
 import os
 import secrets
 from collections.abc import Callable, Iterator
@@ -32,6 +35,7 @@ try:
 except ImportError:  # Windows: no advisory locks; concurrent builds then both decode, still atomically
     fcntl = None
 
+_PREADV = hasattr(os, "preadv")  # not on Windows: there, batches are read through the mapping
 FORMAT_VERSION = 1  # bump when decoding changes, so old caches are not reused
 
 
@@ -85,6 +89,42 @@ def store(folder: Path, key: str, data: ImageData) -> ImageData:
     if stored is None:
         raise RuntimeError(f"the cache entry {folder / key} just written cannot be read back")
     return stored
+
+
+def read_rows(images: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """`images[index]` as a new C-contiguous array, e.g. one batch (B, C, H, W).
+
+    From a cache entry (the memory-mapped array `load` returns) the rows are read with pread, each
+    run of consecutive indices in one call, not through the mapping: touching a mapped page makes the
+    kernel map up to 64 KiB around it ("fault-around"), and every mapped page counts as the process's
+    resident memory, so reading through the mapping grows a training process's memory with the size
+    of the dataset. Read this way, the pages stay in the kernel's page cache and are not the
+    process's (benchmarks/data.py measures both). Any other array is simply indexed.
+    """
+    index = np.asarray(index)
+    if not (_PREADV and isinstance(images, np.memmap) and isinstance(images.base, mmap.mmap)
+            and index.ndim == 1 and np.issubdtype(index.dtype, np.integer)):
+        return np.ascontiguousarray(images[index])
+    index = index.astype(np.int64)
+    if len(index) and not (-len(images) <= index.min() and index.max() < len(images)):
+        raise IndexError(f"index out of range for {len(images)} cached images")
+    index = np.where(index < 0, index + len(images), index)
+    rows = np.empty((len(index), *images.shape[1:]), dtype=images.dtype)
+    if not len(rows):
+        return rows
+    row_bytes = rows[0].nbytes
+    buffer = memoryview(rows).cast("B")
+    starts = np.flatnonzero(np.diff(index, prepend=-2) != 1)  # where each run of consecutive rows begins
+    ends = np.append(starts[1:], len(index))
+    descriptor = os.open(images.filename, os.O_RDONLY)
+    try:
+        for start, end in zip(starts.tolist(), ends.tolist()):
+            wanted = buffer[start * row_bytes : end * row_bytes]
+            if os.preadv(descriptor, [wanted], images.offset + int(index[start]) * row_bytes) != len(wanted):
+                raise OSError(f"{images.filename} is shorter than its header says: the cache entry is damaged")
+    finally:
+        os.close(descriptor)
+    return rows
 
 
 @contextmanager

@@ -84,7 +84,8 @@ class ElboDecomposition:
 
 
 def elbo_decomposition(
-    encodings: Encodings, *, samples_per_image: int = 1, generator: torch.Generator | None = None, chunk: int = 128
+    encodings: Encodings, *, samples_per_image: int = 1, generator: torch.Generator | None = None,
+    chunk_elements: int = 2**22,
 ) -> ElboDecomposition:
     """Chen et al. 2018's decomposition with the exact aggregate posterior of the N images.
 
@@ -110,6 +111,7 @@ def elbo_decomposition(
     z = (mean + std * eps).reshape(-1, mean.shape[1])  # (S * N, Z)
     owner = torch.arange(n, device=mean.device).repeat(samples_per_image)  # z[i] ~ q(z|x_owner[i])
     sums = torch.zeros(4, dtype=torch.float64, device=mean.device)  # MI, TC, DWKL, KL
+    chunk = max(1, chunk_elements // mean.numel())  # samples per step: (chunk, N, Z) doubles at a time
     for start in range(0, len(z), chunk):
         zc, own = z[start : start + chunk], owner[start : start + chunk]  # (c, Z), (c,)
         log_q_dims = _log_normal(zc[:, None, :], mean, logvar)  # log q(z_j|x_n): (c, N, Z)

@@ -39,7 +39,6 @@ from vaelab.training.callbacks import Callback
 from vaelab.training.loggers import Logger, read_metrics
 from vaelab.viz.diagnostics import plot_gradients
 
-PARTS = ("encoder", "decoder", "all")
 NAMES = ("grad_recon_norm", "grad_kl_norm", "grad_cosine", "grad_kl_share")
 
 
@@ -77,12 +76,18 @@ def term_gradients(
 ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """{part: (g_recon, g_kl)} as flat vectors, for one batch x (B, C, H, W) and one noise draw.
 
-    Two backward passes through one forward pass; the parameters' `.grad` is left untouched, so this
-    can run between training steps without changing the optimisation.
+    Two backward passes through one forward pass; the parameters' `.grad` is left untouched and the
+    objective runs in eval mode (GECO updates its multiplier only in training mode), so this can run
+    between training steps without changing the optimisation.
     """
     parts = model_parts(model, objective)
     params = list({id(p): p for part in parts.values() for p in part if p.requires_grad}.values())
-    terms = objective(x, model(x, generator=generator), step)
+    was_training = objective.training
+    objective.eval()
+    try:
+        terms = objective(x, model(x, generator=generator), step)
+    finally:
+        objective.train(was_training)
     recon = terms.recon.mean()
     kl_term = terms.loss - recon  # beta * kl_objective, the KL term as it enters the loss
     g_recon = _grad(recon, params, retain_graph=True)
@@ -114,7 +119,7 @@ def _grad(output: torch.Tensor, params: list[nn.Parameter], *, retain_graph: boo
 
 
 class GradientMonitor(Callback):
-    """After the first step and every `every` steps, the gradient decomposition on one fixed training batch.
+    """Every `every` steps, the gradient decomposition on one fixed training batch.
 
     The batch (of the training batch size) is the same all run long, so the curves show the network
     changing, not the data; the noise comes from its own generator, seeded by the step, so the
@@ -135,7 +140,7 @@ class GradientMonitor(Callback):
         self.index = np.sort(rng.choice(trainer.train_index, size=trainer.batch_size, replace=False))
 
     def on_train_batch_end(self, trainer, terms):
-        if trainer.step != 1 and trainer.step % self.every != 0:
+        if trainer.step % self.every != 0:
             return
         generator = torch.Generator(device=trainer.device).manual_seed(trainer.config.training.seed + trainer.step)
         gradients = term_gradients(trainer.model, trainer.objective, trainer.batch(self.index), step=trainer.step,

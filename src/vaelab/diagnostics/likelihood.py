@@ -45,44 +45,39 @@ class ImportanceSamples:
         """log w = log p(x|z) + log p(z) - log q(z|x), under the run's likelihood or the one given. (K, B)"""
         return (self.log_likelihood if log_likelihood is None else log_likelihood) + self.log_prior_ratio
 
-    @classmethod
-    def cat(cls, parts: list[ImportanceSamples], dim: int) -> ImportanceSamples:
-        """Join parts along the sample axis (dim=0) or the image axis (dim=1)."""
-        return cls(*(torch.cat([getattr(p, f.name) for p in parts], dim=dim) for f in fields(cls)))
-
 
 @torch.no_grad()
 def importance_samples(
     model: ConvVAE, likelihood: Likelihood, x: torch.Tensor, *, samples: int,
-    generator: torch.Generator | None = None, decode_batch: int = 1024,
+    generator: torch.Generator | None = None, decode_batch: int = 500,
 ) -> ImportanceSamples:
     """K = `samples` draws z ~ q(z|x) for each image of x (B, C, H, W), and their terms (K, B).
 
     Each image is encoded once; the K * B codes are decoded about `decode_batch` at a time (several
     images with all their samples, or one image in chunks of samples when K is large), so the work
-    is K * B decodes in large batches with no Python loop over samples.
+    is K * B decodes in large batches with no Python loop over samples. The results go into tensors
+    allocated once: small tensors kept from every step would fragment the heap between the large
+    decoder buffers and grow the process by megabytes per step.
     """
     latent_dim = model.latent_dim
     prior = DiagonalGaussian(x.new_zeros(latent_dim), x.new_zeros(latent_dim))  # N(0, I)
+    result = ImportanceSamples(*(x.new_empty(samples, len(x)) for _ in fields(ImportanceSamples)))
     images_per_step = max(1, decode_batch // samples)
     samples_per_step = min(samples, decode_batch)
-    rows = []
     for start in range(0, len(x), images_per_step):
-        target = x[start : start + images_per_step]  # (b, C, H, W)
+        images = slice(start, start + images_per_step)
+        target = x[images]  # (b, C, H, W)
         q = model.encode(target)  # (b, Z)
-        columns = []
         for first in range(0, samples, samples_per_step):
             k = min(samples_per_step, samples - first)
+            draws = slice(first, first + k)
             z = DiagonalGaussian(q.mean.expand(k, *q.mean.shape), q.logvar.expand(k, *q.logvar.shape)).sample(generator)
             logits = model.decode(z.flatten(0, 1))  # (k * b, C, H, W)
             repeated = target.expand(k, *target.shape).flatten(0, 1)  # (k * b, C, H, W)
-            columns.append(ImportanceSamples(
-                log_likelihood=-likelihood.nll(repeated, logits).view(k, -1),
-                log_prior_ratio=prior.log_prob(z) - q.log_prob(z),  # (k, b)
-                squared_error=squared_error(repeated, torch.sigmoid(logits)).view(k, -1),
-            ))
-        rows.append(ImportanceSamples.cat(columns, dim=0))
-    return ImportanceSamples.cat(rows, dim=1)
+            result.log_likelihood[draws, images] = -likelihood.nll(repeated, logits).view(k, -1)
+            result.log_prior_ratio[draws, images] = prior.log_prob(z) - q.log_prob(z)  # (k, b)
+            result.squared_error[draws, images] = squared_error(repeated, torch.sigmoid(logits)).view(k, -1)
+    return result
 
 
 def iwae_bound(log_weights: torch.Tensor, k: int) -> torch.Tensor:

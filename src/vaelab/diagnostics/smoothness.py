@@ -39,7 +39,8 @@ def path_ratio(paths: torch.Tensor) -> torch.Tensor:
 def decode_means(model: ConvVAE, z: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
     """The decoder's pixel means for codes of any leading shape: (..., Z) -> (..., C, H, W)."""
     codes = z.reshape(-1, z.shape[-1])
-    images = torch.cat([torch.sigmoid(model.decode(codes[i : i + batch_size])) for i in range(0, len(codes), batch_size)])
+    images = torch.cat([torch.sigmoid(model.decode(codes[i : i + batch_size]))
+                        for i in range(0, len(codes), batch_size)])
     return images.view(*z.shape[:-1], *images.shape[1:])
 
 

@@ -30,7 +30,6 @@ from vaelab.training.trainer import run_length
 
 SWEEP_FILE = "sweep.yaml"
 RUNS = "runs"
-RUN_LENGTH = ("training.epochs", "training.steps")
 
 
 @dataclass(frozen=True)
@@ -71,22 +70,17 @@ def plan_sweep(base: Config, axes: list[Axis], out: str | Path) -> SweepPlan:
     out = Path(out)
     points = grid_points(axes)
     names = run_names(points, axes)
-    runs = [PlannedRun(name, point, run_config(base, point), out / RUNS / name) for name, point in zip(names, points)]
+    runs = [PlannedRun(name, point, run_config(base, point, name), out / RUNS / name)
+            for name, point in zip(names, points)]
     return SweepPlan(out=out, base=base, axes=axes, runs=runs)
 
 
-def run_config(base: Config, point: dict[str, Any]) -> Config:
-    """`base` with the grid point's values. An axis on the run length replaces the other measure of it
-    (an axis `training.steps` drops a base `--epochs`), as the named flags do."""
-    updates = dict(point)
-    for key, other in (RUN_LENGTH, RUN_LENGTH[::-1]):
-        if key in point:
-            updates.setdefault(other, None)
+def run_config(base: Config, point: dict[str, Any], name: str) -> Config:
+    """`base` with the grid point's values; an invalid combination names the run."""
     try:
-        return base.with_updates(updates)
+        return base.with_updates(point)
     except UsageError as error:
-        where = ",".join(f"{key}={format_value(value)}" for key, value in point.items())
-        raise UsageError(f"grid point {where}: {error}") from None
+        raise UsageError(f"run {name}: {error}") from None
 
 
 def record_or_check(plan: SweepPlan) -> None:
@@ -106,8 +100,8 @@ def record_or_check(plan: SweepPlan) -> None:
                              f"it with the same flags (only --epochs/--steps may change), or choose a new --out")
     elif any(path.name != LOCK_NAME for path in plan.out.iterdir()):
         raise UsageError(f"{plan.out} already holds files but no {SWEEP_FILE}: choose a new --out for the sweep")
-    record = {"vaelab_version": __version__, "base": plan.base.to_dict(), "axes": [axis.to_dict() for axis in plan.axes],
-              "runs": [run.name for run in plan.runs]}
+    record = {"vaelab_version": __version__, "base": plan.base.to_dict(),
+              "axes": [axis.to_dict() for axis in plan.axes], "runs": [run.name for run in plan.runs]}
     path.write_text(yaml.safe_dump(record, sort_keys=False))
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from vaelab.data.cache import read_rows
+
 
 def epoch_order(indices: np.ndarray, seed: int, epoch: int) -> np.ndarray:
     """A permutation of `indices` for this epoch, the same on every call."""
@@ -26,7 +28,7 @@ def batch_indices(order: np.ndarray, batch: int, batch_size: int) -> np.ndarray:
 
 
 def to_tensor(images: np.ndarray, index: np.ndarray, device: torch.device, channels_last: bool = False) -> torch.Tensor:
-    """uint8 (N, C, H, W) rows at `index` -> float (B, C, H, W) in [0, 1] on `device`."""
-    batch = torch.from_numpy(np.ascontiguousarray(images[index])).to(device, non_blocking=True)
+    """uint8 (N, C, H, W) rows at `index` -> float (B, C, H, W) in [0, 1] on `device` (read as `read_rows` does)."""
+    batch = torch.from_numpy(read_rows(images, index)).to(device, non_blocking=True)
     batch = batch.float().div_(255.0)
     return batch.contiguous(memory_format=torch.channels_last) if channels_last else batch

@@ -20,8 +20,12 @@ LOCK_NAME = ".lock"
 @contextlib.contextmanager
 def run_lock(run_dir: Path) -> Iterator[None]:
     """Hold RUN/.lock for the duration of the block, or raise `UsageError` if another process holds it."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    handle = open(run_dir / LOCK_NAME, "a+")
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(run_dir / LOCK_NAME, "a+")
+    except OSError as error:  # a file of that name, a read-only disk, no permission, ...
+        raise UsageError(f"cannot use {run_dir} as the run directory ({error.strerror or error}): "
+                         "choose another --out") from None
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -21,6 +21,7 @@ from vaelab.model import ConvVAE
 from vaelab.objectives import LossTerms, Objective
 from vaelab.training.batches import batch_indices, epoch_order, steps_per_epoch, to_tensor
 from vaelab.training.callbacks import Callback
+from vaelab.training.device import keep_freed_memory
 
 
 def run_length(training: TrainingConfig, n_train: int) -> int:
@@ -56,6 +57,8 @@ class Trainer:
         self.steps_per_epoch = steps_per_epoch(len(train_index), self.batch_size)
         self.total_steps = run_length(training, len(train_index))
         params = [*model.parameters(), *objective.parameters()]
+        if device.type == "cpu":
+            keep_freed_memory()  # no page faults on every step's buffers: see its docstring
         fused = device.type in ("cuda", "cpu")
         self.optimizer = torch.optim.Adam(params, lr=training.lr, fused=fused)
         self.noise = torch.Generator(device=device).manual_seed(training.seed)

@@ -22,6 +22,7 @@ from vaelab.errors import UsageError
 from vaelab.model import ConvVAE
 from vaelab.training.checkpoint import load_checkpoint
 from vaelab.training.loggers import read_metrics
+from vaelab.viz.figures import plot_reconstructions
 from vaelab.viz.grid import image_row, show
 
 matplotlib.use("Agg")
@@ -109,6 +110,13 @@ def reconstruct(runs: list[RunSummary], n: int = 10) -> tuple[torch.Tensor, list
         model.eval()
         rows.append((run.name, model(x, sample=False).reconstruction))
     return x, rows
+
+
+def plot_run_reconstructions(runs: list[tuple[str, Path]], path: Path, *, n: int = 10, title: str = "") -> None:
+    """The same `n` validation images on the first row, then one row of reconstructions per
+    (label, run directory); the runs must share their data (see `reconstruct`)."""
+    inputs, rows = reconstruct([read_run(run_dir) for _, run_dir in runs], n)
+    plot_reconstructions(inputs, [(label, images) for (label, _), (_, images) in zip(runs, rows)], path, title=title)
 
 
 def plot_comparison(runs: list[RunSummary], path: Path | BinaryIO, *, n: int = 8, reconstructions: bool = True) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -51,6 +52,9 @@ def plot_gradients(rows: list[dict[str, Any]], path: Path, title: str = "") -> N
     share.axhline(0, color="0.5", lw=0.8)
     share.axhline(1, color="0.5", lw=0.8)
     share.set_yscale("symlog", linthresh=1)  # linear in [-1, 1]; large when the two terms nearly cancel
+    low, high = share.get_ylim()
+    share.set_yticks([t for t in (-1000, -100, -10, -1, -0.5, 0, 0.5, 1, 10, 100, 1000) if low <= t <= high])
+    share.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
     share.set_ylabel("KL share of the update\n<g_kl, g> / |g|^2")
     share.legend(fontsize=7, loc="best")
     share.set_xlabel("step")
@@ -148,6 +152,9 @@ def plot_latent_map(points: np.ndarray, labels: np.ndarray | None, classes: list
             ax.scatter(points[chosen, 0], points[chosen, 1], s=6, alpha=0.7, color=colour, label=name)
         if len(present) <= 20:
             ax.legend(fontsize=7, markerscale=2, loc="best")
+        else:  # too many for a legend: say what the colours are
+            ax.text(0.01, 0.99, f"colour: one per class ({len(present)} classes)", transform=ax.transAxes,
+                    fontsize=8, va="top")
     ax.set_xlabel(f"PC 1 ({100 * explained[0]:.0f}% of the variance)")
     ax.set_ylabel(f"PC 2 ({100 * explained[1]:.0f}% of the variance)")
     ax.set_title(title or "posterior means, first two principal components", fontsize=10)

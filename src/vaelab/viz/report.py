@@ -16,6 +16,7 @@ import base64
 import csv
 import datetime
 import io
+import logging
 import math
 import re
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ from vaelab.errors import UsageError
 from vaelab.objectives.explain import BetaReading, explain_beta
 from vaelab.training.checkpoint import load_checkpoint
 from vaelab.viz.compare import KEY_METRICS, RunSummary, find_runs, format_number, plot_comparison, read_run
+
+log = logging.getLogger("vaelab")
 
 REPORT = "report.html"
 DOC = "docs/kl-weighting.md"
@@ -77,13 +80,19 @@ class Section:
 
 @dataclass
 class Table:
-    """A table of plain values; numbers are formatted by the template. `links` maps a cell (row, column)
-    to an href, `notes` a row to a line of text under its first cell."""
+    """A table of plain values; numbers are formatted by the template. `links` maps a row to an href
+    for its first cell, `notes` a row to a line of text under its first cell."""
 
     columns: list[str]
     rows: list[list[Any]]
-    links: dict[tuple[int, int], str] = field(default_factory=dict)
+    links: dict[int, str] = field(default_factory=dict)
     notes: dict[int, str] = field(default_factory=dict)
+
+    def select(self, columns: list[str]) -> Table:
+        """The same rows with only `columns` (the first column stays first, with its links and notes)."""
+        keep = [self.columns.index(column) for column in columns]
+        return Table(columns=columns, rows=[[row[i] for i in keep] for row in self.rows], links=self.links,
+                     notes=self.notes)
 
 
 def embed_png(source: Path | bytes, caption: str = "") -> Figure:
@@ -157,8 +166,8 @@ LIKELIHOOD = (
     ("iwae", "IWAE bound", "nats / image; tighter than the ELBO, closer to log p(x)"),
     ("bits_per_dim", "bits / dim", "from the IWAE bound, for 8-bit pixels; lower is better"),
     ("sigma", "decoder sigma", "the run's own (implied, fixed or learned) pixel noise"),
-    ("elbo_optimal_sigma", "ELBO at the optimal sigma", "nats / image, with the one sigma that fits these errors "
-                                                        "best: the same footing for runs of any beta"),
+    ("elbo_optimal_sigma", "ELBO at the optimal sigma",
+     "nats / image, with the one sigma that fits these errors best: the same footing for runs of any beta"),
     ("iwae_optimal_sigma", "IWAE at the optimal sigma", "nats / image"),
     ("bits_per_dim_optimal_sigma", "bits / dim at the optimal sigma", "lower is better"),
     ("sigma_optimal", "optimal sigma", "sqrt of the mean squared error per pixel"),
@@ -167,8 +176,8 @@ LIKELIHOOD = (
     ("ssim", "SSIM", "1 is a perfect reconstruction"),
 )
 AGGREGATE = (
-    ("aggregate_posterior_kl", "KL of the moment-matched q(z) to N(0, I)", "nats; 0 when q(z) has the prior's mean "
-                                                                            "and covariance"),
+    ("aggregate_posterior_kl", "KL of the moment-matched q(z) to N(0, I)",
+     "nats; 0 when q(z) has the prior's mean and covariance"),
     ("aggregate_posterior_mmd", "MMD between q(z) and N(0, I)", "0 when the two agree"),
     ("index_code_mi", "index-code mutual information", "nats; what z tells about which image it came from"),
     ("total_correlation", "total correlation", "nats; dependence between the latent dimensions"),
@@ -180,8 +189,8 @@ LATENT = (
     ("kl", "KL", "nats / image, the sum over dimensions of the bars above"),
 )
 WALKS = (
-    ("smoothness", "interpolation smoothness", "summed step-to-step distances / end-to-end distance along "
-                                               "decoded lines; 1 is perfectly even"),
+    ("smoothness", "interpolation smoothness",
+     "summed step-to-step distances / end-to-end distance along decoded lines; 1 is perfectly even"),
 )
 # eval.json entries that describe the evaluation rather than measure the model: shown in a sentence.
 EVALUATION_FACTS = ("run", "checkpoint", "step", "description", "model", "recon", "beta", "data", "split", "images",
@@ -398,6 +407,9 @@ def _is_number(value: Any) -> bool:
 
 # ------------------------------------------------------------------------------ sweeps and folders of runs
 
+# summary.csv columns (docs/metrics.md) shown in the sweep report's first table, with the grid's keys.
+SWEEP_KEY_METRICS = ("rate", "distortion", "elbo", "elbo_optimal_sigma", "mse", "active_units",
+                     "aggregate_posterior_kl")
 RUNS_SECTIONS = {
     "summary": "Summary",
     "rate-distortion": "Rate against distortion",
@@ -420,6 +432,9 @@ def write_sweep_report(sweep_dir: str | Path) -> Path:
         rows = [[_parse_cell(cell) for cell in row] for row in reader if row]
     runs = [read_run(path) for path in find_runs(sweep_dir) if path != sweep_dir]
     table = Table(columns=columns, rows=rows, links=_run_links(sweep_dir, rows))
+    # The run, the grid's dotted config keys and the numbers of the rate-distortion story first; every
+    # column of summary.csv in a second table below.
+    key_columns = [c for i, c in enumerate(columns) if i == 0 or "." in c or c in SWEEP_KEY_METRICS]
     pngs = {path.name: path for folder in (sweep_dir, sweep_dir / "figures") for path in sorted(folder.glob("*.png"))}
     shown: set[str] = set()
 
@@ -431,7 +446,8 @@ def write_sweep_report(sweep_dir: str | Path) -> Path:
         "title": f"{sweep_dir.name}: a sweep of {len(rows)} runs",
         "kind": "sweep",
         "directory": sweep_dir,
-        "summary": table,
+        "summary": table.select(key_columns) if len(key_columns) < len(columns) else table,
+        "summary_all": table if len(key_columns) < len(columns) else None,
         "figures": {
             "rate-distortion": figures(
                 [name for name in pngs if name.startswith("rate_distortion")],
@@ -463,19 +479,19 @@ def write_runs_report(directory: str | Path, title: str | None = None) -> Path:
     notes = {i: run.config.describe() for i, run in enumerate(runs)}
     pngs = sorted(directory.glob("*.png"))
     reconstructions = [path for path in pngs if path.name.startswith("reconstructions")]
-    comparison = io.BytesIO()
-    plot_comparison(runs, comparison, reconstructions=not reconstructions)
+    comparison = _comparison_png(runs, reconstructions=not reconstructions)
     context = {
         "title": title or f"{directory.name}: {len(runs)} runs compared",
         "kind": "runs",
         "directory": directory,
         "summary": Table(columns=columns, rows=rows, links=_run_links(directory, rows), notes=notes),
+        "summary_all": None,
         "figures": {
             "rate-distortion": [],
             "vs-beta": [],
             "reconstructions": [embed_png(path, "The same validation inputs, reconstructed by every run.")
                                 for path in reconstructions],
-            "comparison": [embed_png(comparison.getvalue(), "Each run's recon term, KL and beta = 1 negative ELBO "
+            "comparison": [embed_png(comparison, "Each run's recon term, KL and beta = 1 negative ELBO "
                                      "over training" + ("." if reconstructions else "; below, the same validation "
                                                         "images and every run's reconstructions."))],
             "other-figures": [embed_png(path, path.name) for path in pngs if path not in reconstructions],
@@ -484,6 +500,19 @@ def write_runs_report(directory: str | Path, title: str | None = None) -> Path:
         "runs": _runs_list(directory, runs),
     }
     return _render("runs.html.j2", directory / REPORT, titles=RUNS_SECTIONS, **_with_sections(context))
+
+
+def _comparison_png(runs: list[RunSummary], *, reconstructions: bool) -> bytes:
+    """`plot_comparison` as PNG bytes; the loss terms alone where the runs' images cannot be shown side
+    by side (runs on different data, or data that is no longer where the configs say)."""
+    buffer = io.BytesIO()
+    try:
+        plot_comparison(runs, buffer, reconstructions=reconstructions)
+    except UsageError as error:
+        log.warning("the comparison shows no reconstructions: %s", error)
+        buffer = io.BytesIO()
+        plot_comparison(runs, buffer, reconstructions=False)
+    return buffer.getvalue()
 
 
 def _with_sections(context: dict[str, Any]) -> dict[str, Any]:
@@ -500,7 +529,10 @@ def _with_sections(context: dict[str, Any]) -> dict[str, Any]:
 
 
 def _parse_cell(cell: str) -> Any:
-    """A summary.csv cell as a number where it is one (so the table formats and sorts it), else the text."""
+    """A summary.csv cell as a number where it is one (so the table formats and sorts it), None where it
+    is empty (a number the run does not have, shown as n/a), else the text."""
+    if cell == "":
+        return None
     try:
         return int(cell)
     except ValueError:
@@ -511,13 +543,14 @@ def _parse_cell(cell: str) -> Any:
         return cell
 
 
-def _run_links(directory: Path, rows: list[list[Any]]) -> dict[tuple[int, int], str]:
-    """Cells that name a run below `directory` link to its report (relative, so the folder can be moved)."""
+def _run_links(directory: Path, rows: list[list[Any]]) -> dict[int, str]:
+    """Each row that names a run below `directory` (in any cell, e.g. summary.csv's run_dir) links to the
+    run's report, relative so that the folder can be moved."""
     links = {}
     for i, row in enumerate(rows):
-        for j, cell in enumerate(row):
-            if isinstance(cell, str) and cell and (directory / cell / REPORT).is_file():
-                links[(i, j)] = f"{Path(cell).as_posix()}/{REPORT}"
+        named = [cell for cell in row if isinstance(cell, str) and cell and (directory / cell / REPORT).is_file()]
+        if named:
+            links[i] = f"{Path(named[0]).as_posix()}/{REPORT}"
     return links
 
 

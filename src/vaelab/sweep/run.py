@@ -1,0 +1,147 @@
+"""`run_sweep(base, axes, out)`: the whole of `vaelab sweep` as one importable function.
+
+It plans the grid (plan.py), records or checks SWEEP/sweep.yaml, trains the runs that are not
+finished with an executor (executor.py) while printing one line per finished run, then writes
+SWEEP/summary.csv (summary.py), the figures in SWEEP/figures/ (vaelab.viz.sweep) and the report.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vaelab.config import RECON_WORDS, Config
+from vaelab.errors import UsageError
+from vaelab.sweep.executor import Executor, thread_budget
+from vaelab.sweep.grid import Axis
+from vaelab.sweep.jobs import FAILED, FINISHED, JobOutcome, RunJob
+from vaelab.sweep.plan import SweepPlan, plan_sweep, read_progress, record_or_check
+from vaelab.sweep.summary import run_row, write_summary
+from vaelab.training.lock import run_lock
+from vaelab.viz.compare import plot_run_reconstructions
+from vaelab.viz.sweep import plot_metrics_vs_beta, plot_rate_distortion
+
+log = logging.getLogger("vaelab")
+
+IW_SAMPLES = 10  # importance samples per image in each run's evaluation: cheap, enough for the summary
+BETA_KEY = "objective.beta"
+FIGURES = "figures"
+
+
+@dataclass
+class SweepResult:
+    """What `run_sweep` returns: the summary rows (as in summary.csv) and the runs that did not finish
+    (failed or interrupted)."""
+
+    out: Path
+    rows: list[dict[str, Any]]
+    unfinished: list[JobOutcome]
+    summary: Path
+    figures: list[Path]
+
+
+def run_sweep(base: Config, axes: list[Axis], out: str | Path, *, executor: Executor,
+              iw_samples: int = IW_SAMPLES) -> SweepResult:
+    """Train every run of the grid over `base` that is not finished into out/runs/<name>/, then summarise.
+
+    Re-running on the same `out` resumes: finished runs are kept untouched, the others resume from their
+    checkpoints. A failed run is reported and the others go on; Ctrl-C stops the runs (each saves its
+    checkpoint) and raises KeyboardInterrupt.
+    """
+    if iw_samples < 1:
+        raise UsageError(f"--iw-samples {iw_samples} must be at least 1: e.g. --iw-samples {IW_SAMPLES}")
+    plan = plan_sweep(base, axes, out)
+    with run_lock(plan.out):  # one sweep at a time in SWEEP/
+        record_or_check(plan)
+        progress = read_progress(plan)
+        jobs = [
+            RunJob(name=run.name, run_dir=run.run_dir, config=run.config, train=not progress[run.name].finished,
+                   threads=run.config.training.threads or thread_budget(executor.workers), iw_samples=iw_samples)
+            for run in plan.runs if not (progress[run.name].finished and progress[run.name].evaluated)
+        ]
+        kept = len(plan.runs) - len(jobs)
+        log.info("%s: %d runs, %d already finished%s", plan.out, len(plan.runs), kept,
+                 f", {len(jobs)} to train on {min(executor.workers, len(jobs))} workers" if jobs else "")
+        started = time.perf_counter()
+        statuses = {run.name: FINISHED for run in plan.runs}
+        by_name = {run.name: run for run in plan.runs}
+        done = 0
+
+        def on_outcome(outcome: JobOutcome) -> None:
+            nonlocal done
+            done += 1
+            statuses[outcome.name] = outcome.status
+            row = run_row(plan, by_name[outcome.name], outcome.status)
+            log.info("[%d/%d] %s", done, len(jobs), describe(outcome, row))
+
+        try:
+            outcomes = executor.run(jobs, on_outcome)
+        except KeyboardInterrupt:
+            log.warning("interrupted: the runs under way saved their checkpoints; run the same command again to "
+                        "resume the sweep")
+            raise
+        unfinished = [outcome for outcome in outcomes if outcome.status != FINISHED]
+        if jobs:
+            log.info("%d of %d runs trained in %.0f s%s", len(jobs) - len(unfinished), len(jobs),
+                     time.perf_counter() - started, f"; {len(unfinished)} did not finish" if unfinished else "")
+        rows = [run_row(plan, run, statuses[run.name]) for run in plan.runs]
+        summary = write_summary(plan, rows)
+        figures = write_figures(plan, [row for row, run in zip(rows, plan.runs) if statuses[run.name] == FINISHED])
+        _write_report(plan.out)
+    return SweepResult(out=plan.out, rows=rows, unfinished=unfinished, summary=summary, figures=figures)
+
+
+def describe(outcome: JobOutcome, row: dict[str, Any]) -> str:
+    """One progress line: the run, how it ended, and its rate and distortion."""
+    if outcome.status == FAILED:
+        return f"{outcome.name}: FAILED: {outcome.reason}"
+    if outcome.status != FINISHED:
+        return f"{outcome.name}: {outcome.status} at step {row['steps'] or 0} (re-run the sweep to resume it)"
+    numbers = ", ".join(f"{name} {_number(row[name])}" for name in ("rate", "distortion", "elbo", "mse"))
+    return f"{outcome.name}: finished in {outcome.seconds:.0f} s ({numbers})"
+
+
+def write_figures(plan: SweepPlan, rows: list[dict[str, Any]]) -> list[Path]:
+    """SWEEP/figures/rate_distortion.png, metrics_vs_beta.png and reconstructions.png from the finished runs."""
+    if not rows:
+        return []
+    folder = plan.out / FIGURES
+    folder.mkdir(exist_ok=True)
+    group_keys = [axis.key for axis in plan.axes if axis.key != BETA_KEY]
+    recons = {run.config.objective.recon for run in plan.runs}
+    recon = recons.pop() if len(recons) == 1 else None
+    likelihood = RECON_WORDS[recon] if recon else "mixed likelihoods"
+    title = f"{plan.out.name}: {likelihood}, grid over {' x '.join(axis.label for axis in plan.axes)}"
+    written = [folder / "rate_distortion.png", folder / "metrics_vs_beta.png"]
+    plot_rate_distortion(rows, written[0], group_keys=group_keys, recon=recon, title=title)
+    plot_metrics_vs_beta(rows, written[1], group_keys=group_keys, recon=recon, title=title)
+    finished = [run for run in plan.runs if run.name in {row["run"] for row in rows}]
+    try:
+        plot_run_reconstructions([(run.name, run.run_dir) for run in finished], folder / "reconstructions.png",
+                                 title="the same validation images, reconstructed by every run (posterior means)")
+    except UsageError as error:  # the runs trained on different data (a data.* axis): no common inputs
+        log.warning("no side-by-side reconstructions: %s", error)
+    else:
+        written.append(folder / "reconstructions.png")
+    return written
+
+
+def _write_report(out: Path) -> None:
+    """SWEEP/report.html. It only reads the sweep's files, so a failure costs the page, never the sweep."""
+    try:
+        from vaelab.viz.report import write_sweep_report
+
+        path = write_sweep_report(out)
+    except Exception as error:  # noqa: BLE001 - the runs, summary.csv and figures are saved
+        log.warning("the sweep is saved, but its report failed (%s: %s); retry with: vaelab report %s",
+                    type(error).__name__, error, out)
+    else:
+        log.info("report: %s", path)
+
+
+def _number(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, (int, float)) and math.isfinite(value) else "n/a"

@@ -1,0 +1,95 @@
+"""SWEEP/summary.csv: one row per run, the grid values and the run's final numbers (docs/metrics.md).
+
+The numbers come from the run directory alone: the last validation record of RUN/metrics.jsonl, the
+cheap evaluation in RUN/eval.json and the model's size in RUN/checkpoints/last.pt. The rate and the
+distortion are the two axes of the rate-distortion plane (Alemi et al. 2018, "Fixing a Broken ELBO"):
+
+    rate        R = mean KL[q(z|x) || N(0, I)], nats per image (the logged `kl`)
+    distortion  the reconstruction term without any beta in it, per image:
+                sse: the summed squared error itself (= recon); mse-mean: recon * P (back to the sum);
+                gaussian, bernoulli, sigma-learned, sigma-optimal: -log p(x|z) as logged (= recon)
+
+Non-finite and missing numbers (e.g. the ELBO of beta = 0 under sse, whose implied sigma is 0) are
+written as empty cells.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from vaelab.sweep.grid import format_value
+from vaelab.sweep.plan import PlannedRun, SweepPlan
+from vaelab.training.checkpoint import load_checkpoint
+from vaelab.viz.compare import read_run
+
+SUMMARY_FILE = "summary.csv"
+# After `run` and one column per grid axis (its dotted key), in this order; names as in docs/metrics.md.
+METRIC_COLUMNS = (
+    "status",  # finished | failed | interrupted
+    "steps",  # the step of the last validation record
+    "beta", "sigma", "loss", "rate", "distortion", "elbo", "mse",  # final validation metrics (metrics.jsonl)
+    "elbo_optimal_sigma", "active_units", "aggregate_posterior_kl", "aggregate_posterior_mmd",  # eval.json
+    "pixels",  # P = C * H * W
+    "run_dir",  # the run's folder, relative to the sweep
+)
+FROM_METRICS = ("beta", "sigma", "loss", "elbo", "mse")
+FROM_EVALUATION = ("elbo_optimal_sigma", "active_units", "aggregate_posterior_kl", "aggregate_posterior_mmd")
+
+
+def columns(plan: SweepPlan) -> list[str]:
+    return ["run", *(axis.key for axis in plan.axes), *METRIC_COLUMNS]
+
+
+def distortion(recon_kind: str, recon: float, pixels: int | None) -> float:
+    """The beta-independent reconstruction term (see the module docstring), nats or squared error per image."""
+    if recon_kind == "mse-mean":
+        return recon * pixels if pixels is not None else math.nan
+    return recon
+
+
+def run_row(plan: SweepPlan, run: PlannedRun, status: str) -> dict[str, Any]:
+    """The summary row of one run; metric cells are None until the run has logged them."""
+    row: dict[str, Any] = {"run": run.name, **run.values, **dict.fromkeys(METRIC_COLUMNS)}
+    row.update(status=status, run_dir=run.run_dir.relative_to(plan.out).as_posix())
+    if not (run.run_dir / "config.yaml").exists():
+        return row
+    summary = read_run(run.run_dir)
+    final = summary.final("val")
+    last = run.run_dir / "checkpoints" / "last.pt"
+    if last.exists():
+        hparams = load_checkpoint(last)["model_hparams"]
+        row["pixels"] = hparams["channels"] * hparams["image_size"] ** 2
+    if final:
+        row["steps"] = int(final["step"])
+        row.update({name: final.get(name) for name in FROM_METRICS})
+        row["rate"] = final.get("kl")
+        row["distortion"] = distortion(run.config.objective.recon, final["recon"], row["pixels"])
+    row.update({name: summary.evaluation.get(name) for name in FROM_EVALUATION})
+    return row
+
+
+def write_summary(plan: SweepPlan, rows: list[dict[str, Any]]) -> Path:
+    """SWEEP/summary.csv, written through a temporary file so that a reader never sees half of it."""
+    path = plan.out / SUMMARY_FILE
+    tmp = path.with_name(f".{path.name}.tmp")
+    axis_keys = {axis.key for axis in plan.axes}
+    with tmp.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns(plan))
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({key: _cell(value, key in axis_keys) for key, value in row.items()})
+    os.replace(tmp, path)
+    return path
+
+
+def _cell(value: Any, grid_value: bool) -> str:
+    """Grid values as run names show them; numbers at full precision; None and non-finite numbers empty."""
+    if grid_value:
+        return format_value(value)
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return ""
+    return str(value)

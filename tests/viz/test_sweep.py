@@ -1,0 +1,57 @@
+"""The sweep's figures from summary rows: the iso-ELBO offset (a known answer), groups along beta, and
+rows with missing or non-finite numbers left out of the plots instead of breaking them."""
+
+import math
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vaelab.viz.sweep import elbo_offset, groups, plot_metrics_vs_beta, plot_rate_distortion
+
+
+def row(name, beta, latent, rate, distortion, elbo, **extra):
+    return {"run": name, "objective.beta": beta, "model.latent_dim": latent, "beta": beta, "rate": rate,
+            "distortion": distortion, "elbo": elbo, "elbo_optimal_sigma": -50.0 if elbo is None else elbo + 5,
+            "mse": distortion / 256, "active_units": 3, "pixels": 256, **extra}
+
+
+ROWS = [
+    row("beta=0,latent_dim=4", 0.0, 4, 30.0, 5.0, None),  # sse with beta = 0: no finite ELBO
+    row("beta=0.1,latent_dim=4", 0.1, 4, 20.0, 8.0, -170.0),
+    row("beta=1,latent_dim=4", 1.0, 4, 6.0, 15.0, -167.5),
+    row("beta=10,latent_dim=4", 10.0, 4, 0.5, 30.0, -177.0),
+    row("beta=1,latent_dim=8", 1.0, 8, 7.0, 14.0, -167.5),
+    row("beta=10,latent_dim=8", 10.0, 8, math.nan, 29.0, -176.0),  # e.g. a run that diverged
+]
+
+
+def test_the_iso_elbo_offset_of_the_summed_squared_error():
+    # -log N(x; mu, 1/2) over P pixels = SSE + (P/2) log(2 pi / 2) = SSE + (P/2) log(pi)
+    assert elbo_offset(ROWS, "sse") == pytest.approx(128 * math.log(math.pi))
+    assert elbo_offset(ROWS, "mse-mean") == elbo_offset(ROWS, "sse")
+    assert elbo_offset(ROWS, "bernoulli") == 0.0
+    assert elbo_offset(ROWS, None) is None
+    assert elbo_offset([*ROWS, {**ROWS[0], "pixels": 3 * 256}], "sse") is None  # no shared constant
+
+
+def test_groups_follow_beta_for_each_setting_of_the_other_axes():
+    found = groups(list(reversed(ROWS)), ["model.latent_dim"])
+    assert [label for label, _ in found] == ["latent_dim=8", "latent_dim=4"]
+    assert [r["beta"] for r in found[1][1]] == [0.0, 0.1, 1.0, 10.0]
+    assert [label for label, _ in groups(ROWS, [])] == ["all runs"]
+
+
+@pytest.mark.parametrize("plot", [plot_rate_distortion, plot_metrics_vs_beta])
+def test_figures_draw_and_leave_out_what_is_not_finite(tmp_path, plot):
+    path = tmp_path / "figure.png"
+    plot(ROWS, path, group_keys=["model.latent_dim"], **({"recon": "sse"} if plot is plot_rate_distortion else {}))
+    image = np.asarray(Image.open(path).convert("L"), dtype=float)
+    assert image.shape[0] > 600 and image.std() > 20
+
+
+def test_figures_of_a_single_run_without_beta_zero(tmp_path):
+    single = [row("beta=1", 1.0, 4, 6.0, 15.0, -167.5)]
+    plot_rate_distortion(single, tmp_path / "rd.png", recon="bernoulli")
+    plot_metrics_vs_beta(single, tmp_path / "mb.png")
+    assert (tmp_path / "rd.png").stat().st_size > 10_000 and (tmp_path / "mb.png").stat().st_size > 10_000
