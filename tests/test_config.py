@@ -52,3 +52,11 @@ def test_set_values_are_yaml_or_else_the_text_itself():
     assert Config().with_updates({"data.limit": "null"}).data.limit is None
     with pytest.raises(UsageError, match="objective.beta must be float, got '\\[0.1'"):
         Config().with_updates({"objective.beta": "[0.1"})
+
+
+def test_floats_written_without_a_dot_are_numbers():
+    """YAML 1.1 reads 1e-3 as text; for float keys it is the number the user meant."""
+    assert Config().with_updates({"training.lr": "1e-3"}).training.lr == 1e-3
+    assert Config.from_dict({"objective": {"beta": "2E-1"}}).objective.beta == 0.2
+    with pytest.raises(UsageError, match="finite"):
+        Config().with_updates({"training.lr": "nan"})

@@ -298,6 +298,14 @@ def _parse_value(text: str) -> Any:
         return text
 
 
+def _float_text(text: str) -> float | str:
+    """`text` as a float where it spells one (1e-3, 2E+2), else unchanged."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
 def _coerce(value: Any, hint: Any, key: str) -> Any:
     """Check `value` against a simple type hint (int, float, str, bool, X | None)."""
     options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
@@ -305,6 +313,8 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
         if type(None) in options:
             return None
         raise UsageError(f"config key {key} must not be empty")
+    if float in options and isinstance(value, str):
+        value = _float_text(value)  # YAML 1.1 reads 1e-3 (no dot) as text
     for option in options:
         if option is bool and isinstance(value, bool):
             return value

@@ -43,6 +43,7 @@ def test_train_then_evaluate_writes_consistent_numbers_and_figures(tmp_path, cap
     for name in ("gradients.png", "kl_per_dim.png", "interpolations.png", "traversals.png", "latent_map.png"):
         assert (run / "figures" / name).stat().st_size > 0, name
         assert name in result["figures"]
+    assert "IWAE bound" in (run / "report.html").read_text()  # evaluate refreshed the run's report
 
 
 def test_evaluate_a_missing_run_is_a_usage_error(tmp_path, capsys):

@@ -37,6 +37,7 @@ from vaelab.training.device import resolve_device
 from vaelab.training.loggers import read_metrics
 from vaelab.training.run import build_objective
 from vaelab.viz import diagnostics as figures
+from vaelab.viz.report import refresh_report
 
 log = logging.getLogger("vaelab")
 
@@ -122,6 +123,7 @@ def evaluate_run(
         results["figures"] = draw_figures(run_dir, config, model, images, encodings, results, paths, ratios, pairs)
     results["seconds"] = round(time.perf_counter() - started, 2)
     (run_dir / "eval.json").write_text(json.dumps(_json_safe(results), indent=2) + "\n")
+    refresh_report(run_dir)  # the page now holds the evaluation
     return results
 
 

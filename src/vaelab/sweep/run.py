@@ -23,6 +23,7 @@ from vaelab.sweep.plan import SweepPlan, plan_sweep, read_progress, record_or_ch
 from vaelab.sweep.summary import run_row, write_summary
 from vaelab.training.lock import run_lock
 from vaelab.viz.compare import plot_run_reconstructions
+from vaelab.viz.report import refresh_report
 from vaelab.viz.sweep import plot_metrics_vs_beta, plot_rate_distortion
 
 log = logging.getLogger("vaelab")
@@ -91,7 +92,7 @@ def run_sweep(base: Config, axes: list[Axis], out: str | Path, *, executor: Exec
         rows = [run_row(plan, run, statuses[run.name]) for run in plan.runs]
         summary = write_summary(plan, rows)
         figures = write_figures(plan, [row for row, run in zip(rows, plan.runs) if statuses[run.name] == FINISHED])
-        _write_report(plan.out)
+        refresh_report(plan.out)
     return SweepResult(out=plan.out, rows=rows, unfinished=unfinished, summary=summary, figures=figures)
 
 
@@ -128,19 +129,6 @@ def write_figures(plan: SweepPlan, rows: list[dict[str, Any]]) -> list[Path]:
     else:
         written.append(folder / "reconstructions.png")
     return written
-
-
-def _write_report(out: Path) -> None:
-    """SWEEP/report.html. It only reads the sweep's files, so a failure costs the page, never the sweep."""
-    try:
-        from vaelab.viz.report import write_sweep_report
-
-        path = write_sweep_report(out)
-    except Exception as error:  # noqa: BLE001 - the runs, summary.csv and figures are saved
-        log.warning("the sweep is saved, but its report failed (%s: %s); retry with: vaelab report %s",
-                    type(error).__name__, error, out)
-    else:
-        log.info("report: %s", path)
 
 
 def _number(value: Any) -> str:

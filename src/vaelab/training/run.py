@@ -28,7 +28,7 @@ from vaelab.training.lock import LOCK_NAME, run_lock
 from vaelab.training.loggers import JsonlLogger, Logger, truncate_metrics
 from vaelab.training.tensorboard import TensorBoardFigures, TensorBoardLogger
 from vaelab.training.trainer import Trainer, run_length
-from vaelab.viz.report import write_run_report
+from vaelab.viz.report import refresh_report
 
 log = logging.getLogger("vaelab")
 
@@ -139,19 +139,8 @@ def _train(config: Config, out: Path, resume: bool, callbacks: list[Callback]) -
                     trainer.step, out)
         raise
     result = RunResult(run_dir=out, metrics=trainer.val_metrics or trainer.validate(), steps=trainer.step)
-    _write_report(out)
+    refresh_report(out)
     return result
-
-
-def _write_report(out: Path) -> None:
-    """RUN/report.html. It only reads the run's files, so a failure here costs the page, never the run."""
-    try:
-        path = write_run_report(out)
-    except Exception as error:  # noqa: BLE001 - whatever broke, the run is saved and the report can be redone
-        log.warning("the run is saved, but its report failed (%s: %s); retry with: vaelab report %s",
-                    type(error).__name__, error, out)
-    else:
-        log.info("report: %s", path)
 
 
 def run_identity(config: Config) -> dict:

@@ -1,6 +1,7 @@
 """The report a person reads: one self-contained HTML page per run, per sweep and per folder of runs.
 
     write_report(path)        RUN/report.html, SWEEP/report.html or DIR/report.html, whichever `path` is
+    refresh_report(path)      the same at the end of train, evaluate and sweep, logging instead of raising
 
 Everything is inline (figures as base64 PNG data URIs, CSS in a <style>, an optional sortable-table
 script), so the page opens offline, from a USB stick; its Content-Security-Policy forbids loading
@@ -115,6 +116,22 @@ def write_report(path: str | Path) -> Path:
         return write_runs_report(path)
     raise UsageError(f"{path} is neither a run (config.yaml), a sweep (summary.csv) nor a folder of runs: "
                      "give the --out of `vaelab train`, `vaelab sweep` or `vaelab demo`")
+
+
+def refresh_report(path: Path) -> Path | None:
+    """`write_report(path)` at the end of a command that has saved its results (train, evaluate, sweep).
+
+    The page only reads saved files, so a failure here costs the page, never the results: it is
+    logged with the command that retries it, and None is returned.
+    """
+    try:
+        written = write_report(path)
+    except Exception as error:  # noqa: BLE001 - whatever broke, the results are saved and the page can be redone
+        log.warning("the results are saved, but the report failed (%s: %s); retry with: vaelab report %s",
+                    type(error).__name__, error, path)
+        return None
+    log.info("report: %s", written)
+    return written
 
 
 def _render(template: str, out: Path, **context: Any) -> Path:
