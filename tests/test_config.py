@@ -39,6 +39,14 @@ def test_describe_says_the_run_in_words():
     assert Config().with_updates({"model.latent_dim": 128, "objective.beta": 0.1}).describe() == \
         "VAE, latent 128, summed squared error + 0.1 x KL"
     assert Config().with_updates({"model.kind": "ae"}).describe().startswith("AE, latent 32")
+    assert Config().with_updates({"objective.geco_target": 0.01}).describe().endswith("KL under GECO (MSE <= 0.01)")
+    assert Config().with_updates({"objective.capacity": 25, "objective.capacity_steps": 1000}).describe().endswith(
+        "1000 x |KL - C|, C rising from 0 to 25 nats over 1000 steps")
+    assert Config().with_updates({"objective.free_bits": 0.25, "objective.beta": 0.5,
+                                  "objective.beta_schedule": "linear:100"}).describe().endswith(
+        "0.5 x max(KL, 0.25 nats per dim) (beta schedule linear:100)")
+    assert Config().with_updates({"objective.recon": "sigma-learned"}).describe() == \
+        "VAE, latent 32, Gaussian NLL (learned sigma) + KL"
 
 
 def test_parse_assignment():

@@ -104,6 +104,19 @@ class ObjectiveConfig:
     geco_lambda_min: float = 1e-3
     geco_lambda_max: float = 1e4
 
+    def describe_kl(self) -> str:
+        """The KL term as it enters the loss, in words: "0.1 x KL", "KL under GECO (MSE <= 0.01)", ..."""
+        if self.geco_target is not None:
+            units = "MSE" if self.geco_units == "mse" else "recon"
+            return f"KL under GECO ({units} <= {self.geco_target:g})"
+        if self.capacity is not None:
+            return (f"{self.capacity_gamma:g} x |KL - C|, C rising from {self.capacity_start:g} "
+                    f"to {self.capacity:g} nats over {self.capacity_steps} steps")
+        beta = "" if self.beta == 1 else f"{self.beta:g} x "
+        kl = f"max(KL, {self.free_bits:g} nats per {self.free_bits_mode})" if self.free_bits > 0 else "KL"
+        schedule = "" if self.beta_schedule == "constant" else f" (beta schedule {self.beta_schedule})"
+        return f"{beta}{kl}{schedule}"
+
     def validate(self) -> None:
         if self.recon not in RECONS:
             raise UsageError(f"objective.recon={self.recon!r} is unknown: use one of {', '.join(RECONS)}")
@@ -226,8 +239,7 @@ class Config:
         recon = RECON_WORDS[self.objective.recon]
         if self.model.kind == "ae":
             return f"AE, latent {self.model.latent_dim}, {recon} (no KL term)"
-        kl = "KL" if self.objective.beta == 1 else f"{self.objective.beta:g} x KL"
-        return f"VAE, latent {self.model.latent_dim}, {recon} + {kl}"
+        return f"VAE, latent {self.model.latent_dim}, {recon} + {self.objective.describe_kl()}"
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Config:
