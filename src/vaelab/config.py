@@ -65,6 +65,7 @@ class ModelConfig:
     kind: str = "vae"  # "vae" (Gaussian posterior) or "ae" (the same network, deterministic bottleneck)
     latent_dim: int = 32
     width: int = 32  # channels of the first convolution; doubled at each downsampling, capped at 8x
+    film_width: int = 64  # hidden units of the MLP that turns log beta into FiLM parameters (objective.beta_range)
 
     def validate(self) -> None:
         if self.kind not in ("vae", "ae"):
@@ -73,6 +74,8 @@ class ModelConfig:
             raise UsageError(f"model.latent_dim={self.latent_dim} must be at least 1: e.g. --latent-dim 32")
         if self.width < 1:
             raise UsageError(f"model.width={self.width} must be at least 1: e.g. --width 32")
+        if self.film_width < 1:
+            raise UsageError(f"model.film_width={self.film_width} must be at least 1: e.g. --set model.film_width=64")
 
 
 @dataclass
@@ -86,7 +89,8 @@ class ObjectiveConfig:
     recon: str = "sse"  # one of RECONS; "sse" is the seed's sum of squared errors
     sigma: float = 1.0  # decoder std for recon="gaussian", initial std for "sigma-learned" (pixels in [0, 1])
     sigma_per_channel: bool = False  # sigma-learned / sigma-optimal: one sigma per channel
-    beta: float = 1.0  # weight of the KL term (the target of a schedule)
+    beta: float = 1.0  # weight of the KL term (the target of a schedule; with beta_range, the beta validated at)
+    beta_range: list[float] | None = None  # [lo, hi]: one loss-conditional model for every beta in it (conditional.py)
     beta_schedule: str = "constant"  # constant | linear:STEPS | sigmoid:STEPS | cyclical:CYCLES:RATIO
     beta_start: float = 0.0  # where warm-up and cyclical schedules start
     free_bits: float = 0.0  # lambda in nats; 0 switches free bits off
@@ -115,6 +119,9 @@ class ObjectiveConfig:
         beta = "" if self.beta == 1 else f"{self.beta:g} x "
         kl = f"max(KL, {self.free_bits:g} nats per {self.free_bits_mode})" if self.free_bits > 0 else "KL"
         schedule = "" if self.beta_schedule == "constant" else f" (beta schedule {self.beta_schedule})"
+        if self.beta_range is not None:
+            low, high = self.beta_range
+            schedule = f" (loss-conditional: one model for every beta in [{low:g}, {high:g}])"
         return f"{beta}{kl}{schedule}"
 
     def validate(self) -> None:
@@ -175,6 +182,31 @@ class ObjectiveConfig:
         if (self.capacity is not None or self.geco_target is not None) and schedule.kind != "constant":
             method = "GECO sets beta = 1/lambda" if self.capacity is None else "capacity control's weight is gamma"
             raise UsageError(f"{method}, not a beta schedule: drop --beta-schedule {self.beta_schedule}")
+        if self.beta_range is not None:
+            self._validate_beta_range(schedule.kind)
+
+    def _validate_beta_range(self, schedule_kind: str) -> None:
+        """A loss-conditional model's range, and the methods it does not combine with."""
+        if len(self.beta_range) != 2 or not 0 < self.beta_range[0] < self.beta_range[1]:
+            raise UsageError(f"objective.beta_range={self.beta_range} must be [LO, HI] with 0 < LO < HI: "
+                             "e.g. --beta-range 0.01:10")
+        low, high = self.beta_range
+        weighting = [flag for flag, given in (
+            ("--free-bits", self.free_bits > 0), ("--capacity", self.capacity is not None),
+            ("--geco-target", self.geco_target is not None), (f"--beta-schedule {self.beta_schedule}",
+                                                              schedule_kind != "constant"),
+        ) if given]
+        if weighting:
+            raise UsageError(f"--beta-range gives every example its own fixed beta, and {weighting[0]} sets the KL "
+                             f"weight itself: drop one of the two")
+        if self.recon in ("sigma-learned", "sigma-optimal"):
+            raise UsageError(f"--recon {self.recon} fits one decoder sigma to all examples, but the sigma that suits "
+                             "a beta changes with beta: use --recon sse, mse-mean, gaussian or bernoulli with "
+                             "--beta-range")
+        if not low <= self.beta <= high:
+            raise UsageError(f"objective.beta={self.beta:g} is outside objective.beta_range [{low:g}, {high:g}]: a "
+                             "loss-conditional model is validated and drawn at objective.beta; give --beta inside "
+                             f"the range, e.g. --beta {math.sqrt(low * high):.2g}")
 
 
 @dataclass
@@ -183,12 +215,15 @@ class TrainingConfig:
 
     epochs: int | None = None  # None: 10 epochs unless steps is given
     steps: int | None = None
-    batch_size: int = 128
+    batch_size: int = 128  # under torchrun, the global batch: each of N processes takes 1/N of it
     lr: float = 1e-3
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | mps
     amp: bool = False  # bf16 autocast
     channels_last: bool = True  # NHWC memory layout: faster steps on the CPU (docs/benchmarks.md)
+    compile: bool = False  # torch.compile the model in place (nn.Module.compile): costs seconds to start
+    clip_grad: float | None = None  # clip the gradients' total 2-norm to this; None: no clipping
+    max_bad_steps: int = 20  # steps in a row with a non-finite loss or gradient that stop the run
     threads: int | None = None  # torch intra-op threads; None: torch's default
     log_every: int = 20  # train metrics are averaged over this many steps
     grad_every: int = 50  # steps between gradient decompositions (vaelab.diagnostics.gradients); 0: off
@@ -215,6 +250,11 @@ class TrainingConfig:
             raise UsageError(f"training.grad_every={self.grad_every} must be >= 0 steps (0: off)")
         if self.threads is not None and self.threads < 1:
             raise UsageError(f"training.threads={self.threads} must be at least 1")
+        if self.clip_grad is not None and not self.clip_grad > 0:
+            raise UsageError(f"training.clip_grad={self.clip_grad} must be > 0 (or null: no clipping): "
+                             "e.g. --clip-grad 100")
+        if self.max_bad_steps < 1:
+            raise UsageError(f"training.max_bad_steps={self.max_bad_steps} must be at least 1: e.g. --max-bad-steps 20")
 
 
 @dataclass
@@ -229,6 +269,9 @@ class Config:
     def validate(self) -> Config:
         for section in (self.data, self.model, self.objective, self.training):
             section.validate()
+        if self.objective.beta_range is not None and self.model.kind == "ae":
+            raise UsageError("the autoencoder has no KL term, so no beta to condition on: drop --beta-range, "
+                             "or use --model vae")
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -319,7 +362,7 @@ def _float_text(text: str) -> float | str:
 
 
 def _coerce(value: Any, hint: Any, key: str) -> Any:
-    """Check `value` against a simple type hint (int, float, str, bool, X | None)."""
+    """Check `value` against a simple type hint (int, float, str, bool, a list of one of them, X | None)."""
     options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
     if value is None:
         if type(None) in options:
@@ -328,6 +371,8 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
     if float in options and isinstance(value, str):
         value = _float_text(value)  # YAML 1.1 reads 1e-3 (no dot) as text
     for option in options:
+        if typing.get_origin(option) is list and isinstance(value, (list, tuple)):
+            return [_coerce(item, typing.get_args(option)[0], f"{key}[{i}]") for i, item in enumerate(value)]
         if option is bool and isinstance(value, bool):
             return value
         if option is int and isinstance(value, int) and not isinstance(value, bool):

@@ -8,6 +8,11 @@ the autoencoder is "the same network with the same parameters" minus the log-var
 
 The decoder returns logits; the pixel mean is sigmoid(logits), which keeps Gaussian means in [0, 1]
 and lets the Bernoulli likelihood use the numerically stable BCE-with-logits.
+
+With `film_width` the network is loss-conditional (Dosovitskiy & Djolonga 2020): every call takes
+the beta to serve, and a FiLM layer (film.py) modulates the output of each convolution block of the
+encoder and of the decoder (all but the decoder's last, which outputs the logits). `at_beta(model,
+beta)` fixes the beta, giving the interface of an unconditional model to code that only needs one.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from vaelab.film import BetaEmbedding, FiLM
 from vaelab.posterior import DiagonalGaussian, PointMass
 
 
@@ -31,11 +37,13 @@ def spatial_sizes(image_size: int) -> list[int]:
 
 @dataclass
 class VAEOutput:
-    """What a forward pass returns: the posterior, the latent sample it drew and the decoder's logits."""
+    """What a forward pass returns: the posterior, the latent sample it drew and the decoder's logits,
+    and for a loss-conditional model the beta it served: one number, or one per example (B,)."""
 
     posterior: DiagonalGaussian | PointMass
     z: torch.Tensor  # (B, Z)
     logits: torch.Tensor  # (B, C, H, W)
+    beta: float | torch.Tensor | None = None
 
     @property
     def reconstruction(self) -> torch.Tensor:
@@ -44,14 +52,17 @@ class VAEOutput:
 
 
 class ConvVAE(nn.Module):
-    """Convolutional encoder/decoder with a Gaussian (`kind="vae"`) or point-mass (`"ae"`) bottleneck.
+    """Convolutional encoder/decoder with a Gaussian (`kind="vae"`) or point-mass (`"ae"`) bottleneck;
+    loss-conditional on beta through FiLM layers when `film_width` (the conditioning MLP's width) is given.
 
     Every constructor argument is kept in `self.hparams` so a checkpoint rebuilds the model alone.
     """
 
-    def __init__(self, *, image_size: int, channels: int, latent_dim: int, width: int = 32, kind: str = "vae"):
+    def __init__(self, *, image_size: int, channels: int, latent_dim: int, width: int = 32, kind: str = "vae",
+                 film_width: int | None = None):
         super().__init__()
-        self.hparams = dict(image_size=image_size, channels=channels, latent_dim=latent_dim, width=width, kind=kind)
+        self.hparams = {"image_size": image_size, "channels": channels, "latent_dim": latent_dim, "width": width,
+                        "kind": kind, "film_width": film_width}
         self.kind = kind
         self.latent_dim = latent_dim
         sizes = spatial_sizes(image_size)
@@ -78,28 +89,93 @@ class ConvVAE(nn.Module):
                 decoder.append(nn.SiLU())
         self.decoder = nn.Sequential(*decoder)
 
-    def encode(self, x: torch.Tensor) -> DiagonalGaussian | PointMass:
-        """x: (B, C, H, W) in [0, 1] -> q(z|x)."""
-        h = self.head(self.encoder(x))
+        self.embedding = None if film_width is None else BetaEmbedding(film_width)
+        if film_width is not None:  # one FiLM per activation of each stack, in order
+            self.encoder_films = nn.ModuleList(FiLM(film_width, out_ch) for out_ch in widths)
+            self.decoder_films = nn.ModuleList(FiLM(film_width, widths[i - 1]) for i in reversed(range(1, len(widths))))
+
+    @property
+    def conditional(self) -> bool:
+        """Loss-conditional: every call takes the beta to serve."""
+        return self.embedding is not None
+
+    def _modulated(self, layers: nn.Sequential, films: str, h: torch.Tensor, beta: float | torch.Tensor | None
+                   ) -> torch.Tensor:
+        """`layers` applied to h; in a conditional model the FiLM layers named `films` modulate the input of
+        each activation in turn, i.e. the output of each convolution block."""
+        if self.conditional != (beta is not None):
+            raise ValueError("a loss-conditional model needs the beta to serve, and only it takes one")
+        if beta is None:
+            return layers(h)
+        c = self.embedding(torch.as_tensor(beta, dtype=h.dtype, device=h.device).expand(len(h)))  # (B, film_width)
+        remaining = iter(getattr(self, films))
+        for layer in layers:
+            if isinstance(layer, nn.SiLU):
+                h = next(remaining)(h, c)
+            h = layer(h)
+        return h
+
+    def encode(self, x: torch.Tensor, beta: float | torch.Tensor | None = None) -> DiagonalGaussian | PointMass:
+        """x: (B, C, H, W) in [0, 1] -> q(z|x); a conditional model's beta: one number or (B,)."""
+        h = self.head(self._modulated(self.encoder, "encoder_films", x, beta))
         if self.kind == "ae":
             return PointMass(h)
         mean, logvar = h.chunk(2, dim=1)  # (B, Z) each
         return DiagonalGaussian(mean, logvar)
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """z: (B, Z) -> logits (B, C, H, W); pixel means are sigmoid(logits)."""
+    def decode(self, z: torch.Tensor, beta: float | torch.Tensor | None = None) -> torch.Tensor:
+        """z: (B, Z) -> logits (B, C, H, W); pixel means are sigmoid(logits); a conditional model's beta as in
+        `encode`."""
         h = self.project(z).view(-1, *self.bottleneck_shape)
-        return self.decoder(h)
+        return self._modulated(self.decoder, "decoder_films", h, beta)
 
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None, sample: bool = True) -> VAEOutput:
-        posterior = self.encode(x)
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None, sample: bool = True,
+                beta: float | torch.Tensor | None = None) -> VAEOutput:
+        posterior = self.encode(x, beta)
         z = posterior.sample(generator) if sample else posterior.mode()
-        return VAEOutput(posterior=posterior, z=z, logits=self.decode(z))
+        return VAEOutput(posterior=posterior, z=z, logits=self.decode(z, beta), beta=beta)
 
     @property
     def encoder_parameters(self) -> list[nn.Parameter]:
-        return [*self.encoder.parameters(), *self.head.parameters()]
+        films = [*self.encoder_films.parameters()] if self.conditional else []
+        return [*self.encoder.parameters(), *self.head.parameters(), *films]
 
     @property
     def decoder_parameters(self) -> list[nn.Parameter]:
-        return [*self.project.parameters(), *self.decoder.parameters()]
+        """The decoder's own parameters (the beta embedding, which both halves share, is in neither list)."""
+        films = [*self.decoder_films.parameters()] if self.conditional else []
+        return [*self.project.parameters(), *self.decoder.parameters(), *films]
+
+
+class AtBeta(nn.Module):
+    """A loss-conditional model serving one beta, with the interface of an unconditional model: what
+    validation, figures and diagnostics see of it."""
+
+    def __init__(self, model: ConvVAE, beta: float):
+        super().__init__()
+        self.model = model
+        self.beta = beta
+        self.hparams, self.kind, self.latent_dim = model.hparams, model.kind, model.latent_dim
+
+    def encode(self, x: torch.Tensor) -> DiagonalGaussian | PointMass:
+        return self.model.encode(x, self.beta)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.model.decode(z, self.beta)
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None, sample: bool = True) -> VAEOutput:
+        return self.model(x, generator, sample, self.beta)
+
+    @property
+    def encoder_parameters(self) -> list[nn.Parameter]:
+        return self.model.encoder_parameters
+
+    @property
+    def decoder_parameters(self) -> list[nn.Parameter]:
+        return self.model.decoder_parameters
+
+
+def at_beta(model: ConvVAE, beta: float) -> ConvVAE | AtBeta:
+    """`model` as a network of one beta: a loss-conditional model serving `beta`, any other model as it is
+    (its beta is the one it was trained at)."""
+    return AtBeta(model, beta) if model.conditional else model

@@ -1,8 +1,11 @@
 """The speed options of the training loop change how the work is done, not what is computed.
 
-channels_last (NHWC memory layout) and the fused Adam update must give the same training run as
-the plain layout and the reference Adam, within float32 round-off, on the CPU; keeping freed
-memory in glibc's heap touches no arithmetic at all.
+channels_last (NHWC memory layout), torch.compile and the fused Adam update must give the same
+training run as the plain layout, the eager model and the reference Adam, within float32 round-off,
+on the CPU; bf16 autocast (amp) the same losses within its rounding; keeping freed memory in glibc's
+heap touches no arithmetic at all. Each has a flag on the command line. The objective takes the
+ELBO's NLL and the MSE from the recon term it has just computed, which must equal computing them
+again from the pixels.
 """
 
 import ctypes.util
@@ -10,9 +13,13 @@ import sys
 
 import pytest
 import torch
+from torch._dynamo.testing import CompileCounterWithBackend
 
-from vaelab.config import Config, DataConfig, ModelConfig, TrainingConfig
+from vaelab.cli import build_parser
+from vaelab.cli.train import config_from_args
+from vaelab.config import Config, DataConfig, ModelConfig, ObjectiveConfig, TrainingConfig
 from vaelab.data import load_images, split_indices
+from vaelab.objectives.objective import make_likelihood
 from vaelab.training.device import keep_freed_memory
 from vaelab.training.run import build_model, build_objective
 from vaelab.training.trainer import Trainer
@@ -76,3 +83,55 @@ def test_channels_last_is_the_default():
 def test_keep_freed_memory_applies_on_glibc():
     assert keep_freed_memory()
     assert keep_freed_memory()  # idempotent: every Trainer on the CPU calls it
+
+
+def test_amp_trains_in_bfloat16_to_the_same_losses(plain):
+    amp = trained(channels_last=False, amp=True)
+    with amp.autocast():
+        assert amp.model.encoder[0](amp.batch(amp.val_index[:2])).dtype == torch.bfloat16
+    for name in ("loss", "recon", "elbo", "mse"):
+        assert amp.val_metrics[name] == pytest.approx(plain.val_metrics[name], rel=0.02), name
+    assert amp.val_metrics["kl"] == pytest.approx(plain.val_metrics["kl"], abs=0.01)  # nats, beside a loss of ~40
+
+
+@pytest.fixture
+def cheap_compile(monkeypatch):
+    """torch.compile as the trainer calls it, with the aot_eager backend: TorchDynamo captures the graphs
+    and AOTAutograd traces their backward as for inductor, without inductor's C++ code generation (which
+    takes minutes on a small CPU). Yields the counter of the graphs compiled."""
+    counter = CompileCounterWithBackend("aot_eager")
+    compile_ = torch.compile
+    monkeypatch.setattr(torch, "compile", lambda model, **options: compile_(model, **{**options, "backend": counter}))
+    yield counter
+    torch._dynamo.reset()
+
+
+def test_compile_trains_the_same(plain, cheap_compile):
+    compiled = trained(channels_last=False, compile=True)
+    assert cheap_compile.frame_count > 0  # the model ran as compiled graphs
+    assert list(compiled.model.state_dict()) == list(plain.model.state_dict())  # compiled in place: same names
+    assert_same_run(plain, compiled)
+
+
+def test_the_device_options_have_flags(tmp_path):
+    def training(*flags: str) -> TrainingConfig:
+        args = build_parser().parse_args(["train", "--data", "digits", "--out", str(tmp_path), *flags])
+        return config_from_args(args).training
+
+    default = training()
+    assert (default.amp, default.channels_last, default.compile) == (False, True, False)
+    given = training("--amp", "--no-channels-last", "--compile")
+    assert (given.amp, given.channels_last, given.compile) == (True, False, True)
+    assert training("--channels-last").channels_last and not training("--no-amp").amp
+
+
+@pytest.mark.parametrize("recon, beta", [("sse", 2.0), ("sse", 0.0), ("mse-mean", 2.0), ("gaussian", 1.0),
+                                         ("bernoulli", 1.0), ("sigma-learned", 1.0), ("sigma-optimal", 1.0)])
+def test_nll_and_mse_from_the_recon_term_equal_a_second_pass(recon, beta):
+    torch.manual_seed(0)
+    x, logits = torch.rand(4, 3, 8, 8), 2 * torch.randn(4, 3, 8, 8)  # (B, C, H, W)
+    likelihood = make_likelihood(ObjectiveConfig(recon=recon, beta=beta, sigma=0.3), (3, 8, 8))
+    recon_term = likelihood.recon(x, logits)  # (B,)
+    torch.testing.assert_close(likelihood.nll_given_recon(x, logits, recon_term), likelihood.nll(x, logits))
+    mse = (x - torch.sigmoid(logits)).pow(2).mean(dim=(1, 2, 3))
+    torch.testing.assert_close(likelihood.mse_given_recon(x, logits, recon_term), mse)

@@ -91,7 +91,7 @@ def test_warnings_list_skipped_files_and_training_events_escaped(story, tmp_path
     html = write_report(run_dir).read_text()
     warnings = section(html, "warnings")
     assert "1 input file could not be read" in warnings
-    assert "metrics.jsonl records skipped_steps > 0 at 1 logging points (steps 21; latest value 3)" in warnings
+    assert "3 steps skipped (non-finite loss or gradient); the first logged at step 21" in warnings
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert '<li class="warn"><a href="#warnings">' in html
 

@@ -1,18 +1,20 @@
 """The `vaelab` command: a root that only registers one module per command.
 
 Exit codes: 0 success, 2 bad usage or bad input (one line on stderr), 1 anything else,
-130 interrupted (after saving a checkpoint).
+128 + the signal's number when a signal stopped training: 130 for Ctrl-C (SIGINT), 143 for SIGTERM.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 
 from vaelab import __version__
 from vaelab.cli import demo, evaluate, explain, report, runs, sweep, train
 from vaelab.errors import UsageError
+from vaelab.training.stop import Interrupted
 
 COMMANDS = (train, evaluate, sweep, report, runs, demo, explain)
 
@@ -37,5 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as error:
         print(f"vaelab: error: {error}", file=sys.stderr)
         return 2
+    except Interrupted as interrupt:
+        return 128 + interrupt.signum  # the shell's convention for a process ended by a signal
     except KeyboardInterrupt:
-        return 130
+        return 128 + signal.SIGINT

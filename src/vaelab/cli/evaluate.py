@@ -6,13 +6,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from vaelab.diagnostics.evaluate import IW_SAMPLES, MAX_IMAGES, evaluate_run
+from vaelab.diagnostics.evaluate import IW_SAMPLES, MAX_IMAGES, evaluate_run, evaluation_dir
 
 EXAMPLES = """examples:
   vaelab evaluate runs/art-b01                        # 1000 importance samples on up to 1000 validation images
   vaelab evaluate runs/fm --iw-samples 5000 --checkpoint last
   vaelab evaluate runs/fm --iw-samples 50 --max-images 200   # a quick look
   vaelab evaluate runs/fm --data ../shared/data/artworks    # another source, resized to the model's input
+  vaelab evaluate runs/fm-all-betas --beta 0.1   # a loss-conditional run (--beta-range) at beta 0.1 -> RUN/beta=0.1/
 """
 
 
@@ -31,18 +32,21 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help=f"evaluate at most N images (default {MAX_IMAGES})")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     parser.add_argument("--seed", type=int, default=0, help="seed of the posterior samples and image choices")
+    parser.add_argument("--beta", type=float, metavar="B",
+                        help="a loss-conditional run (trained with --beta-range) at this beta of its range, written "
+                             "to RUN/beta=B/ (default: at its validation beta, objective.beta, into RUN/)")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     results = evaluate_run(args.run_dir, iw_samples=args.iw_samples, data=args.data, checkpoint=args.checkpoint,
-                           max_images=args.max_images, device=args.device, seed=args.seed)
-    print(summary(results))
+                           max_images=args.max_images, device=args.device, seed=args.seed, beta=args.beta)
+    print(summary(results, args.run_dir if args.beta is None else evaluation_dir(args.run_dir, args.beta)))
     return 0
 
 
-def summary(results: dict) -> str:
-    """A few lines for the terminal; everything is in eval.json."""
+def summary(results: dict, directory: Path) -> str:
+    """A few lines for the terminal; everything is in `directory`/eval.json."""
 
     def number(name: str, unit: str = "") -> str:
         value = results.get(name)
@@ -60,6 +64,6 @@ def summary(results: dict) -> str:
         f"  MSE {number('mse')}  PSNR {number('psnr', ' dB')}  SSIM {number('ssim')}  "
         f"smoothness {number('smoothness')}",
         *[f"  warning: {warning}" for warning in results["warnings"]],
-        f"written: {Path(results['run']) / 'eval.json'} in {results['seconds']:.0f} s",
+        f"written: {directory / 'eval.json'} in {results['seconds']:.0f} s",
     ]
     return "\n".join(lines)

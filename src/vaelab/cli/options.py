@@ -30,6 +30,7 @@ SHORTCUTS = {
     "sigma_per_channel": "objective.sigma_per_channel",
     "beta_schedule": "objective.beta_schedule",
     "beta_start": "objective.beta_start",
+    "beta_range": "objective.beta_range",
     "free_bits": "objective.free_bits",
     "free_bits_mode": "objective.free_bits_mode",
     "capacity": "objective.capacity",
@@ -45,6 +46,11 @@ SHORTCUTS = {
     "seed": "training.seed",
     "device": "training.device",
     "tensorboard": "training.tensorboard",
+    "clip_grad": "training.clip_grad",
+    "max_bad_steps": "training.max_bad_steps",
+    "amp": "training.amp",
+    "channels_last": "training.channels_last",
+    "compile": "training.compile",
 }
 RUN_LENGTH = ("training.epochs", "training.steps")
 
@@ -74,6 +80,9 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
                            help="constant (default), linear:STEPS, sigmoid:STEPS or cyclical:CYCLES:RATIO;"
                                 " rises from --beta-start to --beta")
     objective.add_argument("--beta-start", type=float, metavar="B", help="where warm-ups and cycles start (default 0)")
+    objective.add_argument("--beta-range", type=beta_range, metavar="LO:HI",
+                           help="one loss-conditional model for every beta in [LO, HI], e.g. 0.01:10: each example "
+                                "gets a log-uniform beta (Dosovitskiy & Djolonga 2020); validated at --beta")
     objective.add_argument("--free-bits", type=float, metavar="NATS",
                            help="free bits: the KL term becomes max(NATS, KL) per latent dim (Kingma et al. 2016)")
     objective.add_argument("--free-bits-mode", choices=("dim", "group", "total"),
@@ -93,12 +102,32 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
     training = parser.add_argument_group("training")
     training.add_argument("--epochs", type=int, help="epochs (default 10)")
     training.add_argument("--steps", type=int, help="optimiser steps, instead of --epochs")
-    training.add_argument("--batch-size", type=int, help="default 128")
+    training.add_argument("--batch-size", type=int, help="default 128; under torchrun, the global batch")
     training.add_argument("--lr", type=float, help="Adam's learning rate (default 1e-3)")
     training.add_argument("--seed", type=int, help="same seed, same numbers on the same machine")
     training.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
     training.add_argument("--tensorboard", action="store_const", const=True,
                           help="also write TensorBoard events to OUT/tensorboard (pip install 'vaelab[tensorboard]')")
+    training.add_argument("--clip-grad", type=float, metavar="MAX_NORM",
+                          help="clip the gradients' total 2-norm to MAX_NORM, logged as grad_norm (default: off)")
+    training.add_argument("--max-bad-steps", type=int, metavar="N",
+                          help="stop after N steps in a row with a non-finite loss or gradient, each skipped (default 20)")
+    training.add_argument("--amp", action=argparse.BooleanOptionalAction, help="bf16 autocast (default: off)")
+    training.add_argument("--channels-last", action=argparse.BooleanOptionalAction,
+                          help="NHWC memory layout, faster on the CPU (default: on)")
+    training.add_argument("--compile", action=argparse.BooleanOptionalAction,
+                          help="torch.compile the model (default: off; compiling costs time at the start)")
+
+
+def beta_range(text: str) -> list[float]:
+    """`--beta-range LO:HI` -> [LO, HI]; the config checks that 0 < LO < HI."""
+    low, sep, high = text.partition(":")
+    try:
+        if sep:
+            return [float(low), float(high)]
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(f"{text!r} is not LO:HI, e.g. 0.01:10")
 
 
 def config_updates(args: argparse.Namespace) -> dict[str, Any]:

@@ -20,6 +20,7 @@ EXAMPLES = """examples:
   vaelab sweep --data digits --out sweeps/digits --grid objective.beta=0.1,1,10 --steps 2000
   vaelab sweep --data fashion-mnist --out sweeps/fm --grid objective.recon=sse,bernoulli --grid objective.beta=0.1,1
   RAY_ADDRESS=ray://head:10001 vaelab sweep ... --executor ray --workers 16 --set training.threads=4
+  vaelab sweep --data fashion-mnist --out sweeps/fm-yoto --conditional --grid objective.beta=0.01,0.1,1,10 --steps 3000
 
 Every combination of the --grid values is one run, an ordinary run directory OUT/runs/<name>/ (e.g.
 OUT/runs/beta=0.1,latent_dim=32, which `vaelab train --out OUT/runs/<name> --resume` continues on its
@@ -27,6 +28,11 @@ own). Run the same command again to resume an interrupted sweep: finished runs a
 continue from their checkpoints (only --epochs/--steps may change). Each of the --workers runs uses
 cores / workers threads (or training.threads). Results: OUT/summary.csv (columns: docs/metrics.md),
 OUT/figures/rate_distortion.png, metrics_vs_beta.png, reconstructions.png, and OUT/report.html.
+
+--conditional trains one loss-conditional model for the whole beta axis (per setting of the other
+axes), on --beta-range or from the axis's smallest to its largest beta, and reads every beta's row off
+it: OUT/runs/beta=0.01-10/ is the model, OUT/runs/beta=0.01-10/beta=0.1/ its evaluation at 0.1. The
+same summary, figures and report, for about the cost of one run (docs/kl-weighting.md).
 """
 TABLE = ("status", "beta", "rate", "distortion", "elbo", "mse", "active_units")
 
@@ -46,13 +52,19 @@ def register(commands: argparse._SubParsersAction) -> None:
                              "RAY_ADDRESS names a cluster, else Ray starts here)")
     parser.add_argument("--iw-samples", type=int, default=IW_SAMPLES, metavar="K",
                         help=f"importance samples per image in each run's evaluation (default {IW_SAMPLES})")
+    parser.add_argument("--conditional", action="store_true",
+                        help="one loss-conditional model for the objective.beta axis instead of a run per beta "
+                             "(implied by --beta-range)")
     add_config_options(parser)
     parser.set_defaults(run=run)
 
 
 def config_from_args(args: argparse.Namespace, axis_keys: set[str]) -> Config:
-    """The base config every run starts from: defaults < --config < named flags < --set."""
+    """The base config every run starts from: defaults < --config < named flags < --set. --beta-range is
+    the sweep's (`run_sweep`), not the base config's."""
     updates = config_updates(args)
+    if args.beta_range is not None:
+        updates.pop("objective.beta_range")
     both = sorted(axis_keys & set(updates))
     if both:
         raise UsageError(f"{both[0]} is a --grid axis and is also set by a flag or --set: drop one of them")
@@ -69,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     axes = parse_axes(args.grid)
     base = config_from_args(args, {axis.key for axis in axes})
     result = run_sweep(base, axes, args.out, executor=make_executor(args.executor, args.workers),
-                       iw_samples=args.iw_samples)
+                       iw_samples=args.iw_samples, conditional=args.conditional, beta_range=args.beta_range)
     width = max(len("run"), *(len(row["run"]) for row in result.rows))
     print("  ".join([f"{'run':<{width}}", *(f"{name:>12}" for name in TABLE)]))
     for row in result.rows:

@@ -8,6 +8,7 @@ from pathlib import Path
 from vaelab.cli.options import RUN_LENGTH, add_config_options, apply_updates, config_updates
 from vaelab.config import Config
 from vaelab.errors import UsageError
+from vaelab.training.distributed import is_rank_zero
 from vaelab.training.run import train
 
 EXAMPLES = """examples:
@@ -16,6 +17,7 @@ EXAMPLES = """examples:
   vaelab train --config runs/art-b01/config.yaml --out runs/again     # re-create a run from its config
   vaelab train --out runs/art-b01 --resume                            # continue where it stopped
   vaelab train --data digits --out runs/d --set objective.recon=bernoulli --set training.log_every=5
+  vaelab train --data fashion-mnist --lr 3e-4 --clip-grad 1000 --out runs/fm-safe   # after non-finite steps (exit 2)
 
 weighing the KL term (one of free bits, capacity, GECO; see docs/kl-weighting.md and `vaelab explain`):
   vaelab train --data ../shared/data/artworks --recon sigma-learned --out runs/art-sl     # learn the decoder's sigma
@@ -61,8 +63,9 @@ def config_from_args(args: argparse.Namespace) -> Config:
 def run(args: argparse.Namespace) -> int:
     result = train(config_from_args(args), args.out, resume=args.resume)
     metrics = result.metrics
-    print(
-        f"{result.run_dir}: step {result.steps}, val recon {metrics['recon']:.4g}, KL {metrics['kl']:.4g}, "
-        f"ELBO(beta=1) {metrics['elbo']:.4g}, MSE {metrics['mse']:.4g}"
-    )
+    if is_rank_zero():  # under torchrun every process ends with the same result
+        print(
+            f"{result.run_dir}: step {result.steps}, val recon {metrics['recon']:.4g}, KL {metrics['kl']:.4g}, "
+            f"ELBO(beta=1) {metrics['elbo']:.4g}, MSE {metrics['mse']:.4g}"
+        )
     return 0

@@ -8,6 +8,13 @@ the latent map use the posterior means; the likelihood bounds sample the posteri
 
 Numbers that a model cannot have are null, with the reason under "not_applicable": the plain
 autoencoder has no posterior density, hence no KL, ELBO, IWAE or bits/dim.
+
+A loss-conditional run (objective.beta_range) is evaluated at its validation beta, `objective.beta`, or
+with `beta=B` at any beta of its range, as if it were a run trained at B (for sse, the ELBO is under
+B's implied sigma). Those evaluations go to RUN/beta=B/: eval.json, figures/ (with reconstructions
+and prior samples at B) and metrics.jsonl, holding the validation record that a run trained at B logs
+at its end (the same pass over the validation split), so that B's point on the rate-distortion curve
+reads like a separate run's.
 """
 
 from __future__ import annotations
@@ -29,14 +36,18 @@ from vaelab.data import load_images, split_indices
 from vaelab.diagnostics import aggregate, latent, likelihood, smoothness
 from vaelab.diagnostics.reconstruction import reconstruction_quality
 from vaelab.errors import UsageError
-from vaelab.model import ConvVAE
+from vaelab.model import AtBeta, ConvVAE, at_beta
 from vaelab.objectives import Objective
+from vaelab.sweep.grid import format_value
 from vaelab.training.batches import to_tensor
 from vaelab.training.checkpoint import load_checkpoint
 from vaelab.training.device import resolve_device
-from vaelab.training.loggers import read_metrics
+from vaelab.training.figures import N_RECONSTRUCTIONS, N_SAMPLES
+from vaelab.training.loggers import JsonlLogger, read_metrics
 from vaelab.training.run import build_objective
+from vaelab.training.trainer import Trainer
 from vaelab.viz import diagnostics as figures
+from vaelab.viz.figures import plot_reconstructions, plot_samples
 from vaelab.viz.report import refresh_report
 
 log = logging.getLogger("vaelab")
@@ -68,8 +79,10 @@ class EvaluationData:
 def evaluate_run(
     run_dir: str | Path, *, iw_samples: int = IW_SAMPLES, data: str | None = None, checkpoint: str = "best",
     max_images: int = MAX_IMAGES, device: str = "cpu", seed: int = 0, write_figures: bool = True,
+    beta: float | None = None,
 ) -> dict[str, Any]:
-    """Evaluate `run_dir`'s checkpoint (`best` or `last`), write RUN/eval.json and figures, return the results."""
+    """Evaluate `run_dir`'s checkpoint (`best` or `last`), write RUN/eval.json and figures, return the results;
+    with `beta`, a loss-conditional run at that beta, into RUN/beta=B/ (see the module docstring)."""
     if iw_samples < 1:
         raise UsageError(f"--iw-samples {iw_samples} must be at least 1: e.g. --iw-samples 1000")
     if max_images < 2:
@@ -82,21 +95,30 @@ def evaluate_run(
     torch_device = resolve_device(device)
     state = load_checkpoint(run_dir / "checkpoints" / f"{checkpoint}.pt", map_location=torch_device)
     config = Config.from_dict(state["config"])
-    model = ConvVAE(**state["model_hparams"]).to(torch_device).eval()
-    model.load_state_dict(state["model"])
+    out = run_dir
+    if beta is not None:
+        config = config_at_beta(config, beta, run_dir)
+        out = evaluation_dir(run_dir, beta)
+        out.mkdir(exist_ok=True)
+    network = ConvVAE(**state["model_hparams"]).to(torch_device).eval()
+    network.load_state_dict(state["model"])
     # The same numbers, faster: oneDNN's transposed convolutions run about 1.5x faster on the CPU with
     # channels-last weights, and the IWAE is a million decodes (benchmarks/evaluate.py).
-    model = model.to(memory_format=torch.channels_last)
+    network = network.to(memory_format=torch.channels_last)
+    model = at_beta(network, config.objective.beta)
     image_shape = (model.hparams["channels"], model.hparams["image_size"], model.hparams["image_size"])
     # Only the likelihood is used here; the run length matters to the cyclical beta schedule alone.
     objective = build_objective(config, image_shape, total_steps=max(1, state["step"])).to(torch_device).eval()
     objective.load_state_dict(state["objective"])
+    if beta is not None:
+        write_validation_record(out / "metrics.jsonl", config, network, objective, state["step"], torch_device)
     images = evaluation_data(config, data, image_shape, max_images, seed, torch_device)
     generator = torch.Generator(device=torch_device).manual_seed(seed)
 
     results: dict[str, Any] = {
         "run": str(run_dir), "checkpoint": checkpoint, "step": state["step"], "description": config.describe(),
         "model": model.kind, "recon": config.objective.recon, "beta": config.objective.beta,
+        "beta_range": config.objective.beta_range,
         "latent_dim": model.latent_dim, "data": images.source, "split": images.split, "images": len(images.x),
         "pixels": math.prod(image_shape), "iw_samples": iw_samples, "seed": seed,
     }
@@ -120,11 +142,48 @@ def evaluate_run(
     results["warnings"] = warnings
     results["not_applicable"] = not_applicable
     if write_figures:
-        results["figures"] = draw_figures(run_dir, config, model, images, encodings, results, paths, ratios, pairs)
+        results["figures"] = draw_figures(out, config, model, images, encodings, results, paths, ratios, pairs)
+        if beta is not None:  # the run's own were drawn during training, at its validation beta
+            results["figures"] += draw_served_figures(out, config, model, images, results)
     results["seconds"] = round(time.perf_counter() - started, 2)
-    (run_dir / "eval.json").write_text(json.dumps(_json_safe(results), indent=2) + "\n")
-    refresh_report(run_dir)  # the page now holds the evaluation
+    (out / "eval.json").write_text(json.dumps(_json_safe(results), indent=2) + "\n")
+    if beta is None:  # the page shows RUN/eval.json, not the evaluations at other betas
+        refresh_report(run_dir)
     return results
+
+
+def evaluation_dir(run_dir: Path, beta: float) -> Path:
+    """Where the evaluation of a loss-conditional run at `beta` goes: RUN/beta=B/."""
+    return run_dir / f"beta={format_value(beta)}"
+
+
+def config_at_beta(config: Config, beta: float, run_dir: Path) -> Config:
+    """A loss-conditional run's config as if it had been trained at `beta` (which must lie in its range)."""
+    if config.objective.beta_range is None:
+        raise UsageError(f"{run_dir} was trained at beta = {config.objective.beta:g} alone: --beta needs a "
+                         "loss-conditional run (vaelab train --beta-range LO:HI)")
+    low, high = config.objective.beta_range
+    if not low <= beta <= high:
+        raise UsageError(f"--beta {beta:g} is outside the range {run_dir} was trained on, [{low:g}, {high:g}]: "
+                         "give a beta inside it")
+    return config.with_updates({"objective.beta": beta})
+
+
+def write_validation_record(path: Path, config: Config, network: ConvVAE, objective: Objective, step: int,
+                            device: torch.device) -> dict[str, Any]:
+    """The validation record a run trained at `config`'s beta logs at `step` (the trainer's own pass over
+    the validation split), written as the only line of `path`."""
+    data = load_images(config.data)
+    train_index, val_index = split_indices(len(data.images), config.data.val_fraction, config.data.split_seed)
+    trainer = Trainer(config=config, model=network, objective=objective, images=data.images,
+                      train_index=train_index, val_index=val_index, device=device, callbacks=[])
+    trainer.step = step
+    record = {"epoch": trainer.epoch, "split": "val", **trainer.validate()}
+    path.unlink(missing_ok=True)
+    logger = JsonlLogger(path)
+    logger.log_metrics(record, step)
+    logger.close()
+    return record
 
 
 def evaluation_data(config: Config, spec: str | None, image_shape: tuple[int, int, int], max_images: int, seed: int,
@@ -197,8 +256,8 @@ def latent_metrics(encodings: latent.Encodings, generator: torch.Generator, not_
     }
 
 
-def likelihood_metrics(model: ConvVAE, objective: Objective, config: Config, x: torch.Tensor, iw_samples: int,
-                       generator: torch.Generator, not_applicable: dict[str, str]) -> dict[str, Any]:
+def likelihood_metrics(model: ConvVAE | AtBeta, objective: Objective, config: Config, x: torch.Tensor,
+                       iw_samples: int, generator: torch.Generator, not_applicable: dict[str, str]) -> dict[str, Any]:
     """beta = 1 ELBO, IWAE and bits/dim under the run's likelihood and under the optimal shared sigma."""
     pixels = math.prod(x.shape[1:])
     samples = likelihood.importance_samples(model, objective.likelihood, x, samples=iw_samples, generator=generator)
@@ -227,7 +286,7 @@ def likelihood_metrics(model: ConvVAE, objective: Objective, config: Config, x: 
     return results
 
 
-def interpolation_smoothness(model: ConvVAE, encodings: latent.Encodings, seed: int
+def interpolation_smoothness(model: ConvVAE | AtBeta, encodings: latent.Encodings, seed: int
                              ) -> tuple[np.ndarray, torch.Tensor, np.ndarray]:
     """Path ratios (P,) of decoded interpolations between the means of P seeded pairs of images, the
     decoded paths (P, T + 1, C, H, W) and the pairs' indices (P, 2)."""
@@ -241,11 +300,12 @@ def interpolation_smoothness(model: ConvVAE, encodings: latent.Encodings, seed: 
 
 
 @torch.no_grad()
-def draw_figures(run_dir: Path, config: Config, model: ConvVAE, images: EvaluationData, encodings: latent.Encodings,
-                 results: dict[str, Any], paths: torch.Tensor, ratios: np.ndarray, pairs: np.ndarray) -> list[str]:
-    """kl_per_dim.png, interpolations.png, traversals.png, latent_map.png, and gradients.png when the
-    run logged gradient decompositions. Returns the file names written."""
-    directory = run_dir / "figures"
+def draw_figures(out: Path, config: Config, model: ConvVAE | AtBeta, images: EvaluationData,
+                 encodings: latent.Encodings, results: dict[str, Any], paths: torch.Tensor, ratios: np.ndarray,
+                 pairs: np.ndarray) -> list[str]:
+    """OUT/figures/: kl_per_dim.png, interpolations.png, traversals.png, latent_map.png, and gradients.png
+    when OUT/metrics.jsonl holds gradient decompositions. Returns the file names written."""
+    directory = out / "figures"
     directory.mkdir(parents=True, exist_ok=True)
     title = f"{config.describe()} — step {results['step']}"
     kl = None if results["kl_per_dim"] is None else np.array(results["kl_per_dim"])
@@ -286,11 +346,27 @@ def draw_figures(run_dir: Path, config: Config, model: ConvVAE, images: Evaluati
                             title=f"{title}\nposterior means of {len(means)} images ({images.split})")
     written.append("latent_map.png")
 
-    metrics = read_metrics(run_dir / "metrics.jsonl")
+    metrics = read_metrics(out / "metrics.jsonl")
     if any("grad_recon_norm/all" in row for row in metrics):
         figures.plot_gradients(metrics, directory / "gradients.png", title=config.describe())
         written.append("gradients.png")
     return written
+
+
+@torch.no_grad()
+def draw_served_figures(out: Path, config: Config, model: AtBeta, images: EvaluationData, results: dict[str, Any]
+                        ) -> list[str]:
+    """OUT/figures/reconstructions.png and samples.png of a loss-conditional model at the beta it serves,
+    as a run trained at that beta draws them at its end. Returns the file names written."""
+    directory = out / "figures"
+    title = f"{config.describe()} — step {results['step']}, shown at beta = {config.objective.beta:g}"
+    x = images.x[:N_RECONSTRUCTIONS]
+    plot_reconstructions(x, [("reconstruction", model(x, sample=False).reconstruction)],
+                         directory / "reconstructions.png", title=title)
+    generator = torch.Generator(device=x.device).manual_seed(0)
+    z = torch.randn(N_SAMPLES, model.latent_dim, generator=generator, device=x.device)
+    plot_samples(torch.sigmoid(model.decode(z)), directory / "samples.png", title=f"decodes of z ~ N(0, I) — {title}")
+    return ["reconstructions.png", "samples.png"]
 
 
 def _json_safe(value: Any) -> Any:

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from vaelab.model import ConvVAE
+from vaelab.model import AtBeta, ConvVAE, at_beta
 from vaelab.objectives import Objective
 from vaelab.training.callbacks import Callback
 from vaelab.training.loggers import Logger, read_metrics
@@ -65,14 +65,15 @@ class GradientStatistics:
         )
 
 
-def model_parts(model: ConvVAE, objective: Objective) -> dict[str, list[nn.Parameter]]:
+def model_parts(model: ConvVAE | AtBeta, objective: Objective) -> dict[str, list[nn.Parameter]]:
     """The parameter sets reported on: encoder, decoder, and all trained parameters (with, e.g., a learned sigma)."""
     trained = [*model.parameters(), *objective.parameters()]
     return {"encoder": model.encoder_parameters, "decoder": model.decoder_parameters, "all": trained}
 
 
 def term_gradients(
-    model: ConvVAE, objective: Objective, x: torch.Tensor, *, step: int, generator: torch.Generator | None = None
+    model: ConvVAE | AtBeta, objective: Objective, x: torch.Tensor, *, step: int,
+    generator: torch.Generator | None = None,
 ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """{part: (g_recon, g_kl)} as flat vectors, for one batch x (B, C, H, W) and one noise draw.
 
@@ -143,7 +144,8 @@ class GradientMonitor(Callback):
         if trainer.step % self.every != 0:
             return
         generator = torch.Generator(device=trainer.device).manual_seed(trainer.config.training.seed + trainer.step)
-        gradients = term_gradients(trainer.model, trainer.objective, trainer.batch(self.index), step=trainer.step,
+        served = at_beta(trainer.model, trainer.config.objective.beta)  # a loss-conditional model: its validation beta
+        gradients = term_gradients(served, trainer.objective, trainer.batch(self.index), step=trainer.step,
                                    generator=generator)
         record = {"epoch": trainer.epoch, "split": "train", **gradient_metrics(gradients)}
         for logger in self.loggers:

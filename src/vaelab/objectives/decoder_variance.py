@@ -68,6 +68,9 @@ class LearnedSigmaGaussian(Likelihood):
     def nll(self, x, logits):
         return self.recon(x, logits)
 
+    def nll_given_recon(self, x, logits, recon):
+        return recon
+
     def sigma(self):
         return float(self.log_sigma().detach().exp().mean())
 
@@ -93,6 +96,9 @@ class OptimalSigmaGaussian(Likelihood):
 
     def nll(self, x, logits):
         return self.recon(x, logits)
+
+    def nll_given_recon(self, x, logits, recon):
+        return recon
 
     def sigma(self):
         return float(self.batch_log_sigma.exp().mean())

@@ -4,10 +4,12 @@
 
 The likelihood (likelihood.py, decoder_variance.py) gives the reconstruction term; the KL weighting
 (weighting.py: a beta schedule, free bits, capacity control or GECO) gives beta and the KL term as
-it enters the loss. The trainer calls `Objective(x, output, step)` and gets `LossTerms` back: the
-weighted loss it minimises, both terms, the true KL and the beta = 1 ELBO, so the terms are never
-seen only as their sum. State that must survive a restart (a learned sigma, GECO's multiplier)
-lives in this module's `state_dict`, which goes into every checkpoint.
+it enters the loss. A loss-conditional model (conditional.py) brings its own beta per example instead:
+the betas it served, drawn here by `sample_beta`, weigh each example's KL. The trainer calls
+`Objective(x, output, step)` and gets `LossTerms` back: the weighted loss it minimises, both terms,
+the true KL and the beta = 1 ELBO, so the terms are never seen only as their sum. State that must
+survive a restart (a learned sigma, GECO's multiplier) lives in this module's `state_dict`, which goes
+into every checkpoint.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from torch import nn
 from vaelab.config import ObjectiveConfig
 from vaelab.model import VAEOutput
 from vaelab.objectives.capacity import CapacityControl
+from vaelab.objectives.conditional import LogUniformBeta
 from vaelab.objectives.decoder_variance import LearnedSigmaGaussian, OptimalSigmaGaussian
 from vaelab.objectives.free_bits import FreeBits
 from vaelab.objectives.geco import GECO
@@ -65,7 +68,8 @@ class Objective(nn.Module):
 
     `total_steps` is the run's length, which the cyclical schedule divides into cycles.
     `deterministic=True` is the plain autoencoder: it has no KL term, so the loss is the recon term
-    alone (beta = 0) and no KL weighting is built.
+    alone (beta = 0) and no KL weighting is built. With `objective.beta_range` the betas come with the
+    model's output (loss-conditional training) and no KL weighting is built either.
     """
 
     def __init__(self, config: ObjectiveConfig, *, image_shape: tuple[int, int, int], deterministic: bool = False,
@@ -74,11 +78,20 @@ class Objective(nn.Module):
         self.config = config
         self.deterministic = deterministic
         self.likelihood = make_likelihood(config, image_shape)
-        self.weighting = None if deterministic else make_kl_weighting(config, total_steps=total_steps)
+        self.beta_range = None if config.beta_range is None else LogUniformBeta(*config.beta_range)
+        conditional_or_ae = deterministic or self.beta_range is not None
+        self.weighting = None if conditional_or_ae else make_kl_weighting(config, total_steps=total_steps)
 
     def beta_at(self, step: int) -> float:
-        """The KL weight at a training step (0 for the autoencoder, which has no KL term)."""
+        """The KL weight at a training step (0 for the autoencoder, which has no KL term; a loss-conditional
+        model's validation beta)."""
+        if self.beta_range is not None:
+            return self.config.beta
         return 0.0 if self.weighting is None else self.weighting.beta_at(step)
+
+    def sample_beta(self, n: int, generator: torch.Generator) -> torch.Tensor | None:
+        """The betas of a training batch of n examples for a loss-conditional model (n,); None otherwise."""
+        return None if self.beta_range is None else self.beta_range.sample(n, generator)
 
     def forward(self, x: torch.Tensor, output: VAEOutput, step: int) -> LossTerms:
         """x: (B, C, H, W) in [0, 1]; output: the model's forward pass on x."""
@@ -86,17 +99,20 @@ class Objective(nn.Module):
         kl_per_dim = output.posterior.kl_per_dim()  # (B, Z)
         kl = kl_per_dim.sum(dim=1)  # (B,)
         with torch.no_grad():
-            mse = (x - output.reconstruction).pow(2).flatten(1).mean(dim=1)  # (B,)
-        if self.weighting is None:
+            mse = self.likelihood.mse_given_recon(x, output.logits, recon)  # (B,)
+        if output.beta is not None:
+            # Each example's KL weighed by the beta the model served it: mean_b [recon_b + beta_b * KL_b]
+            weight = KLWeight(beta=output.beta, kl_objective=kl)
+        elif self.weighting is None:
             weight = KLWeight(beta=0.0, kl_objective=kl.mean())  # the point mass's KL is zeros
         else:
             weight = self.weighting(recon=recon, kl_per_dim=kl_per_dim, mse=mse, step=step)
-        loss = recon.mean() + weight.beta * weight.kl_objective
+        loss = recon.mean() + (weight.beta * weight.kl_objective).mean()
         with torch.no_grad():
             if self.deterministic:
                 elbo = torch.full_like(recon, math.nan)  # a point-mass posterior has no finite ELBO
             else:
-                elbo = -(self.likelihood.nll(x, output.logits) + kl)
+                elbo = -(self.likelihood.nll_given_recon(x, output.logits, recon) + kl)
         return LossTerms(
             loss=loss, recon=recon, kl=kl, elbo=elbo, mse=mse, beta=weight.beta, sigma=self.likelihood.sigma(),
             extras={**weight.extras, **self.likelihood.metrics()},

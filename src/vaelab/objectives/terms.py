@@ -21,7 +21,8 @@ class LossTerms:
     kl:    the true KL[q(z|x) || p(z)] per example (B,), before free bits or capacity control
     elbo:  the beta = 1 evidence lower bound under the stated likelihood, per example (B,)
     mse:   mean squared pixel error per example (B,)
-    beta:  the KL weight in force at this step
+    beta:  the KL weight in force at this step; a loss-conditional model's are per example (B,), logged
+           as their geometric mean exp(mean log beta), the centre of a log-uniform draw
     sigma: the decoder standard deviation (implied, fixed, learned or optimal); nan for Bernoulli
     extras: the state of the KL-weighting method (e.g. capacity, geco_lambda), logged as is
     """
@@ -31,7 +32,7 @@ class LossTerms:
     kl: torch.Tensor
     elbo: torch.Tensor
     mse: torch.Tensor
-    beta: float
+    beta: float | torch.Tensor
     sigma: float = math.nan
     extras: dict[str, float] = field(default_factory=dict)
 
@@ -41,9 +42,15 @@ class LossTerms:
             "loss": float(self.loss.detach()),
             "recon": float(self.recon.detach().mean()),
             "kl": float(self.kl.detach().mean()),
-            "beta": float(self.beta),
+            "beta": self.logged_beta(),
             "elbo": float(self.elbo.detach().mean()),
             "mse": float(self.mse.detach().mean()),
             "sigma": float(self.sigma),
             **self.extras,
         }
+
+    def logged_beta(self) -> float:
+        """beta as one number: itself, or the geometric mean of per-example betas."""
+        if isinstance(self.beta, torch.Tensor):
+            return float(self.beta.detach().double().log().mean().exp())
+        return float(self.beta)

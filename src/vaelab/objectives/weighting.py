@@ -5,6 +5,9 @@ objective minimises
 
     loss = mean over the batch of recon  +  beta * kl_objective
 
+(a loss-conditional model's betas are per example, and so is its KL term: the mean of their product
+enters the loss; see conditional.py)
+
     method                     beta               kl_objective                 module
     constant or scheduled      beta(t)            mean KL                      schedules.py
     free bits                  beta(t)            sum_j max(mean KL_j, lambda)  free_bits.py
@@ -27,10 +30,10 @@ from vaelab.objectives.schedules import BetaSchedule
 
 @dataclass
 class KLWeight:
-    """A method's verdict for one batch: loss = recon.mean() + beta * kl_objective."""
+    """A method's verdict for one batch: loss = recon.mean() + mean(beta * kl_objective)."""
 
-    beta: float
-    kl_objective: torch.Tensor  # scalar: the KL term as it enters the loss, in nats per image
+    beta: float | torch.Tensor  # one number, or one per example (B,) for a loss-conditional model
+    kl_objective: torch.Tensor  # the KL term as it enters the loss, in nats per image: scalar, or (B,) with beta
     extras: dict[str, float] = field(default_factory=dict)  # the method's state, logged as is
 
 

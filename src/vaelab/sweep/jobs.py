@@ -2,7 +2,8 @@
 
 A job is a picklable callable returning a `JobOutcome`; executors (executor.py) know nothing else
 about it. `RunJob` trains (or resumes) one run with `vaelab.training.run.train`, then measures it
-with a cheap `vaelab.diagnostics.evaluate.evaluate_run` (few importance samples) into RUN/eval.json.
+with a cheap `vaelab.diagnostics.evaluate.evaluate_run` (few importance samples) into RUN/eval.json,
+or a loss-conditional model at each beta of its sweep into RUN/beta=B/.
 A failure becomes an outcome with a one-line reason, never an exception, so one broken run does not
 stop the others; the full traceback of an unexpected error goes to RUN/error.txt.
 """
@@ -44,7 +45,8 @@ class JobOutcome:
 
 @dataclass(frozen=True)
 class RunJob:
-    """Train `config` into `run_dir` (resuming what is there) unless `train` is False, then evaluate it.
+    """Train `config` into `run_dir` (resuming what is there) unless `train` is False, then evaluate it:
+    as it is, or a loss-conditional model at each of `betas`.
 
     `threads` is the torch thread budget of the worker (cores / workers, or `training.threads`);
     `iw_samples` the importance samples per image of the evaluation.
@@ -56,6 +58,7 @@ class RunJob:
     train: bool
     threads: int
     iw_samples: int
+    betas: tuple[float, ...] | None = None
 
     def __call__(self) -> JobOutcome:
         started = time.perf_counter()
@@ -64,8 +67,9 @@ class RunJob:
         try:
             if self.train:
                 self._train()
-            evaluate_run(self.run_dir, iw_samples=self.iw_samples, checkpoint="last",
-                         device=self.config.training.device, write_figures=self.config.training.figures)
+            for beta in (None,) if self.betas is None else self.betas:
+                evaluate_run(self.run_dir, iw_samples=self.iw_samples, checkpoint="last", beta=beta,
+                             device=self.config.training.device, write_figures=self.config.training.figures)
             self._write_report()
         except UsageError as error:
             return JobOutcome(self.name, FAILED, str(error), time.perf_counter() - started)

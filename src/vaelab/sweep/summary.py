@@ -1,7 +1,8 @@
 """SWEEP/summary.csv: one row per run, the grid values and the run's final numbers (docs/metrics.md).
 
 The numbers come from the run directory alone: the last validation record of RUN/metrics.jsonl, the
-cheap evaluation in RUN/eval.json and the model's size in RUN/checkpoints/last.pt. The rate and the
+cheap evaluation in RUN/eval.json and the model's size in RUN/checkpoints/last.pt. A point of a
+loss-conditional sweep reads the first two from the model's evaluation at its beta, RUN/beta=B/. The rate and the
 distortion are the two axes of the rate-distortion plane (Alemi et al. 2018, "Fixing a Broken ELBO"):
 
     rate        R = mean KL[q(z|x) || N(0, I)], nats per image (the logged `kl`)
@@ -22,9 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from vaelab.sweep.grid import format_value
-from vaelab.sweep.plan import PlannedRun, SweepPlan
+from vaelab.sweep.plan import PlannedRun, SweepPlan, read_json
 from vaelab.training.checkpoint import load_checkpoint
-from vaelab.viz.compare import read_run
+from vaelab.training.loggers import read_metrics
+from vaelab.viz.compare import RunSummary
 
 SUMMARY_FILE = "summary.csv"
 # After `run` and one column per grid axis (its dotted key), in this order; names as in docs/metrics.md.
@@ -57,7 +59,7 @@ def run_row(plan: SweepPlan, run: PlannedRun, status: str) -> dict[str, Any]:
     row.update(status=status, run_dir=run.run_dir.relative_to(plan.out).as_posix())
     if not (run.run_dir / "config.yaml").exists():
         return row
-    summary = read_run(run.run_dir)
+    summary = read_point(run)
     final = summary.final("val")
     last = run.run_dir / "checkpoints" / "last.pt"
     if last.exists():
@@ -70,6 +72,13 @@ def run_row(plan: SweepPlan, run: PlannedRun, status: str) -> dict[str, Any]:
         row["distortion"] = distortion(run.config.objective.recon, final["recon"], row["pixels"])
     row.update({name: summary.evaluation.get(name) for name in FROM_EVALUATION})
     return row
+
+
+def read_point(run: PlannedRun) -> RunSummary:
+    """A grid point read back: its config, and the metrics.jsonl and eval.json of its evaluation folder."""
+    records = read_metrics(run.evaluation_dir / "metrics.jsonl")
+    return RunSummary(run_dir=run.run_dir, config=run.config, records=records,
+                      evaluation=read_json(run.evaluation_dir / "eval.json"))
 
 
 def write_summary(plan: SweepPlan, rows: list[dict[str, Any]]) -> Path:

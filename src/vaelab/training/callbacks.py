@@ -38,7 +38,14 @@ class Callback:
 
 
 class MetricLogging(Callback):
-    """Train metrics averaged over `every` steps, and every validation pass, sent to the loggers."""
+    """Train metrics averaged over `every` steps, and every validation pass, sent to the loggers.
+
+    Train records leave out the steps skipped for a non-finite loss or gradient (nonfinite.py) and carry
+    `skipped_steps`, the run's running total of them, and `grad_norm` (before clipping) when clipping is on.
+
+    In a data-parallel run every process runs it, so that the train metrics are averaged over the
+    processes too; only rank 0 has loggers.
+    """
 
     def __init__(self, loggers: list[Logger], every: int):
         self.loggers = loggers
@@ -47,12 +54,21 @@ class MetricLogging(Callback):
         self.count = 0
 
     def on_train_batch_end(self, trainer, terms):
-        for name, value in terms.metrics().items():
-            self.sums[name] += value
-        self.count += 1
+        metrics = terms.metrics()
+        if trainer.guard.grad_norm is not None:
+            metrics["grad_norm"] = trainer.guard.grad_norm
+        if not trainer.guard.last_skipped:  # a skipped step's non-finite terms would make the means nan
+            for name, value in metrics.items():
+                self.sums[name] += value
+            self.count += 1
         if trainer.step % self.every == 0 or trainer.step == trainer.total_steps:
-            means = {name: total / self.count for name, total in self.sums.items()}
-            self._log(trainer, "train", {**means, "lr": trainer.lr})
+            if not self.count:  # every step of the window was skipped: the last one as it was
+                means = metrics
+            elif trainer.parallel is None:
+                means = {name: total / self.count for name, total in self.sums.items()}
+            else:
+                means = trainer.parallel.weighted_mean(self.sums, self.count)
+            self._log(trainer, "train", {**means, "lr": trainer.lr, "skipped_steps": trainer.guard.skipped_steps})
             self.sums.clear()
             self.count = 0
 

@@ -2,10 +2,12 @@
 
 It prepares the run directory (refusing to overwrite a different run), loads the data, builds the
 model and the objective from the config, resumes from `checkpoints/last.pt` when asked, and trains.
+Under torchrun the processes train the run together and rank 0 writes its files (`distributed.py`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import time
@@ -23,9 +25,11 @@ from vaelab.objectives import Objective
 from vaelab.training.callbacks import Callback, Checkpointing, MetricLogging, ProgressBar
 from vaelab.training.checkpoint import load_checkpoint, remove_partial_checkpoints
 from vaelab.training.device import resolve_device
+from vaelab.training.distributed import DataParallel, data_parallel
 from vaelab.training.figures import FigureWriter
 from vaelab.training.lock import LOCK_NAME, run_lock
 from vaelab.training.loggers import JsonlLogger, Logger, truncate_metrics
+from vaelab.training.stop import Interrupted
 from vaelab.training.tensorboard import TensorBoardFigures, TensorBoardLogger
 from vaelab.training.trainer import Trainer, run_length
 from vaelab.viz.report import refresh_report
@@ -43,10 +47,12 @@ class RunResult:
 
 
 def build_model(config: Config, image_shape: tuple[int, int, int]) -> ConvVAE:
+    """The network of `config`: loss-conditional on beta (FiLM) when `objective.beta_range` is set."""
     channels, size, _ = image_shape
+    conditional = config.objective.beta_range is not None
     return ConvVAE(
         image_size=size, channels=channels, latent_dim=config.model.latent_dim, width=config.model.width,
-        kind=config.model.kind,
+        kind=config.model.kind, film_width=config.model.film_width if conditional else None,
     )
 
 
@@ -71,21 +77,40 @@ def check_run_dir(config: Config, out: Path, resume: bool) -> None:
 def train(
     config: Config, out: str | Path | None = None, *, resume: bool = False, callbacks: list[Callback] = ()
 ) -> RunResult:
-    """Train one run into `out` (default: runs/<timestamp>) and return its final validation metrics."""
+    """Train one run into `out` (default: runs/<timestamp>) and return its final validation metrics.
+
+    In a data-parallel run (torchrun, more than one process) every process calls this and gets the
+    same metrics back; `callbacks` run on rank 0 only, with the files.
+    """
     config.validate()
     out = Path(out) if out is not None else Path("runs") / time.strftime("%Y%m%d-%H%M%S")
+    with data_parallel(config.training) as parallel:  # None unless torchrun started more than one process
+        if parallel is not None:
+            out = parallel.from_rank_zero(out)  # the default name is rank 0's clock
+        claim = _claim(config, out, resume)
+        with claim if parallel is None else parallel.on_rank_zero(claim):
+            return _train(config, out, resume, callbacks, parallel)
+
+
+@contextlib.contextmanager
+def _claim(config: Config, out: Path, resume: bool):
+    """Hold the run lock of `out` and check that this run may be trained into it."""
     with run_lock(out):
-        return _train(config, out, resume, callbacks)
+        check_run_dir(config, out, resume)
+        yield
 
 
-def _train(config: Config, out: Path, resume: bool, callbacks: list[Callback]) -> RunResult:
-    check_run_dir(config, out, resume)
+def _train(
+    config: Config, out: Path, resume: bool, callbacks: list[Callback], parallel: DataParallel | None
+) -> RunResult:
+    writes = parallel is None or parallel.rank == 0  # one process writes the run's files
     if config.training.threads:
         torch.set_num_threads(config.training.threads)
-    device = resolve_device(config.training.device)
+    device = resolve_device(config.training.device) if parallel is None else parallel.device
 
     data = load_images(config.data)
-    _report_skipped(data, out)
+    if writes:
+        _report_skipped(data, out)
     train_index, val_index = split_indices(len(data.images), config.data.val_fraction, config.data.split_seed)
     image_shape = tuple(data.images.shape[1:])
 
@@ -95,52 +120,64 @@ def _train(config: Config, out: Path, resume: bool, callbacks: list[Callback]) -
     objective = build_objective(config, image_shape, total_steps=total_steps).to(device)
     if config.training.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    config.save(out / "config.yaml")  # only once the data loaded: a failed start leaves nothing to clear up
-
     checkpoints = out / "checkpoints"
     last = checkpoints / "last.pt"
     resuming = resume and last.exists()
-    if not resuming:
-        (out / "metrics.jsonl").unlink(missing_ok=True)
-        shutil.rmtree(checkpoints, ignore_errors=True)
-    else:
-        remove_partial_checkpoints(checkpoints)
+    if writes:
+        config.save(out / "config.yaml")  # only once the data loaded: a failed start leaves nothing to clear up
+        if not resuming:
+            (out / "metrics.jsonl").unlink(missing_ok=True)
+            shutil.rmtree(checkpoints, ignore_errors=True)
+        else:
+            remove_partial_checkpoints(checkpoints)
 
-    loggers: list[Logger] = [JsonlLogger(out / "metrics.jsonl")]
-    tensorboard = TensorBoardLogger(out / "tensorboard") if config.training.tensorboard else None
-    if tensorboard is not None:
-        loggers.append(tensorboard)
-    grad_every = config.training.grad_every
-    trainer_callbacks: list[Callback] = [
-        MetricLogging(loggers, every=config.training.log_every),
-        *([GradientMonitor(loggers, every=grad_every, run_dir=out, figures=config.training.figures)]
-          if grad_every else []),
-        Checkpointing(checkpoints),
-        *([FigureWriter(out)] if config.training.figures else []),
-        *([TensorBoardFigures(tensorboard, out / "figures")] if tensorboard is not None else []),
-        *([ProgressBar()] if config.training.progress else []),
-        *callbacks,
-    ]
+    trainer_callbacks = (_callbacks(config, out, callbacks) if writes  # the other processes only average the metrics:
+                         else [MetricLogging([], every=config.training.log_every)])
     trainer = Trainer(
         config=config, model=model, objective=objective, images=data.images, train_index=train_index,
-        val_index=val_index, device=device, callbacks=trainer_callbacks,
+        val_index=val_index, device=device, callbacks=trainer_callbacks, parallel=parallel,
     )
     if resuming:
         trainer.load_state_dict(load_checkpoint(last, map_location=device))
-        truncate_metrics(out / "metrics.jsonl", trainer.step)
+        if writes:
+            truncate_metrics(out / "metrics.jsonl", trainer.step)
         log.info("resuming %s at step %d of %d", out, trainer.step, trainer.total_steps)
 
     log.info("%s on %s: %d train / %d val images, %d steps on %s", config.describe(), data.source,
              len(train_index), len(val_index), trainer.total_steps, device)
     try:
         trainer.fit()
-    except KeyboardInterrupt:
-        log.warning("interrupted at step %d: checkpoint saved; continue with: vaelab train --out %s --resume",
-                    trainer.step, out)
+    except KeyboardInterrupt as interrupt:
+        if isinstance(interrupt, Interrupted) and not interrupt.between_steps:
+            log.warning("stopped at once after step %d, which is not saved: continue from the last checkpoint with: "
+                        "vaelab train --out %s --resume", trainer.step, out)
+        else:
+            log.warning("interrupted at step %d: checkpoint saved; continue with: vaelab train --out %s --resume",
+                        trainer.step, out)
         raise
     result = RunResult(run_dir=out, metrics=trainer.val_metrics or trainer.validate(), steps=trainer.step)
-    refresh_report(out)
+    if writes:
+        refresh_report(out)
     return result
+
+
+def _callbacks(config: Config, out: Path, callbacks: list[Callback]) -> list[Callback]:
+    """The callbacks of the process that writes the run: metrics, gradients, checkpoints, figures, progress, yours."""
+    loggers: list[Logger] = [JsonlLogger(out / "metrics.jsonl")]
+    tensorboard = TensorBoardLogger(out / "tensorboard") if config.training.tensorboard else None
+    if tensorboard is not None:
+        loggers.append(tensorboard)
+    grad_every = config.training.grad_every
+    return [
+        MetricLogging(loggers, every=config.training.log_every),
+        *([GradientMonitor(loggers, every=grad_every, run_dir=out, figures=config.training.figures)]
+          if grad_every else []),
+        Checkpointing(out / "checkpoints"),
+        *([FigureWriter(out)] if config.training.figures else []),
+        *([TensorBoardFigures(tensorboard, out / "figures")] if tensorboard is not None else []),
+        *([ProgressBar()] if config.training.progress else []),
+        *callbacks,
+    ]
 
 
 def run_identity(config: Config) -> dict:

@@ -2,26 +2,31 @@
 
 The loop owns the state that a resumed run needs to continue exactly (DESIGN.md): the step, the
 optimiser, the objective's state (a learned sigma, GECO's multiplier) and the noise generator.
-Batch order is a pure function of (seed, epoch), see `batches.py`.
+Batch order is a pure function of (seed, epoch), see `batches.py`. Under torchrun the processes share
+each batch and average their gradients and metrics (`distributed.py`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
-import signal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from vaelab import __version__
 from vaelab.config import Config, TrainingConfig
-from vaelab.model import ConvVAE
+from vaelab.model import ConvVAE, at_beta
 from vaelab.objectives import LossTerms, Objective
 from vaelab.training.batches import batch_indices, epoch_order, steps_per_epoch, to_tensor
 from vaelab.training.callbacks import Callback
 from vaelab.training.device import keep_freed_memory
+from vaelab.training.nonfinite import NonFiniteGuard
+from vaelab.training.stop import Interrupted, StopSignals
+
+if TYPE_CHECKING:
+    from vaelab.training.distributed import DataParallel
 
 
 def run_length(training: TrainingConfig, n_train: int) -> int:
@@ -30,7 +35,10 @@ def run_length(training: TrainingConfig, n_train: int) -> int:
 
 
 class Trainer:
-    """Trains `model` on `images[train_index]` with `objective`, validating on `images[val_index]` each epoch."""
+    """Trains `model` on `images[train_index]` with `objective`, validating on `images[val_index]` each epoch.
+
+    `parallel` is this process's place in a data-parallel run (None: it trains alone).
+    """
 
     def __init__(
         self,
@@ -43,6 +51,7 @@ class Trainer:
         val_index: np.ndarray,
         device: torch.device,
         callbacks: list[Callback],
+        parallel: DataParallel | None = None,
     ):
         self.config = config
         self.model = model
@@ -52,6 +61,10 @@ class Trainer:
         self.val_index = val_index
         self.device = device
         self.callbacks = callbacks
+        if config.training.compile:
+            model.compile()  # in place (nn.Module.compile): the state_dict keeps its names
+        self.parallel = parallel
+        self.network = model if parallel is None else parallel.wrap(model)  # what the training step runs
         training = config.training
         self.batch_size = min(training.batch_size, len(train_index))
         self.steps_per_epoch = steps_per_epoch(len(train_index), self.batch_size)
@@ -61,6 +74,7 @@ class Trainer:
             keep_freed_memory()  # no page faults on every step's buffers: see its docstring
         fused = device.type in ("cuda", "cpu")
         self.optimizer = torch.optim.Adam(params, lr=training.lr, fused=fused)
+        self.guard = NonFiniteGuard(training, params, self.total_steps)
         self.noise = torch.Generator(device=device).manual_seed(training.seed)
         self.step = 0
         self.best_score = -math.inf
@@ -84,41 +98,68 @@ class Trainer:
         return to_tensor(self.images, index, self.device, self.config.training.channels_last)
 
     def training_step(self, x: torch.Tensor) -> LossTerms:
+        """One step on x (B, C, H, W). Its update is skipped when the loss or a gradient is not finite
+        (nonfinite.py): the model, the optimiser and the objective's buffers then stay as they were."""
+        buffers = [buffer.clone() for buffer in self.objective.buffers()]  # GECO updates its own in forward
+        noise = self.noise if self.parallel is None else self.parallel.noise(
+            self.noise, seed=self.config.training.seed, step=self.step)
         with self.autocast():
-            output = self.model(x, generator=self.noise)
+            output = self.network(x, generator=noise, beta=self.objective.sample_beta(len(x), noise))
             terms = self.objective(x, output, self.step)
         self.optimizer.zero_grad(set_to_none=True)
         terms.loss.backward()
-        self.optimizer.step()
+        if self.parallel is not None:
+            self.parallel.sync_objective(self.objective)
+        if self.guard.allows_update(terms.loss, step=self.step + 1):
+            self.optimizer.step()
+        else:
+            for buffer, before in zip(self.objective.buffers(), buffers):
+                buffer.copy_(before)
         return terms
 
     def fit(self) -> None:
-        """Train until `total_steps`; on Ctrl-C or SIGTERM save `last.pt` and re-raise KeyboardInterrupt."""
+        """Train until `total_steps`.
+
+        Ctrl-C or SIGTERM stop it before the next step (stop.py): `last.pt` is saved (on_interrupt) and
+        `Interrupted` raised. A second signal raises at once and saves nothing. A KeyboardInterrupt that a
+        callback raises also saves `last.pt` on its way out.
+        """
         self.model.train()
         self.objective.train()
         self._emit("on_fit_start")
-        previous = _raise_on_sigterm()
-        try:
-            while self.step < self.total_steps:
-                epoch = self.epoch
-                order = epoch_order(self.train_index, self.config.training.seed, epoch)
-                first = self.step - epoch * self.steps_per_epoch
-                for b in range(first, self.steps_per_epoch):
-                    terms = self.training_step(self.batch(batch_indices(order, b, self.batch_size)))
-                    self.step += 1
-                    self._emit("on_train_batch_end", terms)
-                    if self.step >= self.total_steps:
-                        break
-                self.val_metrics = self.validate()
-                self._emit("on_validation_end", self.val_metrics)
-                self._emit("on_train_epoch_end")
-        except KeyboardInterrupt:
-            self._emit("on_interrupt")
-            raise
-        finally:
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
+        with StopSignals() as stop:
+            try:
+                self._train_epochs(stop)
+            except Interrupted as interrupt:
+                if interrupt.between_steps:
+                    self._emit("on_interrupt")
+                raise
+            except KeyboardInterrupt:
+                self._emit("on_interrupt")
+                raise
         self._emit("on_fit_end")
+
+    def _train_epochs(self, stop: StopSignals) -> None:
+        """The loop of `fit`: steps, and at each epoch's end a validation pass; a requested stop is honoured
+        between two steps, never between an epoch's last step and its validation."""
+        while self.step < self.total_steps:
+            epoch = self.epoch
+            order = epoch_order(self.train_index, self.config.training.seed, epoch)
+            first = self.step - epoch * self.steps_per_epoch
+            for b in range(first, self.steps_per_epoch):
+                if stop.requested is not None:
+                    raise Interrupted(stop.requested, between_steps=True)
+                index = batch_indices(order, b, self.batch_size)
+                if self.parallel is not None:
+                    index = self.parallel.shard(index)  # this process's share of the global batch
+                terms = self.training_step(self.batch(index))
+                self.step += 1
+                self._emit("on_train_batch_end", terms)
+                if self.step >= self.total_steps:
+                    break
+            self.val_metrics = self.validate()
+            self._emit("on_validation_end", self.val_metrics)
+            self._emit("on_train_epoch_end")
 
     @torch.no_grad()
     def validate(self, index: np.ndarray | None = None) -> dict[str, float]:
@@ -126,19 +167,24 @@ class Trainer:
         index = self.val_index if index is None else index
         if len(index) == 0:
             index = self.train_index[: self.batch_size]
+        if self.parallel is not None:
+            index = self.parallel.validation_share(index)
         was_training = self.model.training
         self.model.eval()
         self.objective.eval()
         generator = torch.Generator(device=self.device).manual_seed(self.config.training.seed + 1)
+        served = at_beta(self.model, self.config.objective.beta)  # a loss-conditional model at its validation beta
         sums: dict[str, float] = {}
         for start in range(0, len(index), 2 * self.batch_size):
             x = self.batch(index[start : start + 2 * self.batch_size])
             with self.autocast():
-                terms = self.objective(x, self.model(x, generator=generator), self.step)
+                terms = self.objective(x, served(x, generator=generator), self.step)
             for name, value in terms.metrics().items():
                 sums[name] = sums.get(name, 0.0) + value * len(x)
         self.model.train(was_training)
         self.objective.train(was_training)
+        if self.parallel is not None:
+            return self.parallel.weighted_mean(sums, len(index))
         return {name: total / len(index) for name, total in sums.items()}
 
     def state_dict(self) -> dict[str, Any]:
@@ -152,6 +198,7 @@ class Trainer:
             "step": self.step,
             "best_score": self.best_score,
             "noise": self.noise.get_state(),
+            "nonfinite": self.guard.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -161,19 +208,9 @@ class Trainer:
         self.step = state["step"]
         self.best_score = state["best_score"]
         self.noise.set_state(state["noise"].cpu())
+        if "nonfinite" in state:  # checkpoints from before vaelab counted skipped steps have none
+            self.guard.load_state_dict(state["nonfinite"])
 
     def _emit(self, hook: str, *args: Any) -> None:
         for callback in self.callbacks:
             getattr(callback, hook)(self, *args)
-
-
-def _raise_on_sigterm():
-    """Treat SIGTERM like Ctrl-C so a killed job still saves its checkpoint (main thread only)."""
-
-    def handler(signum, frame):
-        raise KeyboardInterrupt
-
-    try:
-        return signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread: leave signals alone
-        return None

@@ -19,7 +19,7 @@ import torch
 from vaelab.config import Config
 from vaelab.data import load_images, split_indices
 from vaelab.errors import UsageError
-from vaelab.model import ConvVAE
+from vaelab.model import ConvVAE, at_beta
 from vaelab.training.checkpoint import load_checkpoint
 from vaelab.training.loggers import read_metrics
 from vaelab.viz.figures import plot_reconstructions
@@ -92,7 +92,8 @@ def find_runs(directory: str | Path) -> list[Path]:
 @torch.no_grad()
 def reconstruct(runs: list[RunSummary], n: int = 10) -> tuple[torch.Tensor, list[tuple[str, torch.Tensor]]]:
     """The first `n` validation images of the first run's data, and each run's reconstructions of them
-    (posterior means through the decoder, from checkpoints/last.pt). Every run must share that data."""
+    (posterior means through the decoder, from checkpoints/last.pt; a loss-conditional model's at the beta
+    of the run's config). Every run must share that data."""
     data_config = runs[0].config.data
     different = [run.name for run in runs if run.config.data != data_config]
     if different:
@@ -108,14 +109,16 @@ def reconstruct(runs: list[RunSummary], n: int = 10) -> tuple[torch.Tensor, list
         model = ConvVAE(**state["model_hparams"])
         model.load_state_dict(state["model"])
         model.eval()
-        rows.append((run.name, model(x, sample=False).reconstruction))
+        rows.append((run.name, at_beta(model, run.config.objective.beta)(x, sample=False).reconstruction))
     return x, rows
 
 
-def plot_run_reconstructions(runs: list[tuple[str, Path]], path: Path, *, n: int = 10, title: str = "") -> None:
+def plot_run_reconstructions(runs: list[tuple[str, Path | RunSummary]], path: Path, *, n: int = 10,
+                             title: str = "") -> None:
     """The same `n` validation images on the first row, then one row of reconstructions per
-    (label, run directory); the runs must share their data (see `reconstruct`)."""
-    inputs, rows = reconstruct([read_run(run_dir) for _, run_dir in runs], n)
+    (label, run directory or run read back); the runs must share their data (see `reconstruct`)."""
+    summaries = [run if isinstance(run, RunSummary) else read_run(run) for _, run in runs]
+    inputs, rows = reconstruct(summaries, n)
     plot_reconstructions(inputs, [(label, images) for (label, _), (_, images) in zip(runs, rows)], path, title=title)
 
 

@@ -43,12 +43,12 @@ def plot_gradients(rows: list[dict[str, Any]], path: Path, title: str = "") -> N
                 ax.plot(steps, values, style, color=colour, lw=1.3, label=part)
     norms.set_yscale("log")
     norms.set_ylabel("gradient norm")
-    norms.legend(fontsize=7, ncol=2, loc="best")
+    _legend(norms, ncol=2)
     norms.set_title(title or "gradients of the two loss terms")
     cosine.axhline(0, color="0.5", lw=0.8)
     cosine.set_ylim(-1.05, 1.05)
     cosine.set_ylabel("cosine(recon, KL)\n(-1: they fight)")
-    cosine.legend(fontsize=7, loc="best")
+    _legend(cosine)
     share.axhline(0, color="0.5", lw=0.8)
     share.axhline(1, color="0.5", lw=0.8)
     share.set_yscale("symlog", linthresh=1)  # linear in [-1, 1]; large when the two terms nearly cancel
@@ -56,11 +56,17 @@ def plot_gradients(rows: list[dict[str, Any]], path: Path, title: str = "") -> N
     share.set_yticks([t for t in (-1000, -100, -10, -1, -0.5, 0, 0.5, 1, 10, 100, 1000) if low <= t <= high])
     share.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
     share.set_ylabel("KL share of the update\n<g_kl, g> / |g|^2")
-    share.legend(fontsize=7, loc="best")
+    _legend(share)
     share.set_xlabel("step")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def _legend(ax: matplotlib.axes.Axes, ncol: int = 1) -> None:
+    """A legend where the panel has labelled lines (the AE's KL panels have none)."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, ncol=ncol, loc="best")
 
 
 def plot_kl_per_dim(kl: np.ndarray | None, variance: np.ndarray, threshold: float, path: Path, title: str = "") -> None:

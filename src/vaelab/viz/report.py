@@ -331,18 +331,23 @@ def _final_table(run: RunSummary) -> Table:
 
 def _gradient_table(run: RunSummary) -> Table:
     """The latest gradient decomposition (`grad_<name>/<part>` in metrics.jsonl): one row per part."""
-    latest = next((r for r in reversed(run.records) if any(key.startswith("grad_") for key in r)), None)
+    latest = next((r for r in reversed(run.records) if any(_is_decomposition(key) for key in r)), None)
     if latest is None:
         return Table(columns=[], rows=[])
     values: dict[str, dict[str, Any]] = {}
     names: list[str] = []
     for key, value in latest.items():
-        if key.startswith("grad_"):
+        if _is_decomposition(key):
             name, _, part = key.partition("/")
-            values.setdefault(part or "all", {})[name] = value
+            values.setdefault(part, {})[name] = value
             names += [] if name in names else [name]
     rows = [[part, *(parts.get(name, math.nan) for name in names)] for part, parts in values.items()]
     return Table(columns=[f"step {latest['step']}", *names], rows=rows)
+
+
+def _is_decomposition(key: str) -> bool:
+    """`grad_<name>/<part>`, not the train records' `grad_norm` (the total norm, logged when clipping)."""
+    return key.startswith("grad_") and "/" in key
 
 
 def _beta_reading(run: RunSummary) -> dict[str, Any] | None:
@@ -403,6 +408,12 @@ def _warnings(run: RunSummary) -> list[dict[str, Any]]:
             if EVENT_FIELD.search(key) and _is_number(value) and value > 0:
                 events.setdefault(key, []).append((record["step"], value))
     for key, points in events.items():
+        if key == "skipped_steps":  # the run's running total (training/nonfinite.py): the latest value is the count
+            count = int(points[-1][1])
+            found.append({"title": "Training events", "items": [],
+                          "text": f"{count} step{'s' if count != 1 else ''} skipped (non-finite loss or gradient); "
+                                  f"the first logged at step {points[0][0]}"})
+            continue
         steps = ", ".join(str(step) for step, _ in points[:10]) + (", ..." if len(points) > 10 else "")
         found.append({"title": "Training events", "items": [],
                       "text": f"metrics.jsonl records {key} > 0 at {len(points)} logging points (steps {steps}; "

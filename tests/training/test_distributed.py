@@ -1,0 +1,168 @@
+"""Data-parallel training (distributed.py): two CPU processes train the run that one process would,
+only rank 0 writes, and checkpoints resume under either process count.
+
+Tolerances: the autoencoder draws no noise, so two processes must give one process's numbers up to
+the order of floating-point sums (relative 1e-5). The VAE's processes draw their own noise (rank
+r > 0 from (seed, r, step)), so its numbers differ from one process's by the noise of the
+reparameterisation alone: relative 1e-3 allows for that (the differences seen are 1e-5 to 5e-5).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from vaelab.config import Config, DataConfig, ModelConfig, ObjectiveConfig, TrainingConfig
+from vaelab.errors import UsageError
+from vaelab.training.checkpoint import load_checkpoint
+from vaelab.training.distributed import data_parallel
+from vaelab.training.lock import run_lock
+from vaelab.training.loggers import read_metrics
+from vaelab.training.run import train
+
+
+def tiny(steps: int, kind: str = "ae", recon: str = "sse") -> Config:
+    """digits at 16 x 16, width 8, latent 4, a global batch of 32 (540 training images: 16 steps an epoch)."""
+    return Config(
+        data=DataConfig(spec="digits", image_size=16, limit=600),
+        model=ModelConfig(kind=kind, latent_dim=4, width=8),
+        objective=ObjectiveConfig(recon=recon),
+        training=TrainingConfig(steps=steps, batch_size=32, threads=1, log_every=5, grad_every=5, progress=False,
+                                figures=False),
+    ).validate()
+
+
+def losses(run: Path) -> list[tuple[int, str, float]]:
+    """(step, split, loss) of every train record and of the last validation (a resumed run has one more)."""
+    records = [r for r in read_metrics(run / "metrics.jsonl") if "loss" in r]  # not the gradient records
+    last_val = [r for r in records if r["split"] == "val"][-1]
+    return [(r["step"], r["split"], r["loss"]) for r in records if r["split"] == "train" or r is last_val]
+
+
+def assert_same_losses(expected: Path, seen: Path, rel: float) -> None:
+    a, b = losses(expected), losses(seen)
+    assert [(step, split) for step, split, _ in b] == [(step, split) for step, split, _ in a]
+    assert [loss for *_, loss in b] == pytest.approx([loss for *_, loss in a], rel=rel)
+
+
+def files(run: Path) -> list[str]:
+    return sorted(str(path.relative_to(run)) for path in run.rglob("*"))
+
+
+@pytest.fixture(scope="module")
+def autoencoder(tmp_path_factory) -> Path:
+    """One process for 10 and for 20 steps; `torchrun --nproc-per-node 2 -m vaelab train` for 10 steps."""
+    root = tmp_path_factory.mktemp("autoencoder")
+    train(tiny(10), root / "one-10")
+    train(tiny(20), root / "one-20")
+    tiny(10).save(root / "tiny.yaml")
+    torchrun = Path(sys.executable).parent / "torchrun"
+    done = subprocess.run([str(torchrun), "--standalone", "--nproc-per-node", "2", "-m", "vaelab", "train",
+                           "--config", str(root / "tiny.yaml"), "--out", str(root / "two-10")],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("step 10, val recon") == 1  # the result, printed by rank 0 alone
+    return root
+
+
+def test_two_processes_train_what_one_does_and_only_rank_zero_writes(autoencoder):
+    assert_same_losses(autoencoder / "one-10", autoencoder / "two-10", rel=1e-5)
+    assert files(autoencoder / "two-10") == files(autoencoder / "one-10")
+    records = lambda run: [(r["step"], r["split"], "loss" in r) for r in read_metrics(autoencoder / run / "metrics.jsonl")]
+    assert records("two-10") == records("one-10")  # each once, the gradient records too
+    assert load_checkpoint(autoencoder / "two-10" / "checkpoints" / "last.pt")["step"] == 10
+
+
+def test_a_two_process_checkpoint_resumes_in_one_process(autoencoder):
+    assert train(tiny(20), autoencoder / "two-10", resume=True).steps == 20
+    assert_same_losses(autoencoder / "one-20", autoencoder / "two-10", rel=1e-5)
+
+
+WORKER = textwrap.dedent("""
+    # One of two processes (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT set): resume a run, then check
+    # the averaging and the rank-0-only claim on their own.
+    import json, sys
+    from pathlib import Path
+
+    import torch
+    import torch.distributed as dist
+
+    from vaelab.config import Config, TrainingConfig
+    from vaelab.errors import UsageError
+    from vaelab.objectives.geco import GECO
+    from vaelab.training.distributed import data_parallel
+    from vaelab.training.lock import run_lock
+    from vaelab.training.run import train
+
+    run, locked = Path(sys.argv[1]), Path(sys.argv[2])
+    dist.init_process_group("gloo")  # set up here: train() uses this group and leaves it alone
+    train(Config.load(run / "config.yaml").with_updates({"training.steps": 20}), run, resume=True)
+    with data_parallel(TrainingConfig(batch_size=32, device="cpu")) as parallel:
+        r = parallel.rank
+        objective = GECO(target=0.01, units="mse", alpha=0.5, lr=0.1, lambda_init=1.0, lambda_min=1e-3, lambda_max=1e3)
+        objective.sigma = torch.nn.Parameter(torch.zeros(2))  # a parameter, as a learned sigma is
+        objective.sigma.grad = torch.full((2,), r + 1.0)
+        objective.update(torch.tensor(0.01 * (r + 1)))  # each process sees its own error
+        parallel.sync_objective(objective)
+        mean = parallel.weighted_mean({"loss": 10.0 * (r + 1) ** 2}, count=r + 1)  # r + 1 examples of 10 (r + 1)
+        try:
+            with parallel.on_rank_zero(run_lock(locked)):
+                refused = None
+        except UsageError as error:
+            refused = str(error)
+    dist.destroy_process_group()
+    print(json.dumps({"grad": objective.sigma.grad.tolist(), "lambda": float(objective.multiplier),
+                      "mean": mean["loss"], "refused": refused}))
+""")
+
+
+@pytest.fixture(scope="module")
+def vae(tmp_path_factory) -> tuple[Path, list[dict]]:
+    """A learned-sigma VAE: one process for 20 steps, and one for 10 resumed by two processes (WORKER) to 20."""
+    root = tmp_path_factory.mktemp("vae")
+    train(tiny(20, kind="vae", recon="sigma-learned"), root / "one")
+    train(tiny(10, kind="vae", recon="sigma-learned"), root / "two")
+    (root / "worker.py").write_text(WORKER)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "WORLD_SIZE": "2",
+           "OMP_NUM_THREADS": "1"}
+    with run_lock(root / "locked"):  # held here, so rank 0 cannot take it
+        workers = [subprocess.Popen([sys.executable, str(root / "worker.py"), str(root / "two"), str(root / "locked")],
+                                    env={**env, "RANK": str(rank), "LOCAL_RANK": str(rank)}, text=True,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE) for rank in (0, 1)]
+        outputs = [worker.communicate(timeout=120) for worker in workers]
+    assert [worker.returncode for worker in workers] == [0, 0], [err[-3000:] for _, err in outputs]
+    return root, [json.loads(out.splitlines()[-1]) for out, _ in outputs]
+
+
+def test_a_one_process_checkpoint_resumes_in_two_processes(vae):
+    root, _ = vae
+    assert_same_losses(root / "one", root / "two", rel=1e-3)
+    one, two = (load_checkpoint(root / run / "checkpoints" / "last.pt") for run in ("one", "two"))
+    assert two["step"] == 20
+    sigma = "likelihood.raw_log_sigma"
+    assert two["objective"][sigma].item() == pytest.approx(one["objective"][sigma].item(), rel=1e-3)
+
+
+def test_processes_average_gradients_and_metrics_and_share_rank_zeros_state_and_refusals(vae):
+    _, seen = vae
+    for process in seen:
+        assert process["grad"] == [1.5, 1.5]  # (1 + 2) / 2
+        assert process["lambda"] == 1.0  # rank 0's, whose error is on target; rank 1's would have grown
+        assert process["mean"] == pytest.approx((10 + 2 * 20) / 3)
+        assert "is being trained by" in process["refused"]
+
+
+def test_the_global_batch_must_divide_over_the_processes(monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(UsageError, match="multiple of 2"), data_parallel(TrainingConfig(batch_size=33)):
+        pass
