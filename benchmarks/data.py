@@ -14,7 +14,7 @@
 (b) Training memory. Fashion-MNIST-format IDX files with 100,000 and with 10,000 generated 28 x 28
     images are cached at 64 x 64 x 3 by the real code path (`--data fashion-mnist --data-root DIR
     --image-size 64 --channels 3`: 1.2 GB and 123 MB of uint8), each cache built beforehand by a
-    separate process. Then `python -m vaelab.cli train` runs 50 steps on each (default model and
+    separate process. Then `python -m vaelab train` runs 50 steps on each (default model and
     batch size, figures and progress bar off, validation on 10% of the images at the end). Peak
     resident memory is the kernel's own high-water mark for the process (ru_maxrss from os.wait4);
     its anonymous and file-backed parts (RssAnon, RssFile in /proc/PID/status) are sampled every
@@ -153,7 +153,7 @@ class Memory:
 def train_memory(data_root: Path, cache: Path, out: Path, steps: int) -> Memory:
     """Run `vaelab train` on the cached images and measure its memory."""
     shutil.rmtree(out, ignore_errors=True)
-    command = [sys.executable, "-m", "vaelab.cli", "train", "--data", "fashion-mnist", "--data-root", str(data_root),
+    command = [sys.executable, "-m", "vaelab", "train", "--data", "fashion-mnist", "--data-root", str(data_root),
                "--image-size", "64", "--channels", "3", "--steps", str(steps), "--out", str(out),
                "--set", f"data.cache_dir={cache}", "--set", "training.figures=false",
                "--set", "training.progress=false"]

@@ -43,16 +43,19 @@ import time
 import traceback
 import warnings
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch._inductor.config
+from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from vaelab.config import Config, DataConfig, ModelConfig, ObjectiveConfig, TrainingConfig
 from vaelab.data import load_images, split_indices
 from vaelab.model import ConvVAE
+from vaelab.objectives.likelihood import Likelihood
 from vaelab.training import trainer as trainer_module
 from vaelab.training.callbacks import Callback, MetricLogging
 from vaelab.training.device import keep_freed_memory
@@ -102,6 +105,8 @@ class Setup:
     threads: int | None = None  # None: torch's default
     adam: str = "default"  # "default" (vaelab: fused), "foreach", "for-loop"
     keep_memory: bool | None = None  # glibc keeps freed memory (keep_freed_memory); None: the library's way
+    reuse_recon: bool = True  # the objective's NLL and MSE from its recon term (False: a second pass, as before)
+    activation: str = "silu"  # "relu": nn.ReLU in place of every nn.SiLU (another model, for comparison)
 
 
 @dataclass
@@ -183,6 +188,15 @@ def vaelab_trainer(workload: Workload, setup: Setup, steps: int, callbacks: list
     objective = build_objective(config, workload.shape, total_steps=steps)
     if config.training.channels_last:
         model = model.to(memory_format=torch.channels_last)
+    if not setup.reuse_recon:  # the base class's way: the NLL and the MSE computed again from the pixels
+        likelihood = objective.likelihood
+        likelihood.nll_given_recon = partial(Likelihood.nll_given_recon, likelihood)
+        likelihood.mse_given_recon = partial(Likelihood.mse_given_recon, likelihood)
+    if setup.activation == "relu":
+        for stack in (model.encoder, model.project, model.decoder):
+            for i, layer in enumerate(stack):
+                if isinstance(layer, nn.SiLU):
+                    stack[i] = nn.ReLU()
     trainer = Trainer(config=config, model=model, objective=objective, images=workload.images,
                       train_index=workload.train_index, val_index=workload.val_index,
                       device=torch.device("cpu"), callbacks=callbacks)
@@ -407,6 +421,46 @@ def isolated(fn, *args):
     return value
 
 
+@contextlib.contextmanager
+def environment(env: dict[str, str | None]):
+    """os.environ with `env` applied (None: the variable unset), restored on exit."""
+    def apply(values: dict[str, str | None]) -> None:
+        for name, value in values.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+    saved = {name: os.environ.get(name) for name in env}
+    apply(env)
+    try:
+        yield
+    finally:
+        apply(saved)
+
+
+def spawned(env: dict[str, str | None], fn, *args):
+    """fn(*args) in a fresh interpreter started with `env` applied to this one's environment (see
+    `environment`): for settings that a library reads only when it loads, such as OpenMP's."""
+    context = multiprocessing.get_context("spawn")
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=_in_child, args=(send, fn, args))
+    with environment(env):
+        child.start()
+    send.close()
+    ok, value = receive.recv()
+    child.join()
+    if not ok:
+        raise RuntimeError(f"{fn.__name__}{args} failed in its process:\n{value}")
+    return value
+
+
+def time_vaelab_loading(name: str, data: DataConfig, setup: Setup, steps: int, warmup: int) -> Run:
+    """`time_vaelab` in a process that has not loaded the workload (a `spawned` one): from the cache first."""
+    WORKLOADS[name] = Workload.load(name, data)
+    return time_vaelab(name, setup, steps, warmup)
+
+
 def _in_child(send, fn, args) -> None:
     try:
         send.send((True, fn(*args)))
@@ -537,6 +591,31 @@ def compare_options(names: list[str], base: Setup, variants: dict[str, dict], st
     return ratios
 
 
+def wait_policy(names: list[str], base: Setup, steps: dict[str, int], args, report: Report) -> dict:
+    report.add(f"OpenMP's wait policy is read once, when torch loads, so here every run starts a fresh interpreter "
+               f"({args.option_rounds} rounds; load average {os.getloadavg()[0]:.2f} before). By default an idle "
+               "OpenMP thread spins for a while before it sleeps; PASSIVE makes it sleep at once, which leaves the "
+               "core to whatever else is runnable, at the price of a wake-up per parallel region:")
+    report.add()
+    policies = {"OpenMP's default": {"OMP_WAIT_POLICY": None}, "OMP_WAIT_POLICY=PASSIVE": {"OMP_WAIT_POLICY": "PASSIVE"}}
+    rows, ratios = [], {}
+    for name in names:
+        runs: dict[str, list[Run]] = {policy: [] for policy in policies}
+        for r in range(args.option_rounds):
+            for policy in list(policies)[r % 2:] + list(policies)[: r % 2]:
+                runs[policy].append(spawned(policies[policy], time_vaelab_loading, name, WORKLOADS[name].data, base,
+                                            steps[name] // 2, args.warmup))
+        rates = {policy: statistics.median(run.images_per_second for run in done) for policy, done in runs.items()}
+        first = next(iter(rates.values()))
+        for policy, done in runs.items():
+            ratios[(name, policy)] = rates[policy] / first
+            rows.append([name, policy, fmt(rates[policy]), ", ".join(fmt(run.images_per_second) for run in done),
+                         f"{ratios[(name, policy)]:.2f}"])
+    report.add(table(["data", "waiting threads", "images/s", "per round", "ratio"], rows))
+    report.add()
+    return ratios
+
+
 def scaling(name: str, base: Setup, grid: list[dict], args, report: Report) -> None:
     report.add(f"### FLOP efficiency against width and batch size ({name}; {args.grid_steps} timed steps, one run each)")
     report.add()
@@ -583,7 +662,9 @@ def profile(name: str, setup: Setup, report: Report) -> None:
                f"at {rate(thin) / report.peak:.2f} "
                f"({100 * sum(r['flops'] for r in thin) / total_flops:.0f}% of the FLOPs, "
                f"{100 * share(thin):.0f}% of the time); the activations, the loss, sampling, the Adam update "
-               f"and cutting the batch do no counted FLOPs and take {100 * small / step:.0f}%.")
+               f"and cutting the batch do no counted FLOPs and take {100 * small / step:.0f}%. Were those free, "
+               f"the step would run at the rate of its FLOP-counted layers: "
+               f"{rate([r for r in rows if r['flops']]) / report.peak:.2f} of the matmul.")
     report.add()
 
 
@@ -698,8 +779,11 @@ def main(argv: list[str] | None = None) -> None:
         "1 thread": dict(threads=1),
         "torch.compile": dict(compile=True),
         "bf16 autocast (amp)": dict(amp=True),
+        "NLL and MSE in a second pass (as before)": dict(reuse_recon=False),
+        "ReLU for SiLU (another model)": dict(activation="relu"),
     }
     options = compare_options([fashion, art], base, variants, steps, args, report)
+    options |= wait_policy([fashion, art], base, steps, args, report)
     if not args.quick:
         grid = [dict(width=16), dict(width=32), dict(width=64), dict(batch_size=32), dict(batch_size=512)]
         scaling(art, base, grid, args, report)
@@ -718,7 +802,7 @@ def main(argv: list[str] | None = None) -> None:
                f"the artworks (target >= 1.0: {verdict(min(results[fashion], results[art]) >= 1.0)}). Training "
                f"FLOP/s at 64 x 64: {efficiency:.2f} of the float32 matmul (target 0.8: {verdict(efficiency >= 0.8)}).")
     measured = "; ".join(f"{variant} {options[(fashion, variant)]:.2f} / {options[(art, variant)]:.2f}"
-                         for variant in [*list(variants)[1:], "glibc's malloc as is"])
+                         for variant in [*list(variants)[1:], "glibc's malloc as is", "OMP_WAIT_POLICY=PASSIVE"])
     choices = (f"**Defaults.** Rates against vaelab's defaults in this run (Fashion-MNIST / artworks): {measured}. "
                + DEFAULTS)
     report.lines[summary_at:summary_at] = [summary, "", choices, ""]

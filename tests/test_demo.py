@@ -1,4 +1,5 @@
-"""`vaelab demo --quick`: the seed's three scenarios, one table, one figure."""
+"""`vaelab demo --quick`: the seed's three scenarios, one table, one figure, and the rate-distortion curve of one
+loss-conditional model with the three on it."""
 
 from pathlib import Path
 
@@ -24,5 +25,12 @@ def test_demo_quick(tmp_path, capsys):
     assert kl["VAE, beta = 0.1 (KL x 0.1)"] > kl["VAE, beta = 1 (no scaling)"]
     assert rows["plain autoencoder"][1:3] == ["0.00", "n/a"]
     assert (tmp_path / "demo" / "reconstructions.png").stat().st_size > 10_000
-    for run in ("vae-beta1", "vae-beta0.1", "ae"):
+    for run in ("vae-beta1", "vae-beta0.1", "ae", "all-betas"):
         assert (tmp_path / "demo" / run / "checkpoints" / "last.pt").exists()
+    # the curve: the conditional model read off at 5 betas, its rate falling as beta rises
+    start = lines.index(next(line for line in lines if line.startswith("one model for every beta in [0.03, 3]")))
+    curve = {float(line.split()[0]): [float(value) for value in line.split()[1:]] for line in lines[start + 2:start + 7]}
+    assert sorted(curve) == [0.03, 0.1, 0.3, 1.0, 3.0]
+    assert curve[0.03][1] > curve[3.0][1]  # KL
+    assert (tmp_path / "demo" / "rate_distortion.png").stat().st_size > 10_000
+    assert "Rate against distortion" in (tmp_path / "demo" / "report.html").read_text()

@@ -1,9 +1,13 @@
 """The seed's experiment, on Fashion-MNIST: the same network as a VAE with beta = 1 ("no scaling"),
-as a VAE with beta = 0.1 ("KL scaled by 0.1"), and as a plain autoencoder.
+as a VAE with beta = 0.1 ("KL scaled by 0.1"), and as a plain autoencoder; and where the three sit on
+the rate-distortion curve, which one loss-conditional model of the same network (trained for every
+beta in [0.03, 3] at once, Dosovitskiy & Djolonga 2020) traces for the cost of one more run.
 
-It prints one table (recon, KL, beta = 1 ELBO, MSE per run), writes one figure with the three
-rows of reconstructions under the same validation inputs, and a report page comparing the three runs
-(out/report.html; each run also has its own).
+It prints two tables (recon, KL, beta = 1 ELBO, MSE per run, and the conditional model's at each beta
+of the curve), writes one figure with the three rows of reconstructions under the same validation
+inputs and one with the curve (out/rate_distortion.png: the curve, the two VAEs and the AE, beta = 0
+at rate 0), and a report page comparing the runs with the curve (out/report.html; each run also has
+its own).
 """
 
 from __future__ import annotations
@@ -11,17 +15,24 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from vaelab.config import Config, DataConfig, ModelConfig, ObjectiveConfig, TrainingConfig
+from vaelab.diagnostics.evaluate import evaluate_run, evaluation_dir
+from vaelab.training.loggers import read_metrics
 from vaelab.training.run import RunResult, train
 from vaelab.viz.compare import plot_run_reconstructions
 from vaelab.viz.report import write_runs_report
+from vaelab.viz.sweep import plot_rate_distortion
 
 SCENARIOS = (
     ("vae-beta1", "VAE, beta = 1 (no scaling)", "vae", 1.0),
     ("vae-beta0.1", "VAE, beta = 0.1 (KL x 0.1)", "vae", 0.1),
     ("ae", "plain autoencoder", "ae", 0.0),
 )
+CURVE = "all-betas"  # the loss-conditional model's run directory under out/
+CURVE_BETAS = (0.03, 0.1, 0.3, 1.0, 3.0)  # where it is read off; its range is from the first to the last
+CURVE_IW_SAMPLES = 10  # importance samples per image of each evaluation along the curve: cheap, as a sweep's
 
 
 @dataclass
@@ -31,30 +42,54 @@ class DemoResult:
     table: str
     figure: Path
     report: Path
+    curve: Path
+    curve_rows: list[dict[str, Any]]  # the conditional model's validation record at each of CURVE_BETAS
 
 
-def demo_config(kind: str, beta: float, quick: bool, data: str = "fashion-mnist") -> Config:
+def demo_config(kind: str, beta: float, quick: bool, data: str = "fashion-mnist",
+                beta_range: list[float] | None = None) -> Config:
     return Config(
         data=DataConfig(spec=data, limit=4000 if quick else 20000),
         model=ModelConfig(kind=kind, latent_dim=16, width=32),
-        objective=ObjectiveConfig(recon="sse", beta=beta if kind == "vae" else 1.0),
+        objective=ObjectiveConfig(recon="sse", beta=beta if kind == "vae" else 1.0, beta_range=beta_range),
         training=TrainingConfig(epochs=1 if quick else 4, batch_size=64, lr=2e-3, progress=not quick),
     ).validate()
 
 
 def run_demo(out: str | Path = "demo", *, quick: bool = False, data: str = "fashion-mnist") -> DemoResult:
-    """Train the three scenarios into out/<name>/ and compare them (fresh runs each time)."""
+    """Train the three scenarios into out/<name>/ and the conditional model into out/all-betas/, and compare
+    them (an interrupted demo resumes its runs)."""
     out = Path(out)
     runs = {}
     for name, _, kind, beta in SCENARIOS:
-        run_dir = out / name
-        resume = (run_dir / "config.yaml").exists()
-        runs[name] = train(demo_config(kind, beta, quick, data), run_dir, resume=resume)
-    table = format_table(runs)
+        runs[name] = train_or_resume(demo_config(kind, beta, quick, data), out / name)
+    curve_config = demo_config("vae", 1.0, quick, data, beta_range=[CURVE_BETAS[0], CURVE_BETAS[-1]])
+    curve_rows = read_curve(train_or_resume(curve_config, out / CURVE).run_dir)
+    table = format_table(runs) + "\n\n" + format_curve(curve_rows)
     figure = out / "reconstructions.png"
     write_comparison(runs, figure)
-    report = write_runs_report(out, title="The seed's experiment: VAE with beta = 1, VAE with beta = 0.1, plain autoencoder")
-    return DemoResult(out=out, runs=runs, table=table, figure=figure, report=report)
+    curve = out / "rate_distortion.png"
+    plot_curve(runs, curve_rows, curve)
+    report = write_runs_report(out, title="The seed's experiment: VAE with beta = 1, VAE with beta = 0.1, plain "
+                                          "autoencoder, and the rate-distortion curve they lie on")
+    return DemoResult(out=out, runs=runs, table=table, figure=figure, report=report, curve=curve,
+                      curve_rows=curve_rows)
+
+
+def train_or_resume(config: Config, run_dir: Path) -> RunResult:
+    return train(config, run_dir, resume=(run_dir / "config.yaml").exists())
+
+
+def read_curve(run_dir: Path) -> list[dict[str, Any]]:
+    """The conditional model evaluated at each of CURVE_BETAS (RUN/beta=B/): the validation record that a run
+    trained at that beta would end with, and the pixels per image."""
+    rows = []
+    for beta in CURVE_BETAS:
+        results = evaluate_run(run_dir, beta=beta, checkpoint="last", iw_samples=CURVE_IW_SAMPLES,
+                               write_figures=False)
+        record = read_metrics(evaluation_dir(run_dir, beta) / "metrics.jsonl")[-1]
+        rows.append({**record, "pixels": results["pixels"]})
+    return rows
 
 
 def format_table(runs: dict[str, RunResult]) -> str:
@@ -65,6 +100,28 @@ def format_table(runs: dict[str, RunResult]) -> str:
         elbo = f"{m['elbo']:12.1f}" if math.isfinite(m["elbo"]) else f"{'n/a':>12}"
         lines.append(f"{label:<30} {m['recon']:12.2f} {m['kl']:10.2f} {elbo} {m['mse']:9.4f}")
     return "\n".join(lines)
+
+
+def format_curve(rows: list[dict[str, Any]]) -> str:
+    """One line per beta of the curve: the conditional model's validation recon, KL, beta = 1 ELBO and MSE."""
+    title = f"one model for every beta in [{CURVE_BETAS[0]:g}, {CURVE_BETAS[-1]:g}] (loss-conditional):"
+    lines = [title, f"{'beta':<30} {'recon (SSE)':>12} {'KL (nats)':>10} {'ELBO (b=1)':>12} {'MSE':>9}"]
+    for row in rows:
+        numbers = f"{row['recon']:12.2f} {row['kl']:10.2f} {row['elbo']:12.1f} {row['mse']:9.4f}"
+        lines.append(f"{row['beta']:<30.3g} {numbers}")
+    return "\n".join(lines)
+
+
+def plot_curve(runs: dict[str, RunResult], curve_rows: list[dict[str, Any]], path: Path) -> None:
+    """The conditional model's rate-distortion curve, with the three runs on it: beta = 1 and beta = 0.1,
+    and the AE at beta = 0, whose rate is 0 (its point-mass posterior has no KL term)."""
+    pixels = curve_rows[0]["pixels"]
+    rows = [{"run": f"beta={row['beta']:g}", "beta": row["beta"], "rate": row["kl"], "distortion": row["recon"],
+             "pixels": pixels, "model": "one loss-conditional model"} for row in curve_rows]
+    rows += [{"run": label, "beta": beta, "rate": runs[name].metrics["kl"], "distortion": runs[name].metrics["recon"],
+              "pixels": pixels, "model": "the three runs"} for name, label, _, beta in SCENARIOS]
+    plot_rate_distortion(rows, path, group_keys=["model"], recon="sse",
+                         title="the seed's three runs on the curve of one loss-conditional model (validation)")
 
 
 def write_comparison(runs: dict[str, RunResult], path: Path, n: int = 10) -> None:

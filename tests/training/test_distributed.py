@@ -1,5 +1,6 @@
 """Data-parallel training (distributed.py): two CPU processes train the run that one process would,
-only rank 0 writes, and checkpoints resume under either process count.
+only rank 0 writes, and checkpoints resume under either process count. A stop request or a non-finite
+loss that only one process sees stops, or skips the step, in both, and neither is left waiting.
 
 Tolerances: the autoencoder draws no noise, so two processes must give one process's numbers up to
 the order of floating-point sums (relative 1e-5). The VAE's processes draw their own noise (rank
@@ -9,7 +10,9 @@ reparameterisation alone: relative 1e-3 allows for that (the differences seen ar
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
 import socket
 import subprocess
@@ -85,6 +88,38 @@ def test_a_two_process_checkpoint_resumes_in_one_process(autoencoder):
     assert_same_losses(autoencoder / "one-20", autoencoder / "two-10", rel=1e-5)
 
 
+def two_processes(script: Path, *args: str | Path, timeout: float = 120) -> list[dict]:
+    """Run `script args` as ranks 0 and 1 of a group on this machine; what each printed last, as JSON.
+
+    Both must exit 0. A process still running after `timeout` seconds (waiting in a collective that
+    the other never makes) is killed and fails the test. Output goes to files: a full pipe cannot
+    stall a process while the other waits for it.
+    """
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "WORLD_SIZE": "2",
+           "OMP_NUM_THREADS": "1"}
+    logs = [(script.with_name(f"{script.stem}-{rank}.out"), script.with_name(f"{script.stem}-{rank}.err"))
+            for rank in (0, 1)]
+    with contextlib.ExitStack() as files:
+        workers = [subprocess.Popen([sys.executable, str(script), *map(str, args)],
+                                    env={**env, "RANK": str(rank), "LOCAL_RANK": str(rank)},
+                                    stdout=files.enter_context(out.open("w")),
+                                    stderr=files.enter_context(err.open("w")))
+                   for rank, (out, err) in enumerate(logs)]
+        try:
+            for worker in workers:
+                worker.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            for worker in workers:
+                worker.kill()
+                worker.wait()
+            pytest.fail(f"the processes hung: {[err.read_text()[-3000:] for _, err in logs]}")
+    assert [worker.returncode for worker in workers] == [0, 0], [err.read_text()[-3000:] for _, err in logs]
+    return [json.loads(out.read_text().splitlines()[-1]) for out, _ in logs]
+
+
 WORKER = textwrap.dedent("""
     # One of two processes (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT set): resume a run, then check
     # the averaging and the rank-0-only claim on their own.
@@ -130,18 +165,8 @@ def vae(tmp_path_factory) -> tuple[Path, list[dict]]:
     train(tiny(20, kind="vae", recon="sigma-learned"), root / "one")
     train(tiny(10, kind="vae", recon="sigma-learned"), root / "two")
     (root / "worker.py").write_text(WORKER)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "WORLD_SIZE": "2",
-           "OMP_NUM_THREADS": "1"}
     with run_lock(root / "locked"):  # held here, so rank 0 cannot take it
-        workers = [subprocess.Popen([sys.executable, str(root / "worker.py"), str(root / "two"), str(root / "locked")],
-                                    env={**env, "RANK": str(rank), "LOCAL_RANK": str(rank)}, text=True,
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE) for rank in (0, 1)]
-        outputs = [worker.communicate(timeout=120) for worker in workers]
-    assert [worker.returncode for worker in workers] == [0, 0], [err[-3000:] for _, err in outputs]
-    return root, [json.loads(out.splitlines()[-1]) for out, _ in outputs]
+        return root, two_processes(root / "worker.py", root / "two", root / "locked")
 
 
 def test_a_one_process_checkpoint_resumes_in_two_processes(vae):
@@ -166,3 +191,74 @@ def test_the_global_batch_must_divide_over_the_processes(monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "2")
     with pytest.raises(UsageError, match="multiple of 2"), data_parallel(TrainingConfig(batch_size=33)):
         pass
+
+
+FAULTS = textwrap.dedent("""
+    # One of two processes (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT set) training a run in which rank 1
+    # alone meets a fault at step AT (counted from 1): "stop", a SIGTERM to itself at the end of the step;
+    # "poison", a nan loss whose gradients are finite. Prints a checksum of the parameters after each step
+    # and how the run ended.
+    import dataclasses, hashlib, json, math, os, signal, sys
+    from pathlib import Path
+
+    from vaelab.config import Config
+    from vaelab.objectives import Objective
+    from vaelab.training.run import train
+    from vaelab.training.stop import Interrupted
+    from vaelab.training.trainer import Trainer
+
+    config, out, fault, at = Config.load(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+    faulty = int(os.environ["RANK"]) == 1
+    checksums = {}
+    objective_forward, training_step = Objective.forward, Trainer.training_step
+
+    def forward(self, x, output, step):
+        terms = objective_forward(self, x, output, step)
+        if fault == "poison" and faulty and self.training and step + 1 == at:
+            # the nan is detached: backward sees the loss as it was, and DDP averages finite gradients
+            terms = dataclasses.replace(terms, loss=terms.loss + math.nan * terms.loss.detach())
+        return terms
+
+    def checked_step(self, x):
+        terms = training_step(self, x)
+        parameters = b"".join(p.detach().numpy().tobytes() for p in self.model.parameters())
+        checksums[self.step + 1] = hashlib.sha256(parameters).hexdigest()
+        if fault == "stop" and faulty and self.step + 1 == at:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return terms
+
+    Objective.forward, Trainer.training_step = forward, checked_step
+    try:
+        train(config, out)
+        ended = "finished"
+    except Interrupted as interrupt:
+        ended = f"{signal.Signals(interrupt.signum).name}, between steps: {interrupt.between_steps}"
+    print(json.dumps({"checksums": checksums, "ended": ended}))
+""")
+
+
+def fault_in_rank_one(root: Path, config: Config, fault: str, at: int) -> list[dict]:
+    """Train `config` into root / "run" in two processes, rank 1 meeting `fault` at step `at` (FAULTS)."""
+    config.save(root / "config.yaml")
+    (root / "faults.py").write_text(FAULTS)
+    return two_processes(root / "faults.py", root / "config.yaml", root / "run", fault, at)
+
+
+def test_a_stop_request_in_one_process_stops_all_of_them_at_the_same_step(tmp_path):
+    seen = fault_in_rank_one(tmp_path, tiny(10), "stop", at=6)
+    for process in seen:
+        assert process["ended"] == "SIGTERM, between steps: True"  # rank 0 stops on rank 1's request
+        assert list(process["checksums"]) == [str(step) for step in range(1, 7)]  # step 7 began nowhere
+    assert load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["step"] == 6  # saved by rank 0
+
+
+def test_a_non_finite_loss_in_one_process_skips_the_step_in_all_of_them(tmp_path):
+    # step 3's window holds only the skipped step; no gradient records among the train records
+    config = tiny(6).with_updates({"training.log_every": 1, "training.grad_every": 0})
+    rank_zero, rank_one = (process["checksums"] for process in fault_in_rank_one(tmp_path, config, "poison", at=3))
+    assert rank_zero == rank_one  # the same parameters after every step
+    assert rank_zero["3"] == rank_zero["2"], "the skipped step updated the parameters"
+    assert rank_zero["2"] != rank_zero["1"] and rank_zero["4"] != rank_zero["3"], "the other steps update"
+    train_records = [r for r in read_metrics(tmp_path / "run" / "metrics.jsonl") if r["split"] == "train"]
+    assert [r["skipped_steps"] for r in train_records] == [0, 0, 1, 1, 1, 1]
+    assert [math.isnan(r["loss"]) for r in train_records] == [False, False, True, False, False, False]

@@ -33,7 +33,7 @@ def test_a_second_process_is_refused_while_the_first_holds_the_run_and_a_killed_
     holding = lambda: (out / ".lock").is_file() and (out / ".lock").read_text() == f"pid {first.process.pid}"
     first.freeze_when(holding, "taking the lock")  # stopped, it keeps the lock for as long as the test needs
     try:
-        second = subprocess.run([sys.executable, "-m", "vaelab.cli", "train", "--out", str(out), *TINY],
+        second = subprocess.run([sys.executable, "-m", "vaelab", "train", "--out", str(out), *TINY],
                                 capture_output=True, text=True, timeout=300)
         assert second.returncode == 2
         assert second.stderr.splitlines() == [

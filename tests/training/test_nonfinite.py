@@ -162,7 +162,7 @@ def test_clip_grad_bounds_the_norm_of_every_update_and_logs_the_norm_before(tmp_
     (["--clip-grad", "0"], "training.clip_grad=0.0 must be > 0 (or null: no clipping): e.g. --clip-grad 100"),
     (["--clip-grad", "-1"], "training.clip_grad=-1.0 must be > 0"),
     (["--max-bad-steps", "0"], "training.max_bad_steps=0 must be at least 1: e.g. --max-bad-steps 20"),
-])
+], ids=["clip-grad-0", "clip-grad-negative", "max-bad-steps-0"])
 def test_bad_values_are_one_clear_line(tmp_path, capsys, flag, message):
     assert main(["train", "--data", "digits", "--out", str(tmp_path / "run"), *flag]) == 2
     error = capsys.readouterr().err.strip()

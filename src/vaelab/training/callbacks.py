@@ -44,7 +44,8 @@ class MetricLogging(Callback):
     `skipped_steps`, the run's running total of them, and `grad_norm` (before clipping) when clipping is on.
 
     In a data-parallel run every process runs it, so that the train metrics are averaged over the
-    processes too; only rank 0 has loggers.
+    processes too; only rank 0 has loggers. The processes skip the same steps (nonfinite.py), so all of
+    them take the same branch below and make the same collective.
     """
 
     def __init__(self, loggers: list[Logger], every: int):
@@ -62,8 +63,8 @@ class MetricLogging(Callback):
                 self.sums[name] += value
             self.count += 1
         if trainer.step % self.every == 0 or trainer.step == trainer.total_steps:
-            if not self.count:  # every step of the window was skipped: the last one as it was
-                means = metrics
+            if not self.count:  # every step of the window was skipped: the last one as it was (nan in any process: nan)
+                means = metrics if trainer.parallel is None else trainer.parallel.weighted_mean(metrics, 1)
             elif trainer.parallel is None:
                 means = {name: total / self.count for name, total in self.sums.items()}
             else:

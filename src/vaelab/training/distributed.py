@@ -19,7 +19,11 @@ nothing distributed is set up: the trainer runs exactly as it always has. Each o
   of a one-process run, saved in checkpoints); rank r > 0 re-seeds it from (seed, r, step) before every
   step, so its noise needs no checkpoint and a resumed run continues exactly;
 - averages the train and validation metrics over the processes, weighted by examples, so that
-  metrics.jsonl holds the global values. Validation is shared out too (every W-th image).
+  metrics.jsonl holds the global values. Validation is shared out too (every W-th image);
+- agrees with the others, at every step, on what only one process may see: a stop request (a signal
+  can reach the processes a step apart; all stop before the same step, rank 0 saves `last.pt`) and a
+  non-finite loss or gradient (all skip the step, nonfinite.py). A process that went on alone would wait
+  forever in the next collective that the others never make.
 
 Only rank 0 writes files (the lock, config.yaml, metrics.jsonl, checkpoints, figures, the report,
 skipped.txt) and logs; the others run no file-writing callback. A checkpoint is the unwrapped
@@ -151,6 +155,19 @@ class DataParallel:
         values = torch.tensor([*sums.values(), count], dtype=torch.float64, device=self.device)
         dist.all_reduce(values)
         return dict(zip(sums, (values[:-1] / values[-1]).tolist()))
+
+    def all_hold(self, *flags: bool) -> list[bool]:
+        """For each of `flags`, whether it holds in every process (an all-reduce MIN)."""
+        values = torch.tensor(flags, dtype=torch.int32, device=self.device)
+        dist.all_reduce(values, op=dist.ReduceOp.MIN)
+        return [bool(value) for value in values.tolist()]
+
+    def stop_request(self, requested: int | None) -> int | None:
+        """The run's stop request, given this process's (stop.py): the highest signal number that any process
+        has noted (an all-reduce MAX), None when none has."""
+        value = torch.tensor([requested or 0], dtype=torch.int32, device=self.device)
+        dist.all_reduce(value, op=dist.ReduceOp.MAX)
+        return int(value.item()) or None
 
     def from_rank_zero(self, value: Any) -> Any:
         """Rank 0's `value` (picklable), in every process."""

@@ -10,6 +10,9 @@ step still counts as a step, its noise and its batch are used up. Skipped steps 
 `UsageError` (exit code 2) that says what to try, and saves nothing, so `last.pt` is the last
 checkpoint from before.
 
+In a data-parallel run the processes decide together: one process's non-finite loss skips the step in
+all of them, so that their parameters stay the same and all make the same collectives after it.
+
 A gradient is non-finite when its total 2-norm is (any inf or nan makes it so). With
 `training.clip_grad`, the gradients are scaled down to that total norm before the update
 (Pascanu, Mikolov & Bengio 2013, "On the difficulty of training recurrent neural networks", Alg. 1);
@@ -19,12 +22,15 @@ the norm from before clipping is logged as `grad_norm`.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from vaelab.config import TrainingConfig
 from vaelab.errors import UsageError
+
+if TYPE_CHECKING:
+    from vaelab.training.distributed import DataParallel
 
 log = logging.getLogger("vaelab")
 
@@ -42,25 +48,31 @@ class NonFiniteGuard:
 
     `skipped_steps` (all run long) and `in_a_row` are checkpoint state: a resumed run counts on.
     `last_skipped` and `grad_norm` (None unless clipping) describe the latest step, for the loggers.
+    `parallel` is this process's place in a data-parallel run (None: it trains alone).
     """
 
-    def __init__(self, training: TrainingConfig, params: list[torch.Tensor], total_steps: int):
+    def __init__(self, training: TrainingConfig, params: list[torch.Tensor], total_steps: int,
+                 parallel: DataParallel | None = None):
         self.training = training
         self.params = params
         self.total_steps = total_steps
+        self.parallel = parallel
         self.skipped_steps = 0
         self.in_a_row = 0
         self.last_skipped = False
         self.grad_norm: float | None = None
 
     def allows_update(self, loss: torch.Tensor, step: int) -> bool:
-        """Call after backward: True when `loss` and every gradient are finite. Otherwise the step is counted
-        and named in a warning, or, when it makes `max_bad_steps` in a row, a `UsageError` ends the run.
-        `step` is the step being taken, counted from 1 as in metrics.jsonl."""
+        """Call after backward: True when `loss` and every gradient are finite (in every process of a
+        data-parallel run). Otherwise the step is counted and named in a warning, or, when it makes
+        `max_bad_steps` in a row, a `UsageError` ends the run. `step` is the step being taken, counted from 1
+        as in metrics.jsonl."""
         norm = gradient_norm(self.params, self.training.clip_grad)
         self.grad_norm = None if self.training.clip_grad is None else float(norm)
-        loss_finite = bool(torch.isfinite(loss))
-        self.last_skipped = not (loss_finite and bool(torch.isfinite(norm)))
+        loss_finite, grad_finite = bool(torch.isfinite(loss)), bool(torch.isfinite(norm))
+        if self.parallel is not None:  # the gradients are averaged already, each process's loss is its own
+            loss_finite, grad_finite = self.parallel.all_hold(loss_finite, grad_finite)
+        self.last_skipped = not (loss_finite and grad_finite)
         if not self.last_skipped:
             self.in_a_row = 0
             return True

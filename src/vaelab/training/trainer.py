@@ -74,7 +74,7 @@ class Trainer:
             keep_freed_memory()  # no page faults on every step's buffers: see its docstring
         fused = device.type in ("cuda", "cpu")
         self.optimizer = torch.optim.Adam(params, lr=training.lr, fused=fused)
-        self.guard = NonFiniteGuard(training, params, self.total_steps)
+        self.guard = NonFiniteGuard(training, params, self.total_steps, parallel)
         self.noise = torch.Generator(device=device).manual_seed(training.seed)
         self.step = 0
         self.best_score = -math.inf
@@ -121,8 +121,9 @@ class Trainer:
         """Train until `total_steps`.
 
         Ctrl-C or SIGTERM stop it before the next step (stop.py): `last.pt` is saved (on_interrupt) and
-        `Interrupted` raised. A second signal raises at once and saves nothing. A KeyboardInterrupt that a
-        callback raises also saves `last.pt` on its way out.
+        `Interrupted` raised. In a data-parallel run a signal that reaches one process stops them all before
+        the same step, and rank 0 saves. A second signal raises at once and saves nothing. A KeyboardInterrupt
+        that a callback raises also saves `last.pt` on its way out.
         """
         self.model.train()
         self.objective.train()
@@ -147,8 +148,9 @@ class Trainer:
             order = epoch_order(self.train_index, self.config.training.seed, epoch)
             first = self.step - epoch * self.steps_per_epoch
             for b in range(first, self.steps_per_epoch):
-                if stop.requested is not None:
-                    raise Interrupted(stop.requested, between_steps=True)
+                requested = stop.requested if self.parallel is None else self.parallel.stop_request(stop.requested)
+                if requested is not None:
+                    raise Interrupted(requested, between_steps=True)
                 index = batch_indices(order, b, self.batch_size)
                 if self.parallel is not None:
                     index = self.parallel.shard(index)  # this process's share of the global batch

@@ -495,8 +495,9 @@ def write_sweep_report(sweep_dir: str | Path) -> Path:
 
 
 def write_runs_report(directory: str | Path, title: str | None = None) -> Path:
-    """DIR/report.html comparing every run below DIR (e.g. the demo's three): a table of their final
-    numbers, a figure of their loss terms and reconstructions, and what each beta means."""
+    """DIR/report.html comparing every run below DIR (e.g. the demo's): a table of their final numbers, a
+    figure of their loss terms and reconstructions, what each beta means, and DIR/rate_distortion*.png
+    (the demo's curve) where there is one."""
     directory = Path(directory)
     runs = [read_run(path) for path in find_runs(directory)]
     if not runs:
@@ -507,6 +508,7 @@ def write_runs_report(directory: str | Path, title: str | None = None) -> Path:
     notes = {i: run.config.describe() for i, run in enumerate(runs)}
     pngs = sorted(directory.glob("*.png"))
     reconstructions = [path for path in pngs if path.name.startswith("reconstructions")]
+    curves = [path for path in pngs if path.name.startswith("rate_distortion")]
     comparison = _comparison_png(runs, reconstructions=not reconstructions)
     context = {
         "title": title or f"{directory.name}: {len(runs)} runs compared",
@@ -515,14 +517,15 @@ def write_runs_report(directory: str | Path, title: str | None = None) -> Path:
         "summary": Table(columns=columns, rows=rows, links=_run_links(directory, rows), notes=notes),
         "summary_all": None,
         "figures": {
-            "rate-distortion": [],
+            "rate-distortion": [embed_png(path, "Rate (KL, nats) against distortion; the beta = 1 ELBO is "
+                                          "constant along the iso-ELBO lines.") for path in curves],
             "vs-beta": [],
             "reconstructions": [embed_png(path, "The same validation inputs, reconstructed by every run.")
                                 for path in reconstructions],
             "comparison": [embed_png(comparison, "Each run's recon term, KL and beta = 1 negative ELBO "
                                      "over training" + ("." if reconstructions else "; below, the same validation "
                                                         "images and every run's reconstructions."))],
-            "other-figures": [embed_png(path, path.name) for path in pngs if path not in reconstructions],
+            "other-figures": [embed_png(path, path.name) for path in pngs if path not in [*reconstructions, *curves]],
         },
         "readings": _readings(runs),
         "runs": _runs_list(directory, runs),

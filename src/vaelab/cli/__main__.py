@@ -1,5 +1,0 @@
-import sys
-
-from vaelab.cli import main
-
-sys.exit(main())
