@@ -35,8 +35,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-
 from sections import write_section
+
 from vaelab.config import Config
 from vaelab.sweep.executor import LocalExecutor
 from vaelab.sweep.grid import format_value, parse_axes
@@ -47,6 +47,19 @@ TARGET_RATIO = 0.25
 TARGET_GAP = 0.02
 BETAS = "0.01,0.03,0.1,0.2,0.5,1,3,10"
 RESULT = "benchmark.json"
+READING = """**Reading.** Where the beta = 1 ELBO differs by more than 2% the conditional model does better, not
+worse: at small betas it settles at a lower rate than the separately trained run (the rate columns) with no
+more distortion (the MSE columns), and the rate it does not spend raises the beta = 1 ELBO. Read as
+"within 2%" in both directions, the ELBO target is therefore missed at the small betas; read as "no more than
+2% worse", it is met at every beta. The measure each separate run is trained on, the loss at its beta, is
+the fairer comparison: there the conditional model matches or beats the separate runs up to beta = 1 and
+falls behind at the top of its range, where it keeps more rate than a run trained for beta = 10 alone. The
+paper's two remedies were tried as the variants: a wider FiLM MLP (128 hidden units) changes little; drawing
+betas from a range that reaches past the largest beta evaluated (up to 30), so that beta = 10 is no longer
+at the edge of the distribution, narrows the gap at beta = 10 and costs a little at the small betas. At
+1500 steps the separate runs at small beta are themselves not converged (their loss at beta is higher than
+the conditional model's), so these gaps measure two unconverged optimisations against each other as much as
+the method."""
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -119,7 +132,7 @@ def report(args, base: Config, separate: dict, conditional: dict[str, dict], var
     lines = [
         SECTION, "",
         "Written by `benchmarks/sweep.py`; every number below comes from one run of", "",
-        f"    .venv/bin/python benchmarks/sweep.py --write docs/benchmarks.md "
+        "    .venv/bin/python benchmarks/sweep.py --write docs/benchmarks.md "
         + " ".join(f"--variant {text}" for text in args.variant), "",
         f"Machine: {cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__}, one thread per run; load average "
         f"{load_before:.1f} at the start and {load_after:.1f} at the end (shared with other work).", "",
@@ -134,7 +147,9 @@ def report(args, base: Config, separate: dict, conditional: dict[str, dict], var
         result = conditional[name]
         ratio = result["seconds"] / separate["seconds"]
         gaps = {beta: relative_gap(result["rows"][beta]["elbo"], separate["rows"][beta]["elbo"]) for beta in betas}
+        losses = {beta: relative_gap(separate["rows"][beta]["loss"], result["rows"][beta]["loss"]) for beta in betas}
         within = [beta for beta, gap in gaps.items() if abs(gap) <= TARGET_GAP]
+        not_worse = [beta for beta, gap in gaps.items() if gap >= -TARGET_GAP]
         worst = min(gaps, key=lambda beta: -abs(gaps[beta]))
         change = ", ".join([*(f"{key}={value}" for key, value in updates.items()),
                             *([f"sampling range [{beta_range[0]:g}, {beta_range[1]:g}]"] if beta_range else [])])
@@ -143,20 +158,39 @@ def report(args, base: Config, separate: dict, conditional: dict[str, dict], var
             f"**Targets.** Wall clock {result['seconds']:.0f} s against {separate['seconds']:.0f} s: ratio "
             f"{ratio:.3f} (target <= {TARGET_RATIO}: {'met' if ratio <= TARGET_RATIO else '**not met**'}). ELBO within "
             f"{TARGET_GAP:.0%} of the separate run's at {len(within)} of {len(betas)} betas "
-            f"({'met' if len(within) == len(betas) else '**not met**'}; largest gap {gaps[worst]:+.1%} at beta = {worst}).",
+            f"({'met' if len(within) == len(betas) else '**not met**'}; largest gap {gaps[worst]:+.1%} at "
+            f"beta = {worst}); not more than {TARGET_GAP:.0%} worse at {len(not_worse)} of {len(betas)}.",
+            "",
+            own_objective(losses),
             "",
             "| beta | rate, separate | rate, conditional | ELBO, separate | ELBO, conditional | ELBO gap | "
-            "MSE, separate | MSE, conditional |",
-            "|---|---|---|---|---|---|---|---|",
+            "MSE, separate | MSE, conditional | loss at beta, separate | loss at beta, conditional | loss gap |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for beta in betas:
             own, one = separate["rows"][beta], result["rows"][beta]
             lines.append(f"| {beta} | {number(own['rate'])} | {number(one['rate'])} | {number(own['elbo'])} | "
-                         f"{number(one['elbo'])} | {gaps[beta]:+.2%} | {number(own['mse'])} | {number(one['mse'])} |")
+                         f"{number(one['elbo'])} | {gaps[beta]:+.2%} | {number(own['mse'])} | {number(one['mse'])} | "
+                         f"{number(own['loss'])} | {number(one['loss'])} | {losses[beta]:+.2%} |")
         lines.append("")
-    lines.append("ELBO gap: (conditional - separate) / |separate|; negative is worse for the conditional model. "
-                 "Rates in nats per image; MSE per pixel.")
+    lines.append("ELBO gap: (conditional - separate) / |separate|, the beta = 1 ELBO (nats per image, higher is "
+                 "better); negative is worse for the conditional model. Loss at beta: the objective each separate "
+                 "run minimises, distortion + beta * rate (lower is better); its gap is (separate - conditional) / "
+                 "separate, negative again where the conditional model does worse. Rates in nats per image; MSE "
+                 "per pixel.")
+    lines += ["", READING]
     return "\n".join(lines) + "\n"
+
+
+def own_objective(losses: dict[str, float]) -> str:
+    """Where the conditional model does better and worse than the separate runs on each beta's own objective."""
+    better = [beta for beta, gap in losses.items() if gap >= 0]
+    worse = [beta for beta, gap in losses.items() if gap < 0]
+    text = f"On each beta's own objective (loss at beta) it does better at beta = {', '.join(better) or 'none'}"
+    if not worse:
+        return text + "."
+    worst = min(worse, key=lambda beta: losses[beta])
+    return text + f" and worse at {', '.join(worse)} (by {-losses[worst]:.1%} at beta = {worst})."
 
 
 def relative_gap(value: Any, reference: Any) -> float:

@@ -17,7 +17,8 @@ number of steps, each with its own data handling, loss and training loop:
   (invariant to the scale of the loss) takes the same steps.
 
 Every measurement runs in its own process, forked from this one before it has computed anything, so
-no run inherits another's allocator state, thread pool or compiled graphs. Within a run, a step is
+no run inherits another's allocator state, thread pool or compiled graphs (the runs that compare
+OpenMP's wait policy, which is read when torch loads, start a fresh interpreter instead). Within a run, a step is
 timed from the end of the previous step to the end of this one; the first `--warmup` steps are
 dropped, as is vaelab's once-per-epoch validation pass (pythae's `train_step` has none); a run's rate
 is the batch size over its median step. Progress bars are off on both sides. The contenders
@@ -630,7 +631,8 @@ def scaling(name: str, base: Setup, grid: list[dict], args, report: Report) -> N
     report.add()
 
 
-def profile(name: str, setup: Setup, report: Report) -> None:
+def profile(name: str, setup: Setup, report: Report) -> float:
+    """Write the per-layer table; return the rate of the FLOP-counted layers alone, over the matmul's."""
     rows, step = isolated(layer_profile, name, setup)
     total_flops = sum(r["flops"] for r in rows)
     channels_last = TrainingConfig().channels_last if setup.channels_last is None else setup.channels_last
@@ -656,6 +658,7 @@ def profile(name: str, setup: Setup, report: Report) -> None:
     rate = lambda group: sum(r["flops"] for r in group) / sum(r["forward"] + r["backward"] for r in group) / 1e9
     share = lambda group: sum(r["forward"] + r["backward"] for r in group) / step
     small = sum(r["forward"] + r["backward"] for r in rows if not r["flops"]) + rest
+    bound = rate([r for r in rows if r["flops"]]) / report.peak
     report.add(f"The {len(big)} wide convolutions ({100 * sum(r['flops'] for r in big) / total_flops:.0f}% of the "
                f"FLOPs) run at {rate(big) / report.peak:.2f} of the matmul and take {100 * share(big):.0f}% of the "
                f"step; the first and last layers (from and to the {WORKLOADS[name].shape[0]} image channels) run "
@@ -663,9 +666,9 @@ def profile(name: str, setup: Setup, report: Report) -> None:
                f"({100 * sum(r['flops'] for r in thin) / total_flops:.0f}% of the FLOPs, "
                f"{100 * share(thin):.0f}% of the time); the activations, the loss, sampling, the Adam update "
                f"and cutting the batch do no counted FLOPs and take {100 * small / step:.0f}%. Were those free, "
-               f"the step would run at the rate of its FLOP-counted layers: "
-               f"{rate([r for r in rows if r['flops']]) / report.peak:.2f} of the matmul.")
+               f"the step would run at the rate of its FLOP-counted layers: {bound:.2f} of the matmul.")
     report.add()
+    return bound
 
 
 def write_section(path: Path, text: str) -> None:
@@ -718,13 +721,23 @@ DEFAULTS = """\
 vaelab turns on by default what made both datasets faster while computing the same numbers (to
 float round-off, tests/training/test_options.py): the NHWC layout (`training.channels_last`), the
 allocator setting `keep_freed_memory()` on the CPU, and the fused Adam update (whose gain is small
-beside a step: see the Adam table). bf16 autocast (`training.amp`) is faster
-but rounds every convolution's inputs to bfloat16's 8-bit mantissa, so it stays an opt-in. torch's
-default thread count (one per core) stays. torch.compile is not offered: it gained nothing
-consistent over repeated runs on this CPU (oneDNN already runs the convolutions; it only fuses the
-cheap element-wise work) and costs the compilation in the table's last column (measured without
-torch's compile caches), again for every new batch shape (validation, figures). Wider networks use the CPU better (see the width table), but
-the width is the model's, not a speed option: the default stays at 32.
+beside a step: see the Adam table). The objective takes the beta = 1 ELBO's NLL and the logged MSE
+from the recon term it has just computed (for `sse`, NLL = SSE / (2 sigma^2) + D log sigma +
+D/2 log(2 pi) and MSE = SSE / D) instead of going over the pixels twice more: the row "NLL and MSE
+in a second pass (as before)" is the old way, whose gradients are the same bit for bit. bf16
+autocast (`training.amp`) is faster but rounds every convolution's inputs to bfloat16's 8-bit
+mantissa, so it stays an opt-in, and its FLOP/s would have to be held against a bfloat16 matmul, not
+the float32 one. torch's default thread count (one per core) stays. torch.compile
+(`training.compile`) stays off: it gained nothing consistent over repeated runs on this CPU (oneDNN
+already runs the convolutions; it only fuses the cheap element-wise work) and costs the compilation
+in the table's last column (measured without torch's compile caches), again for every new batch
+shape (validation, figures). "ReLU for SiLU" is another model, not a way of computing this one: its
+activation is cheaper, but the network's activation is a modelling choice (and a checkpoint does not
+record it), so it is measured here and not made the default. OMP_WAIT_POLICY=PASSIVE is an
+environment variable that OpenMP reads when torch loads, so a library cannot set it for its caller:
+on a machine that other jobs share (as this one was), export it before starting vaelab; on an idle
+machine the spinning default avoids a wake-up per parallel region. Wider networks use the CPU better
+(see the width table), but the width is the model's, not a speed option: the default stays at 32.
 """
 
 
@@ -758,7 +771,9 @@ def main(argv: list[str] | None = None) -> None:
     report.add()
     report.add("Written by `benchmarks/throughput.py`; every number in this section comes from one run of")
     report.add()
-    report.add(f"    .venv/bin/python benchmarks/throughput.py {' '.join(sys.argv[1:] if argv is None else argv)}".rstrip())
+    wait = f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']} " if "OMP_WAIT_POLICY" in os.environ else ""
+    report.add(f"    {wait}.venv/bin/python benchmarks/throughput.py "
+               f"{' '.join(sys.argv[1:] if argv is None else argv)}".rstrip())
     report.add()
     defaults = TrainingConfig()
     report.add(f"Machine: {cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__}, "
@@ -787,7 +802,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.quick:
         grid = [dict(width=16), dict(width=32), dict(width=64), dict(batch_size=32), dict(batch_size=512)]
         scaling(art, base, grid, args, report)
-    profile(art, base, report)
+    bound = profile(art, base, report)
 
     report.measure_matmul()
     report.add(f"float32 matmul 4096 x 4096 @ 4096 x 4096: median {fmt(report.peak)} GFLOP/s over "
@@ -800,7 +815,9 @@ def main(argv: list[str] | None = None) -> None:
     verdict = lambda ok: "met" if ok else "**not met**"
     summary = (f"**Targets.** vaelab / pythae: {results[fashion]:.2f} on Fashion-MNIST and {results[art]:.2f} on "
                f"the artworks (target >= 1.0: {verdict(min(results[fashion], results[art]) >= 1.0)}). Training "
-               f"FLOP/s at 64 x 64: {efficiency:.2f} of the float32 matmul (target 0.8: {verdict(efficiency >= 0.8)}).")
+               f"FLOP/s at 64 x 64: {efficiency:.2f} of the float32 matmul (target 0.8: {verdict(efficiency >= 0.8)}); "
+               f"the layers that do the FLOPs run at {bound:.2f} of it by themselves (\"Where a step goes\"), the "
+               "step's rate if the activations, the loss, sampling, Adam and the batch took no time at all.")
     measured = "; ".join(f"{variant} {options[(fashion, variant)]:.2f} / {options[(art, variant)]:.2f}"
                          for variant in [*list(variants)[1:], "glibc's malloc as is", "OMP_WAIT_POLICY=PASSIVE"])
     choices = (f"**Defaults.** Rates against vaelab's defaults in this run (Fashion-MNIST / artworks): {measured}. "

@@ -29,7 +29,7 @@ def test_demo_quick(tmp_path, capsys):
         assert (tmp_path / "demo" / run / "checkpoints" / "last.pt").exists()
     # the curve: the conditional model read off at 5 betas, its rate falling as beta rises
     start = lines.index(next(line for line in lines if line.startswith("one model for every beta in [0.03, 3]")))
-    curve = {float(line.split()[0]): [float(value) for value in line.split()[1:]] for line in lines[start + 2:start + 7]}
+    curve = {float(line.split()[0]): [float(v) for v in line.split()[1:]] for line in lines[start + 2 : start + 7]}
     assert sorted(curve) == [0.03, 0.1, 0.3, 1.0, 3.0]
     assert curve[0.03][1] > curve[3.0][1]  # KL
     assert (tmp_path / "demo" / "rate_distortion.png").stat().st_size > 10_000

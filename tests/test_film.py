@@ -7,7 +7,7 @@ import torch
 from vaelab.film import FiLM
 from vaelab.model import AtBeta, ConvVAE, at_beta
 
-SIZE = dict(image_size=16, channels=1, latent_dim=4, width=8)
+SIZE = {"image_size": 16, "channels": 1, "latent_dim": 4, "width": 8}
 
 
 def conditional_twin() -> tuple[ConvVAE, ConvVAE]:

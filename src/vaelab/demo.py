@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from vaelab.config import Config, DataConfig, ModelConfig, ObjectiveConfig, TrainingConfig
-from vaelab.diagnostics.evaluate import evaluate_run, evaluation_dir
-from vaelab.training.loggers import read_metrics
+from vaelab.diagnostics.evaluate import validate_at_beta
+from vaelab.training.checkpoint import load_checkpoint
 from vaelab.training.run import RunResult, train
 from vaelab.viz.compare import plot_run_reconstructions
 from vaelab.viz.report import write_runs_report
@@ -32,7 +32,6 @@ SCENARIOS = (
 )
 CURVE = "all-betas"  # the loss-conditional model's run directory under out/
 CURVE_BETAS = (0.03, 0.1, 0.3, 1.0, 3.0)  # where it is read off; its range is from the first to the last
-CURVE_IW_SAMPLES = 10  # importance samples per image of each evaluation along the curve: cheap, as a sweep's
 
 
 @dataclass
@@ -64,12 +63,14 @@ def run_demo(out: str | Path = "demo", *, quick: bool = False, data: str = "fash
     for name, _, kind, beta in SCENARIOS:
         runs[name] = train_or_resume(demo_config(kind, beta, quick, data), out / name)
     curve_config = demo_config("vae", 1.0, quick, data, beta_range=[CURVE_BETAS[0], CURVE_BETAS[-1]])
-    curve_rows = read_curve(train_or_resume(curve_config, out / CURVE).run_dir)
+    curve_run = train_or_resume(curve_config, out / CURVE).run_dir
+    curve_rows = [validate_at_beta(curve_run, beta) for beta in CURVE_BETAS]  # also in out/all-betas/beta=B/
     table = format_table(runs) + "\n\n" + format_curve(curve_rows)
     figure = out / "reconstructions.png"
     write_comparison(runs, figure)
     curve = out / "rate_distortion.png"
-    plot_curve(runs, curve_rows, curve)
+    hparams = load_checkpoint(curve_run / "checkpoints" / "last.pt")["model_hparams"]
+    plot_curve(runs, curve_rows, hparams["channels"] * hparams["image_size"] ** 2, curve)
     report = write_runs_report(out, title="The seed's experiment: VAE with beta = 1, VAE with beta = 0.1, plain "
                                           "autoencoder, and the rate-distortion curve they lie on")
     return DemoResult(out=out, runs=runs, table=table, figure=figure, report=report, curve=curve,
@@ -78,18 +79,6 @@ def run_demo(out: str | Path = "demo", *, quick: bool = False, data: str = "fash
 
 def train_or_resume(config: Config, run_dir: Path) -> RunResult:
     return train(config, run_dir, resume=(run_dir / "config.yaml").exists())
-
-
-def read_curve(run_dir: Path) -> list[dict[str, Any]]:
-    """The conditional model evaluated at each of CURVE_BETAS (RUN/beta=B/): the validation record that a run
-    trained at that beta would end with, and the pixels per image."""
-    rows = []
-    for beta in CURVE_BETAS:
-        results = evaluate_run(run_dir, beta=beta, checkpoint="last", iw_samples=CURVE_IW_SAMPLES,
-                               write_figures=False)
-        record = read_metrics(evaluation_dir(run_dir, beta) / "metrics.jsonl")[-1]
-        rows.append({**record, "pixels": results["pixels"]})
-    return rows
 
 
 def format_table(runs: dict[str, RunResult]) -> str:
@@ -112,10 +101,10 @@ def format_curve(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def plot_curve(runs: dict[str, RunResult], curve_rows: list[dict[str, Any]], path: Path) -> None:
+def plot_curve(runs: dict[str, RunResult], curve_rows: list[dict[str, Any]], pixels: int, path: Path) -> None:
     """The conditional model's rate-distortion curve, with the three runs on it: beta = 1 and beta = 0.1,
-    and the AE at beta = 0, whose rate is 0 (its point-mass posterior has no KL term)."""
-    pixels = curve_rows[0]["pixels"]
+    and the AE at beta = 0, whose rate is 0 (its point-mass posterior has no KL term). `pixels` per image
+    place the iso-ELBO lines."""
     rows = [{"run": f"beta={row['beta']:g}", "beta": row["beta"], "rate": row["kl"], "distortion": row["recon"],
              "pixels": pixels, "model": "one loss-conditional model"} for row in curve_rows]
     rows += [{"run": label, "beta": beta, "rate": runs[name].metrics["kl"], "distortion": runs[name].metrics["recon"],

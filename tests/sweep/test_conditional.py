@@ -36,7 +36,8 @@ def test_the_plan_trains_one_model_per_setting_of_the_other_axes(tmp_path):
     axes = parse_axes(["model.latent_dim=2,4", "objective.beta=0.1,1,3"])
     plan = plan_conditional_sweep(base, axes, tmp_path)
     assert [model.name for model in plan.models] == ["latent_dim=2,beta=0.1-3", "latent_dim=4,beta=0.1-3"]
-    assert [run.name for run in plan.runs][:3] == ["latent_dim=2,beta=0.1", "latent_dim=2,beta=1", "latent_dim=2,beta=3"]
+    names = [run.name for run in plan.runs]
+    assert names[:3] == ["latent_dim=2,beta=0.1", "latent_dim=2,beta=1", "latent_dim=2,beta=3"]
     model = plan.models[1]
     assert model.config.objective.beta_range == [0.1, 3.0] and model.config.objective.beta == 1.0
     assert model.config.model.latent_dim == 4

@@ -89,29 +89,16 @@ def evaluate_run(
         raise UsageError(f"--max-images {max_images} must be at least 2")
     started = time.perf_counter()
     run_dir = Path(run_dir)
-    if not (run_dir / "config.yaml").exists():
-        raise UsageError(f"{run_dir} is not a run directory (no config.yaml): "
-                         f"train one with vaelab train --out {run_dir}")
     torch_device = resolve_device(device)
-    state = load_checkpoint(run_dir / "checkpoints" / f"{checkpoint}.pt", map_location=torch_device)
-    config = Config.from_dict(state["config"])
+    loaded = load_run(run_dir, checkpoint, torch_device, beta)
+    state, config, network, objective = loaded.state, loaded.config, loaded.network, loaded.objective
     out = run_dir
     if beta is not None:
-        config = config_at_beta(config, beta, run_dir)
         out = evaluation_dir(run_dir, beta)
         out.mkdir(exist_ok=True)
-    network = ConvVAE(**state["model_hparams"]).to(torch_device).eval()
-    network.load_state_dict(state["model"])
-    # The same numbers, faster: oneDNN's transposed convolutions run about 1.5x faster on the CPU with
-    # channels-last weights, and the IWAE is a million decodes (benchmarks/evaluate.py).
-    network = network.to(memory_format=torch.channels_last)
+        write_validation_record(out / "metrics.jsonl", loaded, torch_device)
     model = at_beta(network, config.objective.beta)
-    image_shape = (model.hparams["channels"], model.hparams["image_size"], model.hparams["image_size"])
-    # Only the likelihood is used here; the run length matters to the cyclical beta schedule alone.
-    objective = build_objective(config, image_shape, total_steps=max(1, state["step"])).to(torch_device).eval()
-    objective.load_state_dict(state["objective"])
-    if beta is not None:
-        write_validation_record(out / "metrics.jsonl", config, network, objective, state["step"], torch_device)
+    image_shape = loaded.image_shape
     images = evaluation_data(config, data, image_shape, max_images, seed, torch_device)
     generator = torch.Generator(device=torch_device).manual_seed(seed)
 
@@ -169,16 +156,63 @@ def config_at_beta(config: Config, beta: float, run_dir: Path) -> Config:
     return config.with_updates({"objective.beta": beta})
 
 
-def write_validation_record(path: Path, config: Config, network: ConvVAE, objective: Objective, step: int,
-                            device: torch.device) -> dict[str, Any]:
-    """The validation record a run trained at `config`'s beta logs at `step` (the trainer's own pass over
-    the validation split), written as the only line of `path`."""
+@dataclasses.dataclass
+class LoadedRun:
+    """A run's checkpoint rebuilt: its state, its config (at the beta evaluated), network and objective, and
+    the image shape (C, H, W) the network takes."""
+
+    state: dict[str, Any]
+    config: Config
+    network: ConvVAE
+    objective: Objective
+    image_shape: tuple[int, int, int]
+
+
+def load_run(run_dir: Path, checkpoint: str, device: torch.device, beta: float | None = None) -> LoadedRun:
+    """RUN/checkpoints/<checkpoint>.pt rebuilt for evaluation (eval mode); with `beta`, a loss-conditional
+    run's config as if it had been trained at `beta`."""
+    if not (run_dir / "config.yaml").exists():
+        raise UsageError(f"{run_dir} is not a run directory (no config.yaml): "
+                         f"train one with vaelab train --out {run_dir}")
+    state = load_checkpoint(run_dir / "checkpoints" / f"{checkpoint}.pt", map_location=device)
+    config = Config.from_dict(state["config"])
+    if beta is not None:
+        config = config_at_beta(config, beta, run_dir)
+    network = ConvVAE(**state["model_hparams"]).to(device).eval()
+    network.load_state_dict(state["model"])
+    # The same numbers, faster: oneDNN's transposed convolutions run about 1.5x faster on the CPU with
+    # channels-last weights, and the IWAE is a million decodes (benchmarks/evaluate.py).
+    network = network.to(memory_format=torch.channels_last)
+    hparams = state["model_hparams"]
+    image_shape = (hparams["channels"], hparams["image_size"], hparams["image_size"])
+    # Only the likelihood is used here; the run length matters to the cyclical beta schedule alone.
+    objective = build_objective(config, image_shape, total_steps=max(1, state["step"])).to(device).eval()
+    objective.load_state_dict(state["objective"])
+    return LoadedRun(state=state, config=config, network=network, objective=objective, image_shape=image_shape)
+
+
+def validate_at_beta(run_dir: str | Path, beta: float, *, checkpoint: str = "last", device: str = "cpu"
+                     ) -> dict[str, Any]:
+    """A loss-conditional run's validation record at `beta` alone, the cheap part of `evaluate_run(beta=...)`:
+    the record a run trained at `beta` ends with, written to RUN/beta=B/metrics.jsonl and returned."""
+    run_dir = Path(run_dir)
+    torch_device = resolve_device(device)
+    out = evaluation_dir(run_dir, beta)
+    loaded = load_run(run_dir, checkpoint, torch_device, beta)
+    out.mkdir(exist_ok=True)
+    return write_validation_record(out / "metrics.jsonl", loaded, torch_device)
+
+
+def write_validation_record(path: Path, loaded: LoadedRun, device: torch.device) -> dict[str, Any]:
+    """The validation record a run trained at the loaded config's beta logs at the checkpoint's step (the
+    trainer's own pass over the validation split), written as the only line of `path`."""
+    config, step = loaded.config, loaded.state["step"]
     data = load_images(config.data)
     train_index, val_index = split_indices(len(data.images), config.data.val_fraction, config.data.split_seed)
-    trainer = Trainer(config=config, model=network, objective=objective, images=data.images,
+    trainer = Trainer(config=config, model=loaded.network, objective=loaded.objective, images=data.images,
                       train_index=train_index, val_index=val_index, device=device, callbacks=[])
     trainer.step = step
-    record = {"epoch": trainer.epoch, "split": "val", **trainer.validate()}
+    record = {"step": step, "epoch": trainer.epoch, "split": "val", **trainer.validate()}
     path.unlink(missing_ok=True)
     logger = JsonlLogger(path)
     logger.log_metrics(record, step)
