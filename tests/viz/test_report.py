@@ -12,6 +12,7 @@ import pytest
 
 from vaelab.errors import UsageError
 from vaelab.training import run as run_module
+from vaelab.viz import report as report_module
 from vaelab.viz.compare import read_run
 from vaelab.viz.report import write_report
 
@@ -158,7 +159,7 @@ def test_train_writes_the_report_and_survives_its_failure(story, tmp_path, monke
     def broken(run_dir):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(run_module, "write_run_report", broken)
+    monkeypatch.setattr(report_module, "write_report", broken)
     config = read_run(story / "vae-beta1").config.with_updates({"training.steps": 2, "training.figures": False})
     with caplog.at_level(logging.WARNING, logger="vaelab"):
         result = run_module.train(config, tmp_path / "run")
