@@ -49,7 +49,8 @@ BETAS = "0.01,0.03,0.1,0.2,0.5,1,3,10"
 RESULT = "benchmark.json"
 READING = """**Reading.** Where the beta = 1 ELBO differs by more than 2% the conditional model does better, not
 worse: at small betas it settles at a lower rate than the separately trained run (the rate columns) with no
-more distortion (the MSE columns), and the rate it does not spend raises the beta = 1 ELBO. Read as
+more distortion (the MSE columns of the first table), and the rate it does not spend raises the beta = 1
+ELBO. Read as
 "within 2%" in both directions, the ELBO target is therefore missed at the small betas; read as "no more than
 2% worse", it is met at every beta. The measure each separate run is trained on, the loss at its beta, is
 the fairer comparison: there the conditional model matches or beats the separate runs up to beta = 1 and
@@ -57,9 +58,9 @@ falls behind at the top of its range, where it keeps more rate than a run traine
 paper's two remedies were tried as the variants: a wider FiLM MLP (128 hidden units) changes little; drawing
 betas from a range that reaches past the largest beta evaluated (up to 30), so that beta = 10 is no longer
 at the edge of the distribution, narrows the gap at beta = 10 and costs a little at the small betas. At
-1500 steps the separate runs at small beta are themselves not converged (their loss at beta is higher than
-the conditional model's), so these gaps measure two unconverged optimisations against each other as much as
-the method."""
+1500 steps the separate runs at small beta are probably not converged either (their loss at beta is higher
+than the conditional model's), so these gaps measure two unfinished optimisations against each other as much
+as the method."""
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -84,13 +85,12 @@ def main(argv: list[str] | None = None) -> None:
     })
     axes = parse_axes([f"objective.beta={args.betas}"])
     variants = [("conditional", {}, None), *(parse_variant(text) for text in args.variant)]
-    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as scratch:
         out = args.out or Path(scratch)
         separate = timed_sweep(out / "separate", base, axes)
         conditional = {name: timed_sweep(out / name, base.with_updates(updates), axes, beta_range)
                        for name, updates, beta_range in variants}
-    text = report(args, base, separate, conditional, variants, load_before, os.getloadavg()[0])
+    text = report(args, base, separate, conditional, variants)
     print(text)
     if args.write:
         write_section(args.write, text)
@@ -111,24 +111,26 @@ def parse_variant(text: str) -> tuple[str, dict[str, str], list[float] | None]:
 
 
 def timed_sweep(out: Path, base: Config, axes, beta_range: list[float] | None = None) -> dict[str, Any]:
-    """Run (or read back) one sweep: {"seconds": wall clock, "rows": summary rows by beta}."""
+    """Run (or read back) one sweep: {"seconds": wall clock, "load": the 1-minute load average before and
+    after, "rows": summary rows by beta}."""
     settings = {"base": base.to_dict(), "axes": [axis.to_dict() for axis in axes], "beta_range": beta_range,
                 "conditional": out.name != "separate"}
     saved = out / RESULT
     if saved.exists() and json.loads(saved.read_text())["settings"] == settings:
         return json.loads(saved.read_text())
-    started = time.perf_counter()
+    load_before, started = os.getloadavg()[0], time.perf_counter()
     result = run_sweep(base, axes, out, executor=LocalExecutor(1), conditional=settings["conditional"],
                        beta_range=beta_range)
     measured = {"settings": settings, "seconds": time.perf_counter() - started,
+                "load": [load_before, os.getloadavg()[0]],
                 "rows": {format_value(row["objective.beta"]): row for row in result.rows}}
     saved.write_text(json.dumps(measured, indent=1, default=str))
     return measured
 
 
-def report(args, base: Config, separate: dict, conditional: dict[str, dict], variants, load_before: float,
-           load_after: float) -> str:
+def report(args, base: Config, separate: dict, conditional: dict[str, dict], variants) -> str:
     betas = list(separate["rows"])
+    load_before, load_after = separate["load"][0], conditional[variants[-1][0]]["load"][1]
     lines = [
         SECTION, "",
         "Written by `benchmarks/sweep.py`; every number below comes from one run of", "",

@@ -27,6 +27,8 @@ weighing the KL term (one of free bits, capacity, GECO; see docs/kl-weighting.md
   vaelab train --data ../shared/data/artworks --free-bits 0.25 --out runs/art-fb        # 0.25 nats per latent dim
   vaelab train --data ../shared/data/artworks --capacity 25 --capacity-steps 20000 --out runs/art-cap
   vaelab train --data ../shared/data/artworks --geco-target 0.01 --out runs/art-geco    # keep the MSE at 0.01
+  vaelab train --data fashion-mnist --beta-range 0.01:10 --out runs/fm-all   # one model for every beta in the range
+  vaelab evaluate runs/fm-all --beta 0.1                                     # ... read off at beta = 0.1
 """
 
 
