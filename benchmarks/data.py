@@ -40,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
+from sections import cpu_name, write_section
 
 SECTION = "## Data pipeline"
 FASHION_IMAGES, FASHION_LABELS = "train-images-idx3-ubyte", "train-labels-idx1-ubyte"
@@ -195,24 +196,6 @@ def table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
 
-def write_section(path: Path, text: str) -> None:
-    """Put `text` (starting with SECTION) into `path`, replacing only an older Data pipeline section."""
-    old = path.read_text() if path.exists() else "# Benchmarks\n"
-    lines = old.splitlines()
-    if SECTION not in lines:
-        path.write_text(old.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n")
-        return
-    start = lines.index(SECTION)
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    before, after = "\n".join(lines[:start]).rstrip("\n"), "\n".join(lines[end:])
-    path.write_text(before + "\n\n" + text.rstrip("\n") + "\n" + ("\n" + after + "\n" if after else ""))
-
-
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import torch
+from sections import cpu_name, write_section
 
 from vaelab.config import Config, DataConfig, ModelConfig, TrainingConfig
 from vaelab.diagnostics.evaluate import evaluate_run
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
         "| wall clock | CPU time | target | load average (1 min) before / after | machine |",
         "| --- | --- | --- | --- | --- |",
         f"| {seconds:.1f} s | {cpu_seconds:.1f} s | {TARGET_SECONDS:.0f} s ({verdict}) | {load_before:.1f} / "
-        f"{load_after:.1f} | {_cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+        f"{load_after:.1f} | {cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads, Python {platform.python_version()} |",
         "",
         f"The evaluated model: IWAE_{result['iw_samples']} {result['iwae']:.1f} nats, ELBO {result['elbo']:.1f} nats "
@@ -84,26 +85,6 @@ def main(argv: list[str] | None = None) -> None:
         write_section(args.write, text)
 
 
-def write_section(path: Path, text: str) -> None:
-    """Put `text` (starting with SECTION) into `path`, replacing only an older Evaluation section."""
-    old = path.read_text() if path.exists() else "# Benchmarks\n"
-    lines = old.splitlines()
-    if SECTION not in lines:
-        path.write_text(old.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n")
-        return
-    start = lines.index(SECTION)
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    before, after = "\n".join(lines[:start]), "\n".join(lines[end:])
-    path.write_text(before.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n" + ("\n" + after + "\n" if after else ""))
-
-
-def _cpu_name() -> str:
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown CPU"
 
 
 if __name__ == "__main__":

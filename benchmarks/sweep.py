@@ -28,14 +28,13 @@ import argparse
 import json
 import logging
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
-from sections import write_section
+from sections import cpu_name, write_section
 
 from vaelab.config import Config
 from vaelab.sweep.executor import LocalExecutor
@@ -202,12 +201,6 @@ def relative_gap(value: Any, reference: Any) -> float:
 def number(value: Any) -> str:
     return f"{float(value):.4g}" if value not in (None, "") else "n/a"
 
-
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
 
 
 if __name__ == "__main__":

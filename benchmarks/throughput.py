@@ -50,6 +50,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch._inductor.config
+from sections import cpu_name, write_section
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -58,9 +59,9 @@ from vaelab.data import load_images, split_indices
 from vaelab.model import ConvVAE
 from vaelab.objectives.likelihood import Likelihood
 from vaelab.training import trainer as trainer_module
+from vaelab.training.batches import batch_indices, epoch_order
 from vaelab.training.callbacks import Callback, MetricLogging
 from vaelab.training.device import keep_freed_memory
-from vaelab.training.batches import batch_indices, epoch_order
 from vaelab.training.loggers import JsonlLogger
 from vaelab.training.run import build_model, build_objective
 from vaelab.training.trainer import Trainer
@@ -671,25 +672,6 @@ def profile(name: str, setup: Setup, report: Report) -> float:
     return bound
 
 
-def write_section(path: Path, text: str) -> None:
-    """Put `text` (starting with SECTION) into `path`, replacing only an earlier Training throughput section."""
-    old = path.read_text() if path.exists() else "# Benchmarks\n"
-    lines = old.splitlines()
-    if SECTION not in lines:
-        path.write_text(old.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n")
-        return
-    start = lines.index(SECTION)
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    before, after = "\n".join(lines[:start]).rstrip("\n"), "\n".join(lines[end:])
-    path.write_text(before + "\n\n" + text.rstrip("\n") + "\n" + ("\n" + after + "\n" if after else ""))
-
-
-def cpu_name() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return "unknown CPU"
 
 
 ABOUT = """\
