@@ -3,7 +3,6 @@ loss-conditional model with the three on it."""
 
 from pathlib import Path
 
-import pytest
 
 from vaelab.cli import main
 
