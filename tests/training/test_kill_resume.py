@@ -35,6 +35,13 @@ TINY = ["--data", "digits", "--image-size", "16", "--latent-dim", "4", "--width"
 TRAINING = "train / 60 val images"  # logged once the data is loaded and the checkpoint read, just before fit
 
 
+def _interactive_signals() -> None:
+    """In the child, SIGINT and SIGTERM as a process started from a terminal has them: a background job
+    (as CI may run the suite) starts with SIGINT ignored, and an ignored signal stays ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 class Training:
     """One `python -m vaelab train` process, its stderr in a file."""
 
@@ -45,7 +52,7 @@ class Training:
         self.log = out.parent / f"{out.name}.{next(self.logs)}.log"
         with self.log.open("w") as stderr:
             self.process = subprocess.Popen([sys.executable, "-m", "vaelab", "train", "--out", str(out), *args],
-                                            stdout=subprocess.DEVNULL, stderr=stderr)
+                                            stdout=subprocess.DEVNULL, stderr=stderr, preexec_fn=_interactive_signals)
 
     @classmethod
     def start(cls, out: Path) -> Training:

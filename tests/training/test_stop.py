@@ -50,9 +50,13 @@ class SignalAt(Callback):
 
 @pytest.fixture
 def handlers():
-    """SIGINT and SIGTERM as the test found them, put back afterwards whatever happens."""
+    """SIGINT and SIGTERM as an interactive process has them (a background job, as CI may run the suite,
+    starts with SIGINT ignored); afterwards, put back as the test found them whatever happens."""
     saved = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
-    yield saved
+    interactive = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
+    for number, handler in interactive.items():
+        signal.signal(number, handler)
+    yield interactive
     for number, handler in saved.items():
         signal.signal(number, handler)
 
