@@ -86,3 +86,12 @@ def test_a_different_run_is_never_overwritten(tmp_path):
     with pytest.raises(UsageError, match="differs"):
         train(other, tmp_path / "run", resume=True)
     assert load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["step"] == 5
+
+
+def test_a_resumed_run_may_run_on_other_threads_but_not_another_objective(tmp_path):
+    train(small_config(5), tmp_path / "run")
+    result = train(small_config(10, threads=1, max_bad_steps=5), tmp_path / "run", resume=True)
+    assert result.steps == 10
+    assert Config.load(tmp_path / "run" / "config.yaml").training.threads == 1  # the config saved is the new one
+    with pytest.raises(UsageError, match="differs"):
+        train(small_config(15, lr=1e-2), tmp_path / "run", resume=True)

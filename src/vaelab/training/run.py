@@ -69,7 +69,7 @@ def check_run_dir(config: Config, out: Path, resume: bool) -> None:
         if not saved.exists():
             raise UsageError(f"{out} holds no run to resume (no config.yaml): start it without --resume")
         if run_identity(Config.load(saved)) != run_identity(config):
-            raise UsageError(f"the config differs from {saved}: resume with the saved config (only --epochs/--steps may change)")
+            raise UsageError(f"the config differs from {saved}: resume with the saved config (only the run length, display and execution options may change)")
     elif any(path.name != LOCK_NAME for path in out.iterdir()):
         raise UsageError(f"{out} already holds files: pass --resume to continue that run, or choose a new --out")
 
@@ -180,10 +180,15 @@ def _callbacks(config: Config, out: Path, callbacks: list[Callback]) -> list[Cal
     ]
 
 
+RESUMABLE_CHANGES = ("epochs", "steps", "progress", "figures", "tensorboard", "threads", "device", "compile",
+                     "max_bad_steps")  # training.* keys a resumed run may set anew
+
+
 def run_identity(config: Config) -> dict:
-    """What makes two configs the same run: everything but the run length and the display options."""
+    """What makes two configs the same run: everything but the run length, the display options and how the
+    steps are executed (threads, device, torch.compile, the divergence limit), which may change on resume."""
     raw = config.to_dict()
-    for key in ("epochs", "steps", "progress", "figures", "tensorboard"):
+    for key in RESUMABLE_CHANGES:
         raw["training"].pop(key)
     return raw
 
