@@ -3,7 +3,6 @@ loss-conditional model with the three on it."""
 
 from pathlib import Path
 
-
 from vaelab.cli import main
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")

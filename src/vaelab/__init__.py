@@ -6,7 +6,7 @@
 """
 
 __version__ = "0.1.0"
-__all__ = ["Config", "RunResult", "train", "__version__"]
+__all__ = ["Config", "RunResult", "__version__", "train"]
 
 
 def __getattr__(name: str):

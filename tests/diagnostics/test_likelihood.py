@@ -1,6 +1,7 @@
 """The ELBO and IWAE against a model whose log p(x) is known, the ordering ELBO <= IWAE_K <= IWAE_K',
 the Gaussian re-reading of the SSE, the optimal sigma and bits per dimension."""
 
+import itertools
 import math
 
 import pytest
@@ -86,7 +87,7 @@ def test_elbo_below_iwae_k_below_iwae_k_prime_on_every_batch_of_a_convolutional_
                                          decode_batch=100).log_weights()
         assert log_weights.shape == (64, 5)
         bounds = [iwae_bound(log_weights, k) for k in (1, 4, 16, 64)]
-        for lower, upper in zip(bounds, bounds[1:]):
+        for lower, upper in itertools.pairwise(bounds):
             assert torch.all(lower <= upper), batch
 
 

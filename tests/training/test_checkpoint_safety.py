@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.training.test_resume import small_config
 from vaelab.cli import main
 from vaelab.errors import UsageError
 from vaelab.training.checkpoint import load_checkpoint
 from vaelab.training.run import train
-from tests.training.test_resume import small_config
 
 SOURCE = Path(__file__).resolve().parents[2] / "src" / "vaelab"
 

@@ -14,6 +14,7 @@ import contextlib
 import json
 import math
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -25,10 +26,12 @@ import pytest
 from vaelab.config import Config, DataConfig, ModelConfig, ObjectiveConfig, TrainingConfig
 from vaelab.errors import UsageError
 from vaelab.training.checkpoint import load_checkpoint
-from vaelab.training.distributed import data_parallel
+from vaelab.training.distributed import data_parallel, ends_together
 from vaelab.training.lock import run_lock
 from vaelab.training.loggers import read_metrics
+from vaelab.training.nonfinite import Diverged
 from vaelab.training.run import train
+from vaelab.training.stop import Interrupted
 
 
 def tiny(steps: int, kind: str = "ae", recon: str = "sse") -> Config:
@@ -185,6 +188,15 @@ def test_processes_average_gradients_and_metrics_and_share_rank_zeros_state_and_
         assert process["lambda"] == 1.0  # rank 0's, whose error is on target; rank 1's would have grown
         assert process["mean"] == pytest.approx((10 + 2 * 20) / 3)
         assert "is being trained by" in process["refused"]
+
+
+def test_the_processes_wait_for_each_other_before_tearing_down_only_after_an_agreed_ending():
+    assert ends_together(None)  # finished: rank 0 may still be writing the report
+    assert ends_together(Interrupted(signal.SIGTERM, between_steps=True))  # rank 0 saves last.pt
+    assert ends_together(Diverged("training stopped at step 7"))
+    assert not ends_together(Interrupted(signal.SIGINT, between_steps=False))  # a second signal: at once
+    assert not ends_together(RuntimeError("one process's own failure"))
+    assert not ends_together(UsageError("possibly one process's"))
 
 
 def test_the_global_batch_must_divide_over_the_processes(monkeypatch):

@@ -52,7 +52,8 @@ class Training:
         self.log = out.parent / f"{out.name}.{next(self.logs)}.log"
         with self.log.open("w") as stderr:
             self.process = subprocess.Popen([sys.executable, "-m", "vaelab", "train", "--out", str(out), *args],
-                                            stdout=subprocess.DEVNULL, stderr=stderr, preexec_fn=_interactive_signals)
+                                            stdout=subprocess.DEVNULL, stderr=stderr,
+                                            preexec_fn=_interactive_signals)  # noqa: PLW1509 - it only resets two signal handlers
 
     @classmethod
     def start(cls, out: Path) -> Training:
@@ -172,7 +173,7 @@ def interrupt_and_resume(out: Path) -> None:
     rng = random.Random(11)
     run, resumed_from = Training.start(out), 0
     for number, stop_at in ((signal.SIGINT, rng.randint(3, 12)), (signal.SIGTERM, rng.randint(35, 44))):
-        run.freeze_when(lambda: run.last_step() >= stop_at, f"step {stop_at}")
+        run.freeze_when(lambda: run.last_step() >= stop_at, f"step {stop_at}")  # noqa: B023 - called here only
         assert resumed_from == 0 or f"resuming {out} at step {resumed_from} of {STEPS}" in run.stderr
         seen = run.last_step()
         assert run.signal(number) == 128 + number, run.stderr

@@ -7,17 +7,16 @@ import sys
 
 import pytest
 
+from tests.training.test_kill_resume import TINY, Training
+from tests.training.test_resume import small_config
 from vaelab.errors import UsageError
 from vaelab.training.lock import run_lock
 from vaelab.training.run import train
-from tests.training.test_kill_resume import TINY, Training
-from tests.training.test_resume import small_config
 
 
 def test_a_second_writer_is_refused_and_the_lock_is_released(tmp_path):
-    with run_lock(tmp_path / "run"):
-        with pytest.raises(UsageError, match="is being trained by pid"):
-            train(small_config(2), tmp_path / "run")
+    with run_lock(tmp_path / "run"), pytest.raises(UsageError, match="is being trained by pid"):
+        train(small_config(2), tmp_path / "run")
     assert train(small_config(2), tmp_path / "run").steps == 2  # released: the run goes ahead
 
 
@@ -34,7 +33,7 @@ def test_a_second_process_is_refused_while_the_first_holds_the_run_and_a_killed_
     first.freeze_when(holding, "taking the lock")  # stopped, it keeps the lock for as long as the test needs
     try:
         second = subprocess.run([sys.executable, "-m", "vaelab", "train", "--out", str(out), *TINY],
-                                capture_output=True, text=True, timeout=300)
+                                capture_output=True, text=True, timeout=300, check=False)
         assert second.returncode == 2
         assert second.stderr.splitlines() == [
             f"vaelab: error: {out} is being trained by pid {first.process.pid}: wait for it, or choose another --out"]

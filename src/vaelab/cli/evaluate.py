@@ -54,15 +54,15 @@ def summary(results: dict, directory: Path) -> str:
 
     k = results["iw_samples"]
     lines = [
-        f"{results['run']}: {results['description']}, step {results['step']}, "
-        f"{results['images']} images ({results['split']})",
+        (f"{results['run']}: {results['description']}, step {results['step']}, "
+         f"{results['images']} images ({results['split']})"),
         f"  ELBO {number('elbo')}  IWAE_{k} {number('iwae')} nats  ({number('bits_per_dim')} bits/dim)",
-        f"  optimal sigma {number('sigma_optimal')}: ELBO {number('elbo_optimal_sigma')}  "
-        f"IWAE_{k} {number('iwae_optimal_sigma')} nats  ({number('bits_per_dim_optimal_sigma')} bits/dim)",
-        f"  KL {number('kl')} nats  active units {results['active_units']}/{results['latent_dim']}  "
-        f"aggregate-posterior KL {number('aggregate_posterior_kl')}  MMD {number('aggregate_posterior_mmd')}",
-        f"  MSE {number('mse')}  PSNR {number('psnr', ' dB')}  SSIM {number('ssim')}  "
-        f"smoothness {number('smoothness')}",
+        (f"  optimal sigma {number('sigma_optimal')}: ELBO {number('elbo_optimal_sigma')}  "
+         f"IWAE_{k} {number('iwae_optimal_sigma')} nats  ({number('bits_per_dim_optimal_sigma')} bits/dim)"),
+        (f"  KL {number('kl')} nats  active units {results['active_units']}/{results['latent_dim']}  "
+         f"aggregate-posterior KL {number('aggregate_posterior_kl')}  MMD {number('aggregate_posterior_mmd')}"),
+        (f"  MSE {number('mse')}  PSNR {number('psnr', ' dB')}  SSIM {number('ssim')}  "
+         f"smoothness {number('smoothness')}"),
         *[f"  warning: {warning}" for warning in results["warnings"]],
         f"written: {directory / 'eval.json'} in {results['seconds']:.0f} s",
     ]

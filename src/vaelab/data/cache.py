@@ -132,7 +132,7 @@ def building(folder: Path, key: str) -> Iterator[None]:
     """Hold KEY.lock while KEY is built, and clear what a killed build of KEY left behind."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        lock = open(folder / f"{key}.lock", "wb")
+        lock = open(folder / f"{key}.lock", "wb")  # noqa: SIM115 - held open, and locked, while the block runs
     except OSError as error:
         raise UsageError(
             f"cannot use {folder} as the data cache ({error.strerror or error}): "

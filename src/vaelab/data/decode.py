@@ -55,7 +55,7 @@ def decode_file(path: str, size: int) -> Decoded:
             image.load()
             rgb = to_rgb(ImageOps.exif_transpose(image))
             pixels = np.asarray(fit_square(rgb, size), dtype=np.uint8)  # (S, S, 3)
-    except Exception as error:  # any failure means "skip this file", with the reason
+    except Exception as error:  # noqa: BLE001 - any failure means "skip this file", with the reason
         return Decoded(None, False, describe_error(error))
     return Decoded(pixels, has_colour(pixels), None)
 

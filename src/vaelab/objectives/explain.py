@@ -59,8 +59,8 @@ class BetaReading:
             f"beta = {self.beta:g} with --recon {self.recon}, images {c}x{h}x{w} (D = {self.pixels} pixel values)",
             "",
             f"  loss = {error} + {self.beta:g} * KL",
-            f"       = 2 sigma^2 * [ -log N(x; x_hat, sigma^2) + KL ]{factor} + const,"
-            f"  sigma^2 = {rule} = {self.variance:.4g}",
+            (f"       = 2 sigma^2 * [ -log N(x; x_hat, sigma^2) + KL ]{factor} + const,"
+             f"  sigma^2 = {rule} = {self.variance:.4g}"),
             "",
         ]
         paragraphs = []

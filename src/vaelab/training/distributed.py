@@ -53,6 +53,8 @@ from torch.nn.parallel import DistributedDataParallel
 from vaelab.config import TrainingConfig
 from vaelab.errors import UsageError
 from vaelab.training.device import resolve_device
+from vaelab.training.nonfinite import Diverged
+from vaelab.training.stop import Interrupted
 
 
 def world_size() -> int:
@@ -87,12 +89,32 @@ def data_parallel(training: TrainingConfig) -> Iterator[DataParallel | None]:
     level = logger.level
     if dist.get_rank() > 0:
         logger.setLevel(logging.WARNING)
+    ending: BaseException | None = None
     try:
         yield DataParallel(rank=dist.get_rank(), size=dist.get_world_size(), device=device)
+    except BaseException as error:
+        ending = error
+        raise
     finally:
         logger.setLevel(level)
         if owned:
+            if ends_together(ending):
+                dist.barrier()  # wait for rank 0's last files (the report, last.pt): see ends_together
             dist.destroy_process_group()
+
+
+def ends_together(ending: BaseException | None) -> bool:
+    """Whether every process of the run leaves the block with `ending` (None: the run finished) at the same step.
+
+    Then the processes tear the group down together, after rank 0 has written its last files: a
+    process that tears down its end while a peer is still at work can be aborted by gloo ("terminate
+    called without an active exception", SIGABRT), which turns a finished run into a failed one. A
+    run that finished, a stop between steps, and a divergence are agreed by all processes (all-reduced
+    at every step); any other error may be one process's alone, and waiting for the others could be
+    waiting forever.
+    """
+    return (ending is None or isinstance(ending, Diverged)
+            or isinstance(ending, Interrupted) and ending.between_steps)
 
 
 def _process_device(name: str) -> torch.device:

@@ -22,7 +22,7 @@ def run_lock(run_dir: Path) -> Iterator[None]:
     """Hold RUN/.lock for the duration of the block, or raise `UsageError` if another process holds it."""
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
-        handle = open(run_dir / LOCK_NAME, "a+")
+        handle = open(run_dir / LOCK_NAME, "a+")  # noqa: SIM115 - held open, and locked, while the block runs
     except OSError as error:  # a file of that name, a read-only disk, no permission, ...
         raise UsageError(f"cannot use {run_dir} as the run directory ({error.strerror or error}): "
                          "choose another --out") from None

@@ -43,6 +43,10 @@ def gradient_norm(params: list[torch.Tensor], max_norm: float | None) -> torch.T
     return torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
 
 
+class Diverged(UsageError):
+    """Training stopped after `max_bad_steps` non-finite steps in a row (in every process of a data-parallel run)."""
+
+
 class NonFiniteGuard:
     """Clips the gradients (if asked), says whether a step may update, and counts the steps that may not.
 
@@ -65,7 +69,7 @@ class NonFiniteGuard:
     def allows_update(self, loss: torch.Tensor, step: int) -> bool:
         """Call after backward: True when `loss` and every gradient are finite (in every process of a
         data-parallel run). Otherwise the step is counted and named in a warning, or, when it makes
-        `max_bad_steps` in a row, a `UsageError` ends the run. `step` is the step being taken, counted from 1
+        `max_bad_steps` in a row, `Diverged` (a `UsageError`) ends the run. `step` is the step being taken, counted from 1
         as in metrics.jsonl."""
         norm = gradient_norm(self.params, self.training.clip_grad)
         self.grad_norm = None if self.training.clip_grad is None else float(norm)
@@ -79,7 +83,7 @@ class NonFiniteGuard:
         self.skipped_steps += 1
         self.in_a_row += 1
         if self.in_a_row >= self.training.max_bad_steps:
-            raise UsageError(self._diverged(step))
+            raise Diverged(self._diverged(step))
         log.warning("step %d: non-finite %s, update skipped (%d skipped so far)", step,
                     "gradient" if loss_finite else "loss", self.skipped_steps)
         return False

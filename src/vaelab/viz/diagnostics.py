@@ -11,11 +11,11 @@ import matplotlib
 import matplotlib.ticker
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from vaelab.viz.figures import KL_COLOUR, RECON_COLOUR  # noqa: E402
-from vaelab.viz.grid import image_row, show  # noqa: E402
+from vaelab.viz.figures import KL_COLOUR, RECON_COLOUR
+from vaelab.viz.grid import image_row, show
 
 PART_STYLES = {"encoder": "-", "decoder": ":", "all": "--"}
 INACTIVE_COLOUR = "0.7"

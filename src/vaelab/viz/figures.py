@@ -9,9 +9,9 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from vaelab.viz.grid import image_grid, image_row, show  # noqa: E402
+from vaelab.viz.grid import image_grid, image_row, show
 
 RECON_COLOUR = "tab:blue"
 KL_COLOUR = "tab:red"
