@@ -155,6 +155,7 @@ WORKER = textwrap.dedent("""
                 refused = None
         except UsageError as error:
             refused = str(error)
+    dist.barrier()  # both done before either tears down (distributed.ends_together)
     dist.destroy_process_group()
     print(json.dumps({"grad": objective.sigma.grad.tolist(), "lambda": float(objective.multiplier),
                       "mean": mean["loss"], "refused": refused}))
