@@ -114,5 +114,5 @@ def test_the_cli_exits_with_128_plus_the_signal(monkeypatch, tmp_path, number, c
     def stopped(*args, **kwargs):
         raise Interrupted(number, between_steps=True)
 
-    monkeypatch.setattr("vaelab.cli.train.train", stopped)
+    monkeypatch.setattr("vaelab.training.run.train", stopped)
     assert main(["train", "--data", "digits", "--out", str(tmp_path / "run")]) == code

@@ -6,8 +6,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from vaelab.demo import run_demo
-
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
@@ -22,6 +20,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vaelab.demo import run_demo
+
     result = run_demo(args.out, quick=args.quick, data=args.data)
     print(result.table)
     print(f"reconstructions side by side: {result.figure}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from vaelab.diagnostics.evaluate import IW_SAMPLES, MAX_IMAGES, evaluate_run, evaluation_dir
+from vaelab.defaults import IW_SAMPLES, MAX_IMAGES
 
 EXAMPLES = """examples:
   vaelab evaluate runs/art-b01                        # 1000 importance samples on up to 1000 validation images
@@ -39,6 +39,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vaelab.diagnostics.evaluate import evaluate_run, evaluation_dir
+
     results = evaluate_run(args.run_dir, iw_samples=args.iw_samples, data=args.data, checkpoint=args.checkpoint,
                            max_images=args.max_images, device=args.device, seed=args.seed, beta=args.beta)
     print(summary(results, args.run_dir if args.beta is None else evaluation_dir(args.run_dir, args.beta)))

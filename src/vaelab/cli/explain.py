@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from vaelab.objectives.explain import explain_beta, parse_image_shape
-
 EXAMPLES = """examples:
   vaelab explain --beta 0.1                                      # the seed's loss: sigma = 0.22
   vaelab explain --beta 0.1 --recon sse --image-shape 3x64x64
@@ -27,6 +25,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vaelab.objectives.explain import explain_beta, parse_image_shape
+
     reading = explain_beta(args.beta, recon=args.recon, image_shape=parse_image_shape(args.image_shape))
     print(reading.text(), end="")
     return 0

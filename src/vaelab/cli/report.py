@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from vaelab.viz.report import write_report
-
 EXAMPLES = """examples:
   vaelab report runs/art-b01     # RUN/report.html: config, what beta means, loss terms, figures, eval.json
   vaelab report sweeps/art       # SWEEP/report.html: summary table, rate-distortion, metrics against beta
@@ -27,5 +25,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vaelab.viz.report import write_report
+
     print(write_report(args.path))
     return 0

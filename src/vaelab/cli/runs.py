@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 
 from vaelab.errors import UsageError
-from vaelab.viz.compare import find_runs, format_table, plot_comparison, read_run
 
 EXAMPLES = """examples:
   vaelab runs ls runs                                   # every run below runs/, with its final numbers
@@ -36,6 +35,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def list_runs(args: argparse.Namespace) -> int:
+    from vaelab.viz.compare import find_runs, format_table, read_run
+
     paths = find_runs(args.directory)
     if not paths:
         raise UsageError(f"{args.directory} holds no runs (no */config.yaml with a metrics.jsonl)")
@@ -55,6 +56,8 @@ def list_runs(args: argparse.Namespace) -> int:
 
 
 def compare_runs(args: argparse.Namespace) -> int:
+    from vaelab.viz.compare import format_table, plot_comparison, read_run
+
     if len(args.runs) < 2:
         raise UsageError("compare needs two runs or more: vaelab runs compare RUN RUN ...")
     runs = [read_run(path) for path in args.runs]

@@ -8,11 +8,9 @@ from pathlib import Path
 
 from vaelab.cli.options import add_config_options, apply_updates, config_updates
 from vaelab.config import Config
+from vaelab.defaults import EXECUTORS, SWEEP_IW_SAMPLES
 from vaelab.errors import UsageError
-from vaelab.sweep.executor import EXECUTORS, make_executor
 from vaelab.sweep.grid import parse_axes
-from vaelab.sweep.run import IW_SAMPLES, run_sweep
-from vaelab.viz.compare import format_number
 
 EXAMPLES = """examples:
   vaelab sweep --data ../shared/data/artworks --image-size 64 --out sweeps/art \\
@@ -50,8 +48,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--executor", choices=EXECUTORS, default="local",
                         help="local processes (default) or Ray tasks (pip install 'vaelab[ray]'; "
                              "RAY_ADDRESS names a cluster, else Ray starts here)")
-    parser.add_argument("--iw-samples", type=int, default=IW_SAMPLES, metavar="K",
-                        help=f"importance samples per image in each run's evaluation (default {IW_SAMPLES})")
+    parser.add_argument("--iw-samples", type=int, default=SWEEP_IW_SAMPLES, metavar="K",
+                        help=f"importance samples per image in each run's evaluation (default {SWEEP_IW_SAMPLES})")
     parser.add_argument("--conditional", action="store_true",
                         help="one loss-conditional model for the objective.beta axis instead of a run per beta "
                              "(implied by --beta-range)")
@@ -78,6 +76,10 @@ def config_from_args(args: argparse.Namespace, axis_keys: set[str]) -> Config:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vaelab.sweep.executor import make_executor
+    from vaelab.sweep.run import run_sweep
+    from vaelab.viz.compare import format_number
+
     axes = parse_axes(args.grid)
     base = config_from_args(args, {axis.key for axis in axes})
     result = run_sweep(base, axes, args.out, executor=make_executor(args.executor, args.workers),

@@ -8,8 +8,6 @@ from pathlib import Path
 from vaelab.cli.options import RUN_LENGTH, add_config_options, apply_updates, config_updates
 from vaelab.config import Config
 from vaelab.errors import UsageError
-from vaelab.training.distributed import is_rank_zero
-from vaelab.training.run import train
 
 EXAMPLES = """examples:
   vaelab train --data ../shared/data/artworks --image-size 64 --latent-dim 128 --beta 0.1 --out runs/art-b01
@@ -63,6 +61,9 @@ def config_from_args(args: argparse.Namespace) -> Config:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vaelab.training.distributed import is_rank_zero
+    from vaelab.training.run import train
+
     result = train(config_from_args(args), args.out, resume=args.resume)
     metrics = result.metrics
     if is_rank_zero():  # under torchrun every process ends with the same result

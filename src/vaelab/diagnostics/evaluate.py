@@ -33,6 +33,7 @@ from sklearn.decomposition import PCA
 
 from vaelab.config import Config
 from vaelab.data import load_images, split_indices
+from vaelab.defaults import IW_SAMPLES, MAX_IMAGES
 from vaelab.diagnostics import aggregate, latent, likelihood, smoothness
 from vaelab.diagnostics.reconstruction import reconstruction_quality
 from vaelab.errors import UsageError
@@ -52,8 +53,6 @@ from vaelab.viz.report import refresh_report
 
 log = logging.getLogger("vaelab")
 
-IW_SAMPLES = 1000
-MAX_IMAGES = 1000
 SMOOTHNESS_PAIRS = 32  # pairs measured; the figure shows the first INTERPOLATION_ROWS
 INTERPOLATION_ROWS = 8
 INTERPOLATION_STEPS = 10

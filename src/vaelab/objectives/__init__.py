@@ -11,21 +11,23 @@
     explain.py           the translation between beta and the decoder's sigma (`vaelab explain`)
 """
 
-from vaelab.objectives.likelihood import Likelihood, gaussian_nll, squared_error
-from vaelab.objectives.objective import Objective, make_kl_weighting, make_likelihood
-from vaelab.objectives.schedules import BetaSchedule
-from vaelab.objectives.terms import LossTerms
-from vaelab.objectives.weighting import KLWeight, KLWeighting
+import importlib
 
-__all__ = [
-    "BetaSchedule",
-    "KLWeight",
-    "KLWeighting",
-    "Likelihood",
-    "LossTerms",
-    "Objective",
-    "gaussian_nll",
-    "make_kl_weighting",
-    "make_likelihood",
-    "squared_error",
-]
+_HOMES = {  # each name's module; imported on first use, so that `vaelab explain` (arithmetic) does not load torch
+    "BetaSchedule": "schedules",
+    "KLWeight": "weighting",
+    "KLWeighting": "weighting",
+    "Likelihood": "likelihood",
+    "LossTerms": "terms",
+    "Objective": "objective",
+    "gaussian_nll": "likelihood",
+    "make_kl_weighting": "objective",
+    "make_likelihood": "objective",
+    "squared_error": "likelihood",
+}
+
+
+def __getattr__(name: str):
+    if name in _HOMES:
+        return getattr(importlib.import_module(f"vaelab.objectives.{_HOMES[name]}"), name)
+    raise AttributeError(f"module 'vaelab.objectives' has no attribute {name!r}")

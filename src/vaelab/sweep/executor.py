@@ -28,10 +28,10 @@ from concurrent.futures import CancelledError, Future, ProcessPoolExecutor, as_c
 from concurrent.futures.process import BrokenProcessPool
 from typing import Protocol
 
+from vaelab.defaults import EXECUTORS
 from vaelab.errors import UsageError
 from vaelab.sweep.jobs import FAILED, INTERRUPTED, JobOutcome
 
-EXECUTORS = ("local", "ray")
 RAY_STOP_SECONDS = 120  # how long Ctrl-C waits for cancelled Ray tasks to save their checkpoints
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from vaelab.config import RECON_WORDS, Config
+from vaelab.defaults import SWEEP_IW_SAMPLES
 from vaelab.errors import UsageError
 from vaelab.sweep.conditional import BETA_KEY, plan_conditional_sweep
 from vaelab.sweep.executor import Executor, thread_budget
@@ -30,7 +31,6 @@ from vaelab.viz.sweep import plot_metrics_vs_beta, plot_rate_distortion
 
 log = logging.getLogger("vaelab")
 
-IW_SAMPLES = 10  # importance samples per image in each run's evaluation: cheap, enough for the summary
 FIGURES = "figures"
 
 
@@ -47,7 +47,7 @@ class SweepResult:
 
 
 def run_sweep(base: Config, axes: list[Axis], out: str | Path, *, executor: Executor,
-              iw_samples: int = IW_SAMPLES, conditional: bool = False,
+              iw_samples: int = SWEEP_IW_SAMPLES, conditional: bool = False,
               beta_range: list[float] | None = None) -> SweepResult:
     """Train every run of the grid over `base` that is not finished into out/runs/<name>/, then summarise.
 
@@ -60,7 +60,7 @@ def run_sweep(base: Config, axes: list[Axis], out: str | Path, *, executor: Exec
     checkpoint) and raises KeyboardInterrupt.
     """
     if iw_samples < 1:
-        raise UsageError(f"--iw-samples {iw_samples} must be at least 1: e.g. --iw-samples {IW_SAMPLES}")
+        raise UsageError(f"--iw-samples {iw_samples} must be at least 1: e.g. --iw-samples {SWEEP_IW_SAMPLES}")
     if conditional or beta_range is not None:
         plan = plan_conditional_sweep(base, axes, out, beta_range)
     else:

@@ -1,0 +1,11 @@
+"""The commands' defaults that are not part of a run's config: how much an evaluation looks at, and where
+a sweep's runs execute.
+
+They live apart from the code that uses them so that the command line can show them in `--help`
+without importing torch (cli/__init__.py).
+"""
+
+IW_SAMPLES = 1000  # importance samples per image for `vaelab evaluate`'s IWAE bound
+MAX_IMAGES = 1000  # images `vaelab evaluate` measures at most
+SWEEP_IW_SAMPLES = 10  # importance samples per image in each sweep run's evaluation: cheap, enough for the summary
+EXECUTORS = ("local", "ray")  # where `vaelab sweep` trains its runs: local processes or Ray tasks

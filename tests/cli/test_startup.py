@@ -1,0 +1,30 @@
+"""The command line answers `--help` and a mistyped flag without loading torch, matplotlib or
+scikit-learn (their imports take seconds): each command imports its machinery when it runs, and
+`vaelab explain`, which is arithmetic, never needs them."""
+
+import subprocess
+import sys
+
+import pytest
+
+COMMANDS = ("train", "evaluate", "sweep", "report", "runs", "demo", "explain")
+HEAVY = ("torch", "matplotlib", "sklearn", "numpy", "PIL")
+
+PROBE = """
+import contextlib, io, sys
+from vaelab.cli import main
+with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    try:
+        main(sys.argv[1:])
+    except SystemExit:
+        pass
+print(",".join(sorted({name.split(".")[0] for name in sys.modules} & set(%r))))
+"""
+
+
+@pytest.mark.parametrize("argv", [["--help"], *([command, "--help"] for command in COMMANDS),
+                                  ["train", "--no-such-flag"], ["runs", "ls", "--help"], ["explain", "--beta", "0.1"]])
+def test_the_command_line_answers_without_the_heavy_imports(argv):
+    done = subprocess.run([sys.executable, "-c", PROBE % (HEAVY,), *argv], capture_output=True, text=True,
+                          check=True, timeout=60)
+    assert done.stdout.strip() == "", f"vaelab {' '.join(argv)} imported {done.stdout.strip()}"
