@@ -107,7 +107,8 @@ def build_cache_in_this_process(spec: str, cache_dir: str, data_root: str | None
                                 channels: int | None) -> None:
     """The child of `time_cache_build` / `prepare_cache`: build the cache, print what it took as JSON."""
     from vaelab.config import DataConfig
-    from vaelab.data import folder, load_images
+    from vaelab.data import load_images
+    from vaelab.data.decode import cpu_count
 
     config = DataConfig(spec=spec, cache_dir=cache_dir, data_root=data_root, image_size=image_size,
                         channels=channels)
@@ -115,7 +116,7 @@ def build_cache_in_this_process(spec: str, cache_dir: str, data_root: str | None
     data = load_images(config)
     seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu_before
     print(json.dumps({"seconds": seconds, "cpu": cpu, "images": len(data.images), "skipped": len(data.skipped),
-                      "workers": folder._cpu_count(), "shape": list(data.images.shape)}))
+                      "workers": cpu_count(), "shape": list(data.images.shape)}))
 
 
 def cpu_seconds() -> float:

@@ -35,7 +35,7 @@ MAX_IMAGE_SIZE = 1024  # pixels on a side: one 1024 x 1024 RGB image is 3 MB in 
 class DataConfig:
     """Where the images come from and how they are prepared (see `vaelab.data`)."""
 
-    spec: str = "digits"  # a folder, "fashion-mnist" or "digits"
+    spec: str = "digits"  # a folder, "fashion-mnist", "digits", or a Hugging Face dataset (hf:NAME[:SPLIT])
     image_size: int | None = None  # None: 28 for fashion-mnist, 32 for digits, 64 for folders
     channels: int | None = None  # None: 3 if any image has colour, else 1
     data_root: str | None = None  # where fashion-mnist's IDX files live

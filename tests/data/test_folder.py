@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vaelab.data import folder, load_images
+from vaelab.data import decode, load_images
 from vaelab.errors import UsageError
 
 RED, GREEN, BLUE = (255, 0, 0), (0, 255, 0), (0, 0, 255)
@@ -131,12 +131,12 @@ def test_first_level_sub_folders_are_the_classes(image_files, data_config):
 
 def test_many_files_are_decoded_in_worker_processes_with_the_same_result(image_files, data_config, monkeypatch,
                                                                          tmp_path):
-    count = folder.PARALLEL_MIN_FILES + 6
+    count = decode.PARALLEL_MIN_IMAGES + 6
     for i in range(count):
         image_files.save(f"{i:03d}.png", image_files.noise((24, 20), seed=i))
     image_files.raw("zz-bad.png", b"junk")
     pooled = load_images(data_config(image_files.root, image_size=16))
-    monkeypatch.setattr(folder, "PARALLEL_MIN_FILES", 10**9)
+    monkeypatch.setattr(decode, "PARALLEL_MIN_IMAGES", 10**9)
     in_process = load_images(data_config(image_files.root, image_size=16, cache_dir=str(tmp_path / "other-cache")))
     assert len(pooled.names) == count
     assert np.array_equal(pooled.images, in_process.images)
@@ -158,7 +158,7 @@ def test_a_folder_of_only_broken_images_is_a_usage_error(image_files, data_confi
 
 
 def test_a_missing_path_is_a_usage_error_naming_what_spec_may_be(tmp_path, data_config):
-    with pytest.raises(UsageError, match="nope: no such folder.*folder of images, fashion-mnist or digits"):
+    with pytest.raises(UsageError, match="nope: no such folder.*folder of images, fashion-mnist, digits or hf:NAME"):
         load_images(data_config(tmp_path / "nope"))
     (tmp_path / "file.png").write_bytes(b"")
     with pytest.raises(UsageError, match="is a file, not a folder"):

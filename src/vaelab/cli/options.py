@@ -60,7 +60,7 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="set any config key, e.g. --set objective.beta=0.1 (repeatable)")
     data = parser.add_argument_group("data")
-    data.add_argument("--data", metavar="SPEC", help="a folder of images, fashion-mnist, or digits")
+    data.add_argument("--data", metavar="SPEC", help="a folder of images, fashion-mnist, digits, or a Hugging Face dataset: hf:NAME[:SPLIT] or a save_to_disk folder")
     data.add_argument("--image-size", type=int, help="square size images are resized and cropped to")
     data.add_argument("--channels", type=int, choices=(1, 3), help="1 (grey) or 3 (RGB); default: 3 if any image has colour")
     data.add_argument("--data-root", help="folder holding fashion-mnist's IDX files")

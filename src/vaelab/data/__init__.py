@@ -3,8 +3,8 @@
     data = load_images(config.data)        # ImageData: images, labels, names, skipped, classes, source
     train, val = split_indices(len(data.images), config.data.val_fraction, config.data.split_seed)
 
-Modules: `sources` (what SPEC names), `folder` + `decode` (a folder of image files), `fashion_mnist`,
-`digits`, `pixels` (resizing and channel conventions), `cache` (the on-disk store), `split`
+Modules: `sources` (what SPEC names), `folder` + `decode` (a folder of image files), `huggingface`
+(a Hugging Face dataset), `fashion_mnist`, `digits`, `pixels` (resizing and channel conventions), `cache` (the on-disk store), `split`
 (seeded index selections), `skipped` (reporting unusable inputs).
 """
 

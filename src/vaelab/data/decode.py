@@ -16,15 +16,23 @@ decompression bomb warning (more than MAX_IMAGE_PIXELS) is an error like the bom
 from __future__ import annotations
 
 import errno
+import io
+import logging
+import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from typing import NamedTuple
+from itertools import repeat
+from typing import BinaryIO, NamedTuple, TypeVar
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from vaelab.data.pixels import fit_square
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 WHITE = (255, 255, 255, 255)
 SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
@@ -37,6 +45,8 @@ FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "DIB", "TIFF", "GIF")
 # JPEGs are decoded at a reduced DCT scale, but to at least this many times the target size,
 # as Pillow's `thumbnail` does (its reducing_gap of 2.0).
 DRAFT_GAP = 2
+# Below this many images, decoding in this process beats starting a pool of workers.
+PARALLEL_MIN_IMAGES = 64
 
 
 class Decoded(NamedTuple):
@@ -48,9 +58,22 @@ class Decoded(NamedTuple):
 
 
 def decode_file(path: str, size: int) -> Decoded:
-    """Decode `path` to (size, size, 3) uint8; never raises for a bad file."""
+    """Decode the file at `path` to (size, size, 3) uint8; never raises for a bad file."""
     try:
-        with _strict_pillow(), open(path, "rb") as file, Image.open(file, formats=FORMATS) as image:
+        with open(path, "rb") as file:
+            return _decode(file, size)
+    except OSError as error:  # cannot be opened: permissions, a link loop, ...
+        return Decoded(None, False, describe_error(error))
+
+
+def decode_bytes(data: bytes, size: int) -> Decoded:
+    """Decode an image file's bytes (e.g. a Hugging Face dataset's image) to (size, size, 3) uint8; never raises."""
+    return _decode(io.BytesIO(data), size)
+
+
+def _decode(file: BinaryIO, size: int) -> Decoded:
+    try:
+        with _strict_pillow(), Image.open(file, formats=FORMATS) as image:
             image.draft(None, (size * DRAFT_GAP, size * DRAFT_GAP))
             image.load()
             rgb = to_rgb(ImageOps.exif_transpose(image))
@@ -58,6 +81,24 @@ def decode_file(path: str, size: int) -> Decoded:
     except Exception as error:  # noqa: BLE001 - any failure means "skip this file", with the reason
         return Decoded(None, False, describe_error(error))
     return Decoded(pixels, has_colour(pixels), None)
+
+
+def decode_many(decode: Callable[[T, int], Decoded], inputs: Sequence[T], size: int) -> Iterator[Decoded]:
+    """`decode(input, size)` over `inputs`, in order, on all cores when there are enough of them."""
+    workers = cpu_count()
+    if len(inputs) < PARALLEL_MIN_IMAGES or workers < 2:
+        yield from map(decode, inputs, repeat(size))
+        return
+    log.info("decoding %d images on %d processes", len(inputs), workers)
+    with ProcessPoolExecutor(workers) as pool:
+        yield from pool.map(decode, inputs, repeat(size), chunksize=max(1, len(inputs) // (workers * 16)))
+
+
+def cpu_count() -> int:
+    """The cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

@@ -16,26 +16,18 @@ Conventions:
 
 from __future__ import annotations
 
-import logging
 import os
 import stat
-from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from itertools import repeat
 
 import numpy as np
 
-from vaelab.data.decode import Decoded, decode_file, describe_error
+from vaelab.data.decode import decode_file, decode_many, describe_error
 from vaelab.data.image_data import ImageData
 from vaelab.data.pixels import set_channels
 from vaelab.errors import UsageError
 
-log = logging.getLogger(__name__)
-
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
-# Below this many files, decoding in this process beats starting a pool of workers.
-PARALLEL_MIN_FILES = 64
 _ESCAPES = {code: f"\\x{code:02x}" for code in (*range(32), 127)}
 
 
@@ -88,7 +80,7 @@ def decode_folder(listing: FolderListing, size: int, channels: int | None) -> Im
     names: list[str] = []
     skipped = [(os.path.join(listing.root, relative), reason) for relative, reason in listing.unusable]
     colour = False
-    for path, (relative, _, _), result in zip(paths, listing.files, _decode_all(paths, size)):
+    for path, (relative, _, _), result in zip(paths, listing.files, decode_many(decode_file, paths, size)):
         if result.problem is not None:
             skipped.append((path, result.problem))
             continue
@@ -112,17 +104,6 @@ def decode_folder(listing: FolderListing, size: int, channels: int | None) -> Im
 def display_path(path: str) -> str:
     """`path` as printable UTF-8: undecodable bytes as \\xNN, control characters as \\xNN too."""
     return os.fsencode(path).decode("utf-8", "backslashreplace").translate(_ESCAPES)
-
-
-def _decode_all(paths: list[str], size: int) -> Iterator[Decoded]:
-    """`decode_file` over `paths`, in order, on all cores when there are enough files."""
-    workers = _cpu_count()
-    if len(paths) < PARALLEL_MIN_FILES or workers < 2:
-        yield from map(decode_file, paths, repeat(size))
-        return
-    log.info("decoding %d image files on %d processes", len(paths), workers)
-    with ProcessPoolExecutor(workers) as pool:
-        yield from pool.map(decode_file, paths, repeat(size), chunksize=max(1, len(paths) // (workers * 16)))
 
 
 def _stat_file(path: str) -> tuple[tuple[int, int], str | None]:
@@ -171,9 +152,3 @@ def _labels(names: list[str]) -> tuple[np.ndarray | None, list[str] | None]:
 def _examples(skipped: list[tuple[str, str]], count: int = 3) -> str:
     shown = [f"{path}: {reason}" for path, reason in skipped[:count]]
     return "; ".join(shown) + ("; ..." if len(skipped) > count else "")
-
-
-def _cpu_count() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
