@@ -110,13 +110,18 @@ class Checkpointing(Callback):
 
 
 class ProgressBar(Callback):
-    """A tqdm bar over steps showing the loss and its two terms."""
+    """A tqdm bar over steps showing the loss and its two terms, and a line per validation.
+
+    The bar is drawn only on a terminal: where stderr is a file or a pipe (a log, CI, a job
+    scheduler) its redraws would fill the log, which then gets the validation lines alone.
+    """
 
     def __init__(self) -> None:
         self.bar: tqdm | None = None
 
     def on_fit_start(self, trainer):
-        self.bar = tqdm(total=trainer.total_steps, initial=trainer.step, unit="step", dynamic_ncols=True, leave=True)
+        self.bar = tqdm(total=trainer.total_steps, initial=trainer.step, unit="step", dynamic_ncols=True, leave=True,
+                        disable=None)  # None: off unless stderr is a terminal
 
     def on_train_batch_end(self, trainer, terms):
         self.bar.update(1)
