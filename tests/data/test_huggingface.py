@@ -6,6 +6,7 @@ hub end in one clear line. Everything runs offline: `hf:` is exercised on a loca
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 
@@ -112,7 +113,11 @@ def test_the_cache_is_reused_and_a_changed_dataset_is_decoded_anew(saved, data_c
 def test_hf_name_opens_what_datasets_load_dataset_opens_here_a_local_image_folder(image_files, data_config):
     for name, image in pictures(image_files)[:4]:
         image_files.save(f"{'busy' if name == 'a.png' else 'plain'}/{name}", image)
+    image_files.raw("plain/zz.png", b"junk")
     data = load_images(data_config(f"hf:{image_files.root}", image_size=16))
+    [(name, reason)] = data.skipped
+    assert re.fullmatch(rf"hf:{image_files.root}:train/\d \({image_files.root}/plain/zz.png\)", name), name
+    assert reason == "not an image: cannot identify image file"
     assert data.images.shape == (4, 3, 16, 16)
     assert data.classes == ["busy", "plain"] and sorted(data.labels.tolist()) == [0, 1, 1, 1]
     assert data.source == f"hf:{image_files.root}:train (4 images)"

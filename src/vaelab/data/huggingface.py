@@ -86,9 +86,9 @@ def decode_dataset(opened: HFDataset, size: int, channels: int | None) -> ImageD
     kept: list[int] = []
     skipped: list[tuple[str, str]] = []
     colour = False
-    for row, result in _decoded_rows(opened, size):
+    for row, path, result in _decoded_rows(opened, size):
         if result.problem is not None:
-            skipped.append((f"{opened.display}/{row}", result.problem))
+            skipped.append((f"{opened.display}/{row}" + (f" ({path})" if path else ""), result.problem))
             continue
         pixels[len(kept)] = result.pixels.transpose(2, 0, 1)  # (S, S, 3) -> (3, S, S)
         kept.append(row)
@@ -108,15 +108,17 @@ def decode_dataset(opened: HFDataset, size: int, channels: int | None) -> ImageD
     )
 
 
-def _decoded_rows(opened: HFDataset, size: int) -> Iterator[tuple[int, Decoded]]:
-    """(row, decoded image) for every row, CHUNK rows at a time, the images as stored (bytes, or a file path)."""
+def _decoded_rows(opened: HFDataset, size: int) -> Iterator[tuple[int, str | None, Decoded]]:
+    """(row, the image's file name if the dataset keeps one, decoded image) for every row, CHUNK rows at a
+    time, from the images as stored (bytes, or a file path)."""
     datasets = _datasets()
     raw = opened.dataset.select_columns([opened.image_column]).cast_column(
         opened.image_column, datasets.Image(decode=False))
     for start in range(0, len(raw), CHUNK):
         stored = raw[start : start + CHUNK][opened.image_column]  # [{"bytes": ..., "path": ...} or None]
         inputs = [_encoded(image) for image in stored]
-        yield from enumerate(decode_many(_decode_stored, inputs, size), start)
+        decoded = decode_many(_decode_stored, inputs, size)
+        yield from ((start + i, path, result) for i, ((_, path), result) in enumerate(zip(inputs, decoded)))
 
 
 def _encoded(image: dict | None) -> tuple[bytes | None, str | None]:
