@@ -299,7 +299,8 @@ class Config:
         except FileNotFoundError:
             raise UsageError(f"config file {path} does not exist: check the path") from None
         except yaml.YAMLError as error:
-            raise UsageError(f"config file {path} is not valid YAML ({error.__class__.__name__}): fix the file") from None
+            raise UsageError(
+                f"config file {path} is not valid YAML ({error.__class__.__name__}): fix the file") from None
         if not isinstance(raw, dict):
             raise UsageError(f"config file {path} must hold a mapping of sections (data, model, objective, training)")
         return cls.from_dict(raw)

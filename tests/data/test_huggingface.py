@@ -121,7 +121,8 @@ def test_hf_name_opens_what_datasets_load_dataset_opens_here_a_local_image_folde
     assert data.images.shape == (4, 3, 16, 16)
     assert data.classes == ["busy", "plain"] and sorted(data.labels.tolist()) == [0, 1, 1, 1]
     assert data.source == f"hf:{image_files.root}:train (4 images)"
-    with pytest.raises(UsageError, match=r"Unknown split \"valid\". Should be one of \['train'\]: choose one with hf:NAME:SPLIT"):
+    with pytest.raises(UsageError,
+                       match=r"Unknown split \"valid\". Should be one of \['train'\]: choose one with hf:NAME:SPLIT"):
         load_images(data_config(f"hf:{image_files.root}:valid"))
 
 

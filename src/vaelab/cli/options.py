@@ -60,9 +60,12 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="set any config key, e.g. --set objective.beta=0.1 (repeatable)")
     data = parser.add_argument_group("data")
-    data.add_argument("--data", metavar="SPEC", help="a folder of images, fashion-mnist, digits, or a Hugging Face dataset: hf:NAME[:SPLIT] or a save_to_disk folder")
+    data.add_argument("--data", metavar="SPEC",
+                      help="a folder of images, fashion-mnist, digits, or a Hugging Face dataset: hf:NAME[:SPLIT] "
+                           "or a save_to_disk folder")
     data.add_argument("--image-size", type=int, help="square size images are resized and cropped to")
-    data.add_argument("--channels", type=int, choices=(1, 3), help="1 (grey) or 3 (RGB); default: 3 if any image has colour")
+    data.add_argument("--channels", type=int, choices=(1, 3),
+                      help="1 (grey) or 3 (RGB); default: 3 if any image has colour")
     data.add_argument("--data-root", help="folder holding fashion-mnist's IDX files")
     data.add_argument("--val-fraction", type=float, help="share of images held out for validation (default 0.1)")
     data.add_argument("--limit", type=int, help="use only N images")
@@ -111,7 +114,8 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
     training.add_argument("--clip-grad", type=float, metavar="MAX_NORM",
                           help="clip the gradients' total 2-norm to MAX_NORM, logged as grad_norm (default: off)")
     training.add_argument("--max-bad-steps", type=int, metavar="N",
-                          help="stop after N steps in a row with a non-finite loss or gradient, each skipped (default 20)")
+                          help="stop after N steps in a row with a non-finite loss or gradient, each skipped "
+                               "(default 20)")
     training.add_argument("--amp", action=argparse.BooleanOptionalAction, help="bf16 autocast (default: off)")
     training.add_argument("--channels-last", action=argparse.BooleanOptionalAction,
                           help="NHWC memory layout, faster on the CPU (default: on)")

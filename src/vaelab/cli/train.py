@@ -47,7 +47,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
     if args.resume:
         changed = sorted({key.split(".")[-1] for key in updates if key not in RUN_LENGTH})
         if changed:
-            raise UsageError(f"--resume continues the saved run; it cannot change {', '.join(changed)}: drop those flags")
+            raise UsageError(f"--resume continues the saved run; it cannot change {', '.join(changed)}: "
+                             "drop those flags")
         base = Config.load(args.out / "config.yaml") if (args.out / "config.yaml").exists() else None
         if base is None:
             raise UsageError(f"{args.out} holds no run to resume (no config.yaml): start it without --resume")

@@ -4,7 +4,8 @@
     train, val = split_indices(len(data.images), config.data.val_fraction, config.data.split_seed)
 
 Modules: `sources` (what SPEC names), `folder` + `decode` (a folder of image files), `huggingface`
-(a Hugging Face dataset), `fashion_mnist`, `digits`, `pixels` (resizing and channel conventions), `cache` (the on-disk store), `split`
+(a Hugging Face dataset), `fashion_mnist`, `digits`, `pixels` (resizing and channel conventions),
+`cache` (the on-disk store), `split`
 (seeded index selections), `skipped` (reporting unusable inputs).
 """
 

@@ -68,7 +68,8 @@ def open_dataset(spec: str) -> HFDataset:
         try:
             dataset = datasets.load_dataset(name, split=split)
         except ValueError as error:  # an unknown split names the ones there are
-            raise UsageError(f"--data {spec}: {_first_line(error).rstrip('.')}: choose one with hf:NAME:SPLIT") from None
+            reason = _first_line(error).rstrip(".")
+            raise UsageError(f"--data {spec}: {reason}: choose one with hf:NAME:SPLIT") from None
         except Exception as error:  # noqa: BLE001 - not found, offline, gated, broken: told in one line
             raise UsageError(
                 f"--data {spec}: datasets.load_dataset({name!r}) failed ({_first_line(error)}); check the name and the "

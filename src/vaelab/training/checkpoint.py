@@ -59,7 +59,8 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
             f"checkpoint {path} is refused: it holds {held}; vaelab's checkpoints never do "
             "(is it damaged, or written by something else?)"
         ) from None
-    except Exception as error:  # noqa: BLE001 - a damaged file fails with OSError, RuntimeError, KeyError, IndexError, ... in torch
+    # a damaged file fails with OSError, RuntimeError, KeyError, IndexError, ... in torch
+    except Exception as error:  # noqa: BLE001
         reason = str(error).splitlines()[0][:100] if str(error) else ""
         raise UsageError(
             f"checkpoint {path} cannot be read ({type(error).__name__}{': ' + reason if reason else ''}): "

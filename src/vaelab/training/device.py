@@ -19,7 +19,8 @@ def resolve_device(name: str) -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda was asked for but this torch sees no CUDA GPU: use --device cpu or install a CUDA build")
+        raise UsageError("--device cuda was asked for but this torch sees no CUDA GPU: use --device cpu or install a "
+                         "CUDA build")
     if name == "mps" and not torch.backends.mps.is_available():
         raise UsageError("--device mps was asked for but MPS is not available here: use --device cpu")
     return torch.device(name)

@@ -42,7 +42,8 @@ class FigureWriter(Callback):
         index = (trainer.val_index if len(trainer.val_index) else trainer.train_index)[:N_RECONSTRUCTIONS]
         x = trainer.batch(index)
         reconstruction = served(x, sample=False).reconstruction
-        plot_reconstructions(x, [("reconstruction", reconstruction)], self.directory / "reconstructions.png", title=title)
+        plot_reconstructions(x, [("reconstruction", reconstruction)], self.directory / "reconstructions.png",
+                             title=title)
         # Also for the AE: its unregularised latent space is what makes prior samples fail.
         generator = torch.Generator(device=trainer.device).manual_seed(0)
         z = torch.randn(N_SAMPLES, trainer.model.latent_dim, generator=generator, device=trainer.device)

@@ -69,7 +69,8 @@ class NonFiniteGuard:
     def allows_update(self, loss: torch.Tensor, step: int) -> bool:
         """Call after backward: True when `loss` and every gradient are finite (in every process of a
         data-parallel run). Otherwise the step is counted and named in a warning, or, when it makes
-        `max_bad_steps` in a row, `Diverged` (a `UsageError`) ends the run. `step` is the step being taken, counted from 1
+        `max_bad_steps` in a row, `Diverged` (a `UsageError`) ends the run. `step` is the step being taken,
+        counted from 1
         as in metrics.jsonl."""
         norm = gradient_norm(self.params, self.training.clip_grad)
         self.grad_norm = None if self.training.clip_grad is None else float(norm)

@@ -69,7 +69,8 @@ def check_run_dir(config: Config, out: Path, resume: bool) -> None:
         if not saved.exists():
             raise UsageError(f"{out} holds no run to resume (no config.yaml): start it without --resume")
         if run_identity(Config.load(saved)) != run_identity(config):
-            raise UsageError(f"the config differs from {saved}: resume with the saved config (only the run length, display and execution options may change)")
+            raise UsageError(f"the config differs from {saved}: resume with the saved config (only the run length, "
+                             "display and execution options may change)")
     elif any(path.name != LOCK_NAME for path in out.iterdir()):
         raise UsageError(f"{out} already holds files: pass --resume to continue that run, or choose a new --out")
 

@@ -312,7 +312,8 @@ def _settings(run: RunSummary) -> list[tuple[str, str]]:
     planned = f"{training.steps} steps" if training.steps else f"{epochs} epoch{'s' if epochs != 1 else ''}"
     return [
         ("data", f"{data.spec}, {size}, {channels}{limit}, {data.val_fraction:.0%} held out for validation"),
-        ("model", f"{'VAE' if model.kind == 'vae' else 'plain autoencoder'}, latent {model.latent_dim}, width {model.width}"),
+        ("model",
+         f"{'VAE' if model.kind == 'vae' else 'plain autoencoder'}, latent {model.latent_dim}, width {model.width}"),
         ("objective", f"{objective.recon} reconstruction term" + ("" if model.kind == "ae" else f", {weighting}")),
         ("training", (f"{run.steps} steps done ({planned} asked), batch {training.batch_size}, "
                       f"Adam lr {training.lr:g}, seed {training.seed}")),
@@ -483,8 +484,9 @@ def write_sweep_report(sweep_dir: str | Path) -> Path:
                 "the iso-ELBO lines."),
             "vs-beta": figures([name for name in pngs if "vs_beta" in name and name not in shown],
                                "Final validation metrics against beta."),
-            "reconstructions": figures([name for name in pngs if name.startswith("reconstructions")
-                                        and name not in shown], "The same validation inputs, reconstructed by every run."),
+            "reconstructions": figures(
+                [name for name in pngs if name.startswith("reconstructions") and name not in shown],
+                "The same validation inputs, reconstructed by every run."),
             "comparison": [],
         },
         "readings": _readings(runs),

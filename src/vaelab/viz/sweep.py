@@ -131,7 +131,8 @@ def plot_metrics_vs_beta(rows: Sequence[Row], path: Path, *, group_keys: Sequenc
     likelihood (for sse, sigma^2 = beta / 2) and, dashed, with the decoder sigma fitted to each run
     (`elbo_optimal_sigma` of the evaluation), which puts runs of different beta on one footing.
     """
-    own = {"sse": "own likelihood, σ² = β/2", "mse-mean": "own likelihood, σ² = βP/2"}.get(recon, "own likelihood")
+    implied = {"sse": ", σ² = β/2", "mse-mean": ", σ² = βP/2"}.get(recon, "")
+    own = f"own likelihood{implied}"
     panels = (  # (summary column, line style, legend name); dashed series are drawn with hollow markers
         (("elbo", "-", own), ("elbo_optimal_sigma", "--", "fitted σ")),
         (("mse", "-", "MSE"),),
