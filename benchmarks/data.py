@@ -171,9 +171,9 @@ def train_memory(data_root: Path, cache: Path, out: Path, steps: int) -> Memory:
                 fields = dict(line.split(":", 1) for line in status.read_text().splitlines())
             except (OSError, ValueError):
                 return
-            for name in peaks:
+            for name, peak in peaks.items():
                 if name in fields:
-                    peaks[name] = max(peaks[name], int(fields[name].split()[0]))  # kB
+                    peaks[name] = max(peak, int(fields[name].split()[0]))  # kB
 
     sampler = threading.Thread(target=sample)
     sampler.start()
@@ -219,13 +219,13 @@ def main(argv: list[str] | None = None) -> None:
 
     started, load_before = time.perf_counter(), os.getloadavg()
     args.workdir.mkdir(parents=True, exist_ok=True)
-    import torch  # noqa: PLC0415 - only the report's header needs it; the children import their own
+    import torch  # only the report's header needs it; the children import their own
 
     lines = [SECTION, "", "Written by `benchmarks/data.py`; every number below comes from one run of", "",
              f"    python benchmarks/data.py {' '.join(argv if argv is not None else sys.argv[1:])}".rstrip(), "",
-             f"Machine: {cpu_name()}, {os.cpu_count()} cores, Linux {platform.release()}, torch {torch.__version__}, "
-             f"numpy {np.__version__}, Pillow {Image.__version__}; load average {load_before[0]:.2f} at the start "
-             "(the machine was shared with other work: timings are lower bounds of what it can do).", ""]
+             (f"Machine: {cpu_name()}, {os.cpu_count()} cores, Linux {platform.release()}, torch {torch.__version__}, "
+              f"numpy {np.__version__}, Pillow {Image.__version__}; load average {load_before[0]:.2f} at the start "
+              "(the machine was shared with other work: timings are lower bounds of what it can do)."), ""]
 
     # (a) the cache build
     folder = jpeg_folder(args.workdir, args.jpegs)
@@ -237,11 +237,11 @@ def main(argv: list[str] | None = None) -> None:
          f"{build['cpu']:.1f}", f"{build['images'] / build['cpu']:,.0f}",
          f"{build['cache_bytes'] / 2**20:.0f} MiB, {tuple(build['shape'])}"] for name, build in builds.items()])
     one, every = builds["1 worker (taskset -c 0)"], builds["all cores"]
-    lines += ["", f"All cores: {one['seconds'] / every['seconds']:.2f}x the speed of one worker, for "
+    lines += ["", (f"All cores: {one['seconds'] / every['seconds']:.2f}x the speed of one worker, for "
               f"{every['cpu'] / one['cpu']:.2f}x the CPU time (process pool: forked workers, results sent back in "
               "chunks). Timed: `load_images` alone (list, decode, write), in a fresh process with an empty cache "
               "folder; the JPEGs were in the page cache. With other work on the machine there is no idle core "
-              "to gain from: the speed-up needs cores nothing else is using.", ""]
+              "to gain from: the speed-up needs cores nothing else is using."), ""]
 
     # (b) training memory against the number of images
     caches = {}
@@ -266,20 +266,20 @@ def main(argv: list[str] | None = None) -> None:
     lines += table(["images", "cache (.npy)", "validation images", "peak RSS", "peak anonymous", "peak file-backed",
                     "run (s)"], rows)
     large, small = median[args.large], median[args.small]
-    lines += ["", f"Peak RSS {large.peak / small.peak - 1:+.1%} with {args.large // args.small}x the images "
+    lines += ["", (f"Peak RSS {large.peak / small.peak - 1:+.1%} with {args.large // args.small}x the images "
               f"(anonymous memory {large.anonymous / small.anonymous - 1:+.1%}, file-backed "
               f"{large.file - small.file:+,.0f} MiB). Medians of {args.rounds} runs each; "
               f"`vaelab train --data fashion-mnist --data-root DIR --image-size 64 --channels 3 --steps {args.steps} "
-              "--set training.figures=false --set training.progress=false` on a cache built beforehand.", ""]
-    lines += ["Batches are read from the cache with pread (`vaelab.data.cache.read_rows`), not through the memory "
-              "map: a mapped page that is touched makes the kernel map up to 64 KiB around it, and all of them count "
-              "as the process's resident memory, so reading through the map made the peak grow with the dataset "
-              "(the images a run reads are spread over the whole file). The anonymous memory is the process's own: "
-              "torch, the model, the batches, and what the cache's sidecar lists per image (names, labels): "
-              f"{(large.anonymous - small.anonymous) * 1024 / (args.large - args.small):.2f} KiB more per image here. "
-              "The file-backed part is the libraries.", ""]
-    lines += [f"Load average {os.getloadavg()[0]:.2f} at the end; the run took "
-              f"{(time.perf_counter() - started) / 60:.1f} min.", ""]
+              "--set training.figures=false --set training.progress=false` on a cache built beforehand."), ""]
+    lines += [("Batches are read from the cache with pread (`vaelab.data.cache.read_rows`), not through the memory "
+               "map: a mapped page that is touched makes the kernel map up to 64 KiB around it, and all of them count "
+               "as the process's resident memory, so reading through the map made the peak grow with the dataset "
+               "(the images a run reads are spread over the whole file). The anonymous memory is the process's own: "
+               "torch, the model, the batches, and what the cache's sidecar lists per image (names, labels): "
+               f"{(large.anonymous - small.anonymous) * 1024 / (args.large - args.small):.2f} KiB more per image here. "
+               "The file-backed part is the libraries."), ""]
+    lines += [(f"Load average {os.getloadavg()[0]:.2f} at the end; the run took "
+               f"{(time.perf_counter() - started) / 60:.1f} min."), ""]
     report = "\n".join(lines)
     print(report)
     if args.write:

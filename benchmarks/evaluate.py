@@ -62,8 +62,8 @@ def main(argv: list[str] | None = None) -> None:
         "",
         "Written by `benchmarks/evaluate.py`: one `vaelab evaluate` of the default 28x28 network",
         f"(ConvVAE, latent {result['latent_dim']}, width 32) on {result['images']} Fashion-MNIST validation images",
-        f"with K = {result['iw_samples']} importance samples each "
-        f"({result['images'] * result['iw_samples']:,} decodes),",
+        (f"with K = {result['iw_samples']} importance samples each "
+         f"({result['images'] * result['iw_samples']:,} decodes),"),
         "everything included (checkpoint, images, IWAE, ELBO decomposition, SSIM, figures, eval.json).",
         "",
         "```",
@@ -72,12 +72,12 @@ def main(argv: list[str] | None = None) -> None:
         "",
         "| wall clock | CPU time | target | load average (1 min) before / after | machine |",
         "| --- | --- | --- | --- | --- |",
-        f"| {seconds:.1f} s | {cpu_seconds:.1f} s | {TARGET_SECONDS:.0f} s ({verdict}) | {load_before:.1f} / "
-        f"{load_after:.1f} | {cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads, Python {platform.python_version()} |",
+        (f"| {seconds:.1f} s | {cpu_seconds:.1f} s | {TARGET_SECONDS:.0f} s ({verdict}) | {load_before:.1f} / "
+         f"{load_after:.1f} | {cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+         f"{torch.get_num_threads()} threads, Python {platform.python_version()} |"),
         "",
-        f"The evaluated model: IWAE_{result['iw_samples']} {result['iwae']:.1f} nats, ELBO {result['elbo']:.1f} nats "
-        f"(after {args.train_steps} training steps; the time does not depend on training).",
+        (f"The evaluated model: IWAE_{result['iw_samples']} {result['iwae']:.1f} nats, ELBO {result['elbo']:.1f} nats "
+         f"(after {args.train_steps} training steps; the time does not depend on training)."),
     ]
     text = "\n".join(lines) + "\n"
     print(text)

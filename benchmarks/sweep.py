@@ -135,14 +135,14 @@ def report(args, base: Config, separate: dict, conditional: dict[str, dict], var
         "Written by `benchmarks/sweep.py`; every number below comes from one run of", "",
         "    .venv/bin/python benchmarks/sweep.py --write docs/benchmarks.md "
         + " ".join(f"--variant {text}" for text in args.variant), "",
-        f"Machine: {cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__}, one thread per run; load average "
-        f"{load_before:.1f} at the start and {load_after:.1f} at the end (shared with other work).", "",
-        f"Problem: Fashion-MNIST, the first {args.limit:,} images (a tenth held out for validation), 28 x 28; "
-        f"ConvVAE width {args.width}, latent {args.latent_dim}; Bernoulli likelihood; batch {args.batch_size}, "
-        f"{args.steps} steps, Adam at {base.training.lr:g}. Separate: one run per beta ({len(betas)} runs, "
-        f"{len(betas) * args.steps} steps). Conditional: one model of the same network with FiLM layers "
-        f"(film_width {base.model.film_width} unless the variant says otherwise), {args.steps} steps, each example's "
-        "beta drawn log-uniformly over the range (by default from the smallest to the largest beta below).", "",
+        (f"Machine: {cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__}, one thread per run; load average "
+         f"{load_before:.1f} at the start and {load_after:.1f} at the end (shared with other work)."), "",
+        (f"Problem: Fashion-MNIST, the first {args.limit:,} images (a tenth held out for validation), 28 x 28; "
+         f"ConvVAE width {args.width}, latent {args.latent_dim}; Bernoulli likelihood; batch {args.batch_size}, "
+         f"{args.steps} steps, Adam at {base.training.lr:g}. Separate: one run per beta ({len(betas)} runs, "
+         f"{len(betas) * args.steps} steps). Conditional: one model of the same network with FiLM layers "
+         f"(film_width {base.model.film_width} unless the variant says otherwise), {args.steps} steps, each example's "
+         "beta drawn log-uniformly over the range (by default from the smallest to the largest beta below)."), "",
     ]
     for name, updates, beta_range in variants:
         result = conditional[name]
@@ -156,16 +156,16 @@ def report(args, base: Config, separate: dict, conditional: dict[str, dict], var
                             *([f"sampling range [{beta_range[0]:g}, {beta_range[1]:g}]"] if beta_range else [])])
         lines += [
             f"### {name}{f' ({change})' if change else ''}", "",
-            f"**Targets.** Wall clock {result['seconds']:.0f} s against {separate['seconds']:.0f} s: ratio "
-            f"{ratio:.3f} (target <= {TARGET_RATIO}: {'met' if ratio <= TARGET_RATIO else '**not met**'}). ELBO within "
-            f"{TARGET_GAP:.0%} of the separate run's at {len(within)} of {len(betas)} betas "
-            f"({'met' if len(within) == len(betas) else '**not met**'}; largest gap {gaps[worst]:+.1%} at "
-            f"beta = {worst}); not more than {TARGET_GAP:.0%} worse at {len(not_worse)} of {len(betas)}.",
+            (f"**Targets.** Wall clock {result['seconds']:.0f} s against {separate['seconds']:.0f} s: ratio "
+             f"{ratio:.3f} (target <= {TARGET_RATIO}: {'met' if ratio <= TARGET_RATIO else '**not met**'}). ELBO within "
+             f"{TARGET_GAP:.0%} of the separate run's at {len(within)} of {len(betas)} betas "
+             f"({'met' if len(within) == len(betas) else '**not met**'}; largest gap {gaps[worst]:+.1%} at "
+             f"beta = {worst}); not more than {TARGET_GAP:.0%} worse at {len(not_worse)} of {len(betas)}."),
             "",
             own_objective(losses),
             "",
-            "| beta | rate, separate | rate, conditional | ELBO, separate | ELBO, conditional | ELBO gap | "
-            "MSE, separate | MSE, conditional | loss at beta, separate | loss at beta, conditional | loss gap |",
+            ("| beta | rate, separate | rate, conditional | ELBO, separate | ELBO, conditional | ELBO gap | "
+             "MSE, separate | MSE, conditional | loss at beta, separate | loss at beta, conditional | loss gap |"),
             "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for beta in betas:

@@ -171,8 +171,8 @@ class Stopwatch(Callback):
 
 def vaelab_trainer(workload: Workload, setup: Setup, steps: int, callbacks: list[Callback]) -> Trainer:
     """A Trainer built the way `vaelab.training.run.train` builds one, minus checkpoints and figures."""
-    training = dict(steps=steps, batch_size=setup.batch_size, amp=setup.amp, threads=setup.threads,
-                    progress=False, figures=False)
+    training = {"steps": steps, "batch_size": setup.batch_size, "amp": setup.amp, "threads": setup.threads,
+                "progress": False, "figures": False}
     if setup.channels_last is not None:
         training["channels_last"] = setup.channels_last
     config = Config(
@@ -334,7 +334,7 @@ def adam_update_ms(name: str, kind: str, reps: int = 50) -> float:
     params = list(ConvVAE(image_size=size, channels=c, latent_dim=32, width=32).parameters())
     for p in params:
         p.grad = torch.randn_like(p)
-    flags = dict(fused=True) if kind == "fused" else dict(foreach=kind == "foreach")
+    flags = {"fused": True} if kind == "fused" else {"foreach": kind == "foreach"}
     optimizer = torch.optim.Adam(params, lr=1e-3, **flags)
     times = []
     for _ in range(reps + 5):
@@ -378,11 +378,11 @@ def layer_profile(name: str, setup: Setup, reps: int = 5) -> tuple[list[dict], f
         return hook
 
     handles = []
-    for name, module in layers.items():
-        handles += [module.register_forward_pre_hook(stamp(name, 0, True)),
-                    module.register_forward_hook(stamp(name, 0, False)),
-                    module.register_full_backward_pre_hook(stamp(name, 1, True)),
-                    module.register_full_backward_hook(stamp(name, 1, False))]
+    for layer, module in layers.items():
+        handles += [module.register_forward_pre_hook(stamp(layer, 0, True)),
+                    module.register_forward_hook(stamp(layer, 0, False)),
+                    module.register_full_backward_pre_hook(stamp(layer, 1, True)),
+                    module.register_full_backward_hook(stamp(layer, 1, False))]
     first = next(iter(layers))
     handles += [p.register_post_accumulate_grad_hook(first_layer_backward(first)) for p in layers[first].parameters()]
     with warnings.catch_warnings():
@@ -400,9 +400,9 @@ def layer_profile(name: str, setup: Setup, reps: int = 5) -> tuple[list[dict], f
     with FlopCounterMode(display=False) as counter:
         trainer.training_step(x)
     per_module = counter.get_flop_counts()
-    rows = [dict(name=name, kind=type(module).__name__, forward=times[name][0] / reps,
-                 backward=times[name][1] / reps, flops=sum(per_module.get(f"ConvVAE.{name}", {}).values()))
-            for name, module in layers.items()]
+    rows = [{"name": layer, "kind": type(module).__name__, "forward": times[layer][0] / reps,
+             "backward": times[layer][1] / reps, "flops": sum(per_module.get(f"ConvVAE.{layer}", {}).values())}
+            for layer, module in layers.items()]
     return rows, step
 
 
@@ -466,7 +466,7 @@ def time_vaelab_loading(name: str, data: DataConfig, setup: Setup, steps: int, w
 def _in_child(send, fn, args) -> None:
     try:
         send.send((True, fn(*args)))
-    except BaseException:
+    except BaseException:  # noqa: BLE001 - sent to the parent, which reports it
         send.send((False, traceback.format_exc()))
 
 
@@ -770,19 +770,19 @@ def main(argv: list[str] | None = None) -> None:
     results = compare_libraries([fashion, art], base, steps, args, report)
     variants = {
         "defaults": {},
-        f"channels_last={not defaults.channels_last}": dict(channels_last=not defaults.channels_last),
-        "Adam foreach": dict(adam="foreach"),
-        "Adam for-loop (pythae's)": dict(adam="for-loop"),
-        "1 thread": dict(threads=1),
-        "torch.compile": dict(compile=True),
-        "bf16 autocast (amp)": dict(amp=True),
-        "NLL and MSE in a second pass (as before)": dict(reuse_recon=False),
-        "ReLU for SiLU (another model)": dict(activation="relu"),
+        f"channels_last={not defaults.channels_last}": {"channels_last": not defaults.channels_last},
+        "Adam foreach": {"adam": "foreach"},
+        "Adam for-loop (pythae's)": {"adam": "for-loop"},
+        "1 thread": {"threads": 1},
+        "torch.compile": {"compile": True},
+        "bf16 autocast (amp)": {"amp": True},
+        "NLL and MSE in a second pass (as before)": {"reuse_recon": False},
+        "ReLU for SiLU (another model)": {"activation": "relu"},
     }
     options = compare_options([fashion, art], base, variants, steps, args, report)
     options |= wait_policy([fashion, art], base, steps, args, report)
     if not args.quick:
-        grid = [dict(width=16), dict(width=32), dict(width=64), dict(batch_size=32), dict(batch_size=512)]
+        grid = [{"width": 16}, {"width": 32}, {"width": 64}, {"batch_size": 32}, {"batch_size": 512}]
         scaling(art, base, grid, args, report)
     bound = profile(art, base, report)
 
