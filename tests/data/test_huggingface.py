@@ -100,14 +100,17 @@ def test_a_split_is_chosen_with_hf_path_split(saved, data_config):
 
 def test_the_cache_is_reused_and_a_changed_dataset_is_decoded_anew(saved, data_config):
     config = data_config(saved, image_size=16)
+    entries = lambda: sorted(path.name for path in (saved.parent / "cache").glob("*.npy"))
     first = load_images(config)
-    assert isinstance(load_images(config).images, np.memmap)  # from the cache
+    load_images(data_config(f"hf:{saved}:train", image_size=16))  # the same split, named otherwise
+    assert len(entries()) == 1
     smaller = datasets.load_from_disk(str(saved))
     smaller["train"] = smaller["train"].select(range(3))
     smaller.save_to_disk(str(saved.parent / "smaller"))
     shutil.rmtree(saved)
     (saved.parent / "smaller").rename(saved)  # another dataset's files at the same path
-    assert len(first.images) == 5 and len(load_images(config).images) == 3
+    again = load_images(config)
+    assert len(first.images) == 5 and len(again.images) == 3 and len(entries()) == 2
 
 
 def test_hf_name_opens_what_datasets_load_dataset_opens_here_a_local_image_folder(image_files, data_config):

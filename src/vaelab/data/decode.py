@@ -20,16 +20,17 @@ import io
 import logging
 import os
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from itertools import repeat
-from typing import BinaryIO, NamedTuple, TypeVar
+from typing import BinaryIO, Generic, NamedTuple, TypeVar
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from vaelab.data.pixels import fit_square
+from vaelab.data.pixels import fit_square, set_channels
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -92,6 +93,32 @@ def decode_many(decode: Callable[[T, int], Decoded], inputs: Sequence[T], size: 
     log.info("decoding %d images on %d processes", len(inputs), workers)
     with ProcessPoolExecutor(workers) as pool:
         yield from pool.map(decode, inputs, repeat(size), chunksize=max(1, len(inputs) // (workers * 16)))
+
+
+@dataclass
+class Stacked(Generic[T]):
+    """Decoded images stacked: the pixels of the ones that decoded, and the others' problems."""
+
+    pixels: np.ndarray  # (N, C, S, S) uint8, C = channels, or 3 / 1 as the images' colour says
+    kept: list[T]  # the key of each of the N images, in order
+    failed: list[tuple[T, str]]  # (key, problem) of each image that did not decode
+
+
+def stack(decoded: Iterable[tuple[T, Decoded]], count: int, size: int, channels: int | None) -> Stacked[T]:
+    """Stack up to `count` (key, decoded image) pairs as (N, C, size, size) uint8. `channels` None: 3 if any
+    image has colour, else 1 (pixels.set_channels)."""
+    pixels = np.empty((count, 3, size, size), dtype=np.uint8)  # (count, 3, S, S)
+    kept: list[T] = []
+    failed: list[tuple[T, str]] = []
+    colour = False
+    for key, result in decoded:
+        if result.problem is not None:
+            failed.append((key, result.problem))
+            continue
+        pixels[len(kept)] = result.pixels.transpose(2, 0, 1)  # (S, S, 3) -> (3, S, S)
+        kept.append(key)
+        colour = colour or result.has_colour
+    return Stacked(set_channels(pixels[: len(kept)], channels or (3 if colour else 1)), kept, failed)
 
 
 def cpu_count() -> int:

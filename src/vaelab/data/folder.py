@@ -22,9 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vaelab.data.decode import decode_file, decode_many, describe_error
+from vaelab.data.decode import decode_file, decode_many, describe_error, stack
 from vaelab.data.image_data import ImageData
-from vaelab.data.pixels import set_channels
 from vaelab.errors import UsageError
 
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
@@ -76,27 +75,19 @@ def list_folder(root: str) -> FolderListing:
 def decode_folder(listing: FolderListing, size: int, channels: int | None) -> ImageData:
     """Decode every listed file to (size, size) and stack them as (N, C, size, size) uint8."""
     paths = [os.path.join(listing.root, relative) for relative, _, _ in listing.files]
-    pixels = np.empty((len(paths), 3, size, size), dtype=np.uint8)  # (M, 3, S, S), M files
-    names: list[str] = []
-    skipped = [(os.path.join(listing.root, relative), reason) for relative, reason in listing.unusable]
-    colour = False
-    for path, (relative, _, _), result in zip(paths, listing.files, decode_many(decode_file, paths, size)):
-        if result.problem is not None:
-            skipped.append((path, result.problem))
-            continue
-        pixels[len(names)] = result.pixels.transpose(2, 0, 1)  # (S, S, 3) -> (3, S, S)
-        names.append(relative)
-        colour = colour or result.has_colour
-    skipped = sorted((display_path(path), reason) for path, reason in skipped)
+    relatives = [relative for relative, _, _ in listing.files]
+    stacked = stack(zip(relatives, decode_many(decode_file, paths, size)), len(paths), size, channels)
+    names = stacked.kept
+    skipped = sorted((display_path(os.path.join(listing.root, relative)), reason)
+                     for relative, reason in [*listing.unusable, *stacked.failed])
     if not names:
         raise UsageError(
             f"no readable images in {display_path(listing.root)}: all {len(skipped)} image files were skipped "
             f"({_examples(skipped)}); point --data at a folder of jpg/png images"
         )
-    images = set_channels(pixels[: len(names)], channels or (3 if colour else 1))  # (N, C, S, S)
     labels, classes = _labels(names)
     return ImageData(
-        images=images, labels=labels, names=[display_path(name) for name in names], skipped=skipped,
+        images=stacked.pixels, labels=labels, names=[display_path(name) for name in names], skipped=skipped,
         classes=classes, source=f"folder {display_path(listing.root)} ({len(names)} images)",
     )
 

@@ -27,9 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from vaelab.data.decode import Decoded, decode_bytes, decode_file, decode_many
+from vaelab.data.decode import Decoded, decode_bytes, decode_file, decode_many, stack
 from vaelab.data.image_data import ImageData
-from vaelab.data.pixels import set_channels
 from vaelab.errors import UsageError
 
 PREFIX = "hf:"
@@ -83,17 +82,10 @@ def open_dataset(spec: str) -> HFDataset:
 def decode_dataset(opened: HFDataset, size: int, channels: int | None) -> ImageData:
     """Decode every image of the split to (size, size) and stack them as (N, C, size, size) uint8."""
     rows = len(opened.dataset)
-    pixels = np.empty((rows, 3, size, size), dtype=np.uint8)  # (M, 3, S, S), M rows
-    kept: list[int] = []
-    skipped: list[tuple[str, str]] = []
-    colour = False
-    for row, path, result in _decoded_rows(opened, size):
-        if result.problem is not None:
-            skipped.append((f"{opened.display}/{row}" + (f" ({path})" if path else ""), result.problem))
-            continue
-        pixels[len(kept)] = result.pixels.transpose(2, 0, 1)  # (S, S, 3) -> (3, S, S)
-        kept.append(row)
-        colour = colour or result.has_colour
+    stacked = stack(_decoded_rows(opened, size), rows, size, channels)
+    kept = [row for row, _ in stacked.kept]
+    skipped = [(f"{opened.display}/{row}" + (f" ({path})" if path else ""), problem)
+               for (row, path), problem in stacked.failed]
     if not kept:
         examples = "; ".join(f"{name}: {reason}" for name, reason in skipped[:3])
         raise UsageError(f"no readable images in {opened.display}: all {rows} were skipped ({examples})")
@@ -103,14 +95,14 @@ def decode_dataset(opened: HFDataset, size: int, channels: int | None) -> ImageD
         labels = np.asarray(opened.dataset[opened.label_column], dtype=np.int64)[kept]
         classes = list(feature.names)
     return ImageData(
-        images=set_channels(pixels[: len(kept)], channels or (3 if colour else 1)),  # (N, C, S, S)
+        images=stacked.pixels,  # (N, C, S, S)
         labels=labels, names=[f"{opened.display}/{row}" for row in kept], skipped=skipped, classes=classes,
         source=f"{opened.display} ({len(kept)} images)",
     )
 
 
-def _decoded_rows(opened: HFDataset, size: int) -> Iterator[tuple[int, str | None, Decoded]]:
-    """(row, the image's file name if the dataset keeps one, decoded image) for every row, CHUNK rows at a
+def _decoded_rows(opened: HFDataset, size: int) -> Iterator[tuple[tuple[int, str | None], Decoded]]:
+    """((row, the image's file name if the dataset keeps one), decoded image) for every row, CHUNK rows at a
     time, from the images as stored (bytes, or a file path)."""
     datasets = _datasets()
     raw = opened.dataset.select_columns([opened.image_column]).cast_column(
@@ -119,7 +111,7 @@ def _decoded_rows(opened: HFDataset, size: int) -> Iterator[tuple[int, str | Non
         stored = raw[start : start + CHUNK][opened.image_column]  # [{"bytes": ..., "path": ...} or None]
         inputs = [_encoded(image) for image in stored]
         decoded = decode_many(_decode_stored, inputs, size)
-        yield from ((start + i, path, result) for i, ((_, path), result) in enumerate(zip(inputs, decoded)))
+        yield from (((start + i, path), result) for i, ((_, path), result) in enumerate(zip(inputs, decoded)))
 
 
 def _encoded(image: dict | None) -> tuple[bytes | None, str | None]:
@@ -147,7 +139,7 @@ def _saved(datasets: Any, path: str, split: str | None, display: str) -> HFDatas
         if chosen not in loaded:
             raise UsageError(f"--data {display}: no split {chosen!r} (it has {', '.join(splits)}): "
                              f"use hf:{path}:{splits[0]}")
-        loaded, display = loaded[chosen], f"{path}:{chosen}"
+        loaded, display, split = loaded[chosen], f"{path}:{chosen}", chosen
     elif split is not None:
         raise UsageError(f"--data {display}: {path} holds one dataset, not a dict of splits: drop :{split}")
     files = sorted(
