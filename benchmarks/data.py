@@ -108,7 +108,7 @@ def build_cache_in_this_process(spec: str, cache_dir: str, data_root: str | None
     """The child of `time_cache_build` / `prepare_cache`: build the cache, print what it took as JSON."""
     from vaelab.config import DataConfig
     from vaelab.data import load_images
-    from vaelab.data.decode import cpu_count
+    from vaelab.machine import available_cores
 
     config = DataConfig(spec=spec, cache_dir=cache_dir, data_root=data_root, image_size=image_size,
                         channels=channels)
@@ -116,7 +116,7 @@ def build_cache_in_this_process(spec: str, cache_dir: str, data_root: str | None
     data = load_images(config)
     seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu_before
     print(json.dumps({"seconds": seconds, "cpu": cpu, "images": len(data.images), "skipped": len(data.skipped),
-                      "workers": cpu_count(), "shape": list(data.images.shape)}))
+                      "workers": available_cores(), "shape": list(data.images.shape)}))
 
 
 def cpu_seconds() -> float:

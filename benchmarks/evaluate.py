@@ -26,7 +26,7 @@ import torch
 from sections import cpu_name, write_section
 
 from vaelab.config import Config, DataConfig, ModelConfig, TrainingConfig
-from vaelab.diagnostics.evaluate import evaluate_run
+from vaelab.evaluation.evaluate import evaluate_run
 from vaelab.training.run import train
 
 SECTION = "## Evaluation"

@@ -37,8 +37,9 @@ import torch
 from sections import cpu_name, write_section
 
 from vaelab.config import Config
+from vaelab.numbers import format_value
 from vaelab.sweep.executor import LocalExecutor
-from vaelab.sweep.grid import format_value, parse_axes
+from vaelab.sweep.grid import parse_axes
 from vaelab.sweep.run import run_sweep
 
 SECTION = "## Sweeps: one conditional model against separate runs"

@@ -56,14 +56,14 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from vaelab.config import Config, DataConfig, ModelConfig, ObjectiveConfig, TrainingConfig
 from vaelab.data import load_images, split_indices
-from vaelab.model import ConvVAE
+from vaelab.model import ConvVAE, build_model
+from vaelab.objectives import build_objective
 from vaelab.objectives.likelihood import Likelihood
 from vaelab.training import trainer as trainer_module
 from vaelab.training.batches import batch_indices, epoch_order
 from vaelab.training.callbacks import Callback, MetricLogging
 from vaelab.training.device import keep_freed_memory
 from vaelab.training.loggers import JsonlLogger
-from vaelab.training.run import build_model, build_objective
 from vaelab.training.trainer import Trainer
 
 SECTION = "## Training throughput"

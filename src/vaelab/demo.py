@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from vaelab.config import Config, DataConfig, ModelConfig, ObjectiveConfig, TrainingConfig
-from vaelab.diagnostics.evaluate import validate_at_beta
-from vaelab.training.checkpoint import load_checkpoint
+from vaelab.evaluation.compare import plot_run_reconstructions
+from vaelab.evaluation.loaded import validate_at_beta
+from vaelab.run_dir import RunDir
 from vaelab.training.run import RunResult, train
-from vaelab.viz.compare import plot_run_reconstructions
-from vaelab.viz.report import write_runs_report
+from vaelab.viz.runs_page import write_runs_report
 from vaelab.viz.sweep import plot_rate_distortion
 
 SCENARIOS = (
@@ -69,8 +69,7 @@ def run_demo(out: str | Path = "demo", *, quick: bool = False, data: str = "fash
     figure = out / "reconstructions.png"
     write_comparison(runs, figure)
     curve = out / "rate_distortion.png"
-    hparams = load_checkpoint(curve_run / "checkpoints" / "last.pt")["model_hparams"]
-    plot_curve(runs, curve_rows, hparams["channels"] * hparams["image_size"] ** 2, curve)
+    plot_curve(runs, curve_rows, math.prod(RunDir(curve_run).image_shape()), curve)
     report = write_runs_report(out, title="The seed's experiment: VAE with beta = 1, VAE with beta = 0.1, plain "
                                           "autoencoder, and the rate-distortion curve they lie on")
     return DemoResult(out=out, runs=runs, table=table, figure=figure, report=report, curve=curve,

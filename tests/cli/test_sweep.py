@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from vaelab.cli import main
-from vaelab.training.loggers import read_metrics
+from vaelab.run_dir import read_metrics
 
 TINY = ["--data", "digits", "--image-size", "16", "--width", "8", "--limit", "400", "--steps", "30",
         "--set", "training.figures=false", "--set", "training.grad_every=0"]

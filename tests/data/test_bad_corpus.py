@@ -20,7 +20,7 @@ from PIL import Image
 from vaelab.cli import main
 from vaelab.config import Config
 from vaelab.data import decode, folder, load_images
-from vaelab.training.loggers import read_metrics
+from vaelab.run_dir import read_metrics
 
 RED, GREEN, BLUE = (255, 0, 0), (0, 255, 0), (0, 0, 255)
 NOT_AN_IMAGE = "not an image: cannot identify image file"

@@ -10,7 +10,7 @@ from vaelab.config import Config, DataConfig, ModelConfig, ObjectiveConfig, Trai
 from vaelab.diagnostics.gradients import GradientStatistics, gradient_metrics, model_parts, term_gradients
 from vaelab.model import ConvVAE
 from vaelab.objectives import Objective
-from vaelab.training.loggers import read_metrics
+from vaelab.run_dir import read_metrics
 from vaelab.training.run import train
 
 SHAPE = (1, 8, 8)

@@ -16,8 +16,8 @@ from vaelab.diagnostics.likelihood import (
     optimal_sigma,
 )
 from vaelab.model import ConvVAE
+from vaelab.model.posterior import DiagonalGaussian
 from vaelab.objectives import Likelihood, Objective, gaussian_nll
-from vaelab.posterior import DiagonalGaussian
 
 A, S = 1.5, 0.5  # p(z) = N(0, 1), p(x|z) = N(A z, S^2): p(x) = N(0, A^2 + S^2), p(z|x) = N(c x, v)
 C, V = A / (A**2 + S**2), S**2 / (A**2 + S**2)

@@ -38,6 +38,7 @@ def test_the_kl_gradient_pushes_towards_the_capacity_from_both_sides():
     objective = Objective(ObjectiveConfig(capacity=2.0, capacity_steps=1, capacity_gamma=1.0), image_shape=(1, 8, 8))
     for kl_value, sign in [(1.0, -1.0), (3.0, 1.0)]:
         kl_per_dim = torch.full((4, 1), kl_value, requires_grad=True)
-        weight = objective.weighting(recon=torch.zeros(4), kl_per_dim=kl_per_dim, mse=torch.zeros(4), step=10)
+        weight = objective.weighting(recon=torch.zeros(4), kl=kl_per_dim.sum(dim=1), kl_per_dim=kl_per_dim,
+                                     mse=torch.zeros(4), step=10)
         weight.kl_objective.backward()
         torch.testing.assert_close(kl_per_dim.grad, torch.full((4, 1), sign / 4))

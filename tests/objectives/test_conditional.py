@@ -8,6 +8,7 @@ import torch
 
 from vaelab.config import Config, ObjectiveConfig
 from vaelab.errors import UsageError
+from vaelab.objectives import check_objective
 from vaelab.model import ConvVAE, at_beta
 from vaelab.objectives import Objective
 from vaelab.objectives.conditional import LogUniformBeta
@@ -77,7 +78,7 @@ def test_an_ordinary_objective_draws_no_betas():
 ])
 def test_what_a_beta_range_does_not_combine_with_is_refused(updates, message):
     with pytest.raises(UsageError, match=message):
-        Config().with_updates(updates)
+        check_objective(Config().with_updates(updates))
 
 
 def test_the_range_is_saved_and_described(tmp_path):

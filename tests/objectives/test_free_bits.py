@@ -6,9 +6,9 @@ import torch
 from vaelab.config import ObjectiveConfig
 from vaelab.errors import UsageError
 from vaelab.model import VAEOutput
+from vaelab.model.posterior import DiagonalGaussian
 from vaelab.objectives import Objective
 from vaelab.objectives.free_bits import free_bits_kl
-from vaelab.posterior import DiagonalGaussian
 
 SHAPE = (1, 4, 4)
 

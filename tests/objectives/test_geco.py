@@ -18,8 +18,9 @@ def geco(**overrides):
 
 
 def step(weighting, *, mse=0.0, recon=0.0, kl=1.0, t=0):
-    return weighting(recon=torch.full((4,), recon), kl_per_dim=torch.full((4, 2), kl / 2), mse=torch.full((4,), mse),
-                     step=t)
+    kl_per_dim = torch.full((4, 2), kl / 2)
+    return weighting(recon=torch.full((4,), recon), kl=kl_per_dim.sum(dim=1), kl_per_dim=kl_per_dim,
+                     mse=torch.full((4,), mse), step=t)
 
 
 def test_multiplier_follows_the_moving_average_of_the_log_constraint():

@@ -2,10 +2,11 @@
 
 import pytest
 
-from vaelab.cli import build_parser
+from vaelab.cli import build_parser, main
 from vaelab.cli.train import config_from_args
 from vaelab.config import Config, ObjectiveConfig
 from vaelab.errors import UsageError
+from vaelab.objectives import check_objective
 
 
 def flags_to_objective(*flags):
@@ -29,8 +30,7 @@ def test_every_method_is_reachable_from_the_command_line():
 
 
 def test_defaults_are_valid_and_keep_the_seed_loss():
-    config = ObjectiveConfig()
-    config.validate()
+    config = check_objective(Config()).objective
     assert (config.recon, config.beta, config.beta_schedule) == ("sse", 1.0, "constant")
 
 
@@ -52,18 +52,19 @@ def test_defaults_are_valid_and_keep_the_seed_loss():
 ])
 def test_impossible_settings_are_one_line_usage_errors(fields, message):
     with pytest.raises(UsageError) as error:
-        ObjectiveConfig(**fields).validate()
+        check_objective(Config(objective=ObjectiveConfig(**fields)).validate())
     assert message in str(error.value) and "\n" not in str(error.value)
 
 
 def test_geco_in_recon_units_accepts_any_likelihood():
-    ObjectiveConfig(geco_target=150.0, geco_units="recon", recon="bernoulli").validate()
-    ObjectiveConfig(geco_target=0.01, recon="mse-mean").validate()
+    check_objective(Config(objective=ObjectiveConfig(geco_target=150.0, geco_units="recon", recon="bernoulli")))
+    check_objective(Config(objective=ObjectiveConfig(geco_target=0.01, recon="mse-mean")))
 
 
-def test_a_bad_schedule_in_a_config_file_is_refused_when_loading(tmp_path):
+def test_a_bad_schedule_in_a_config_file_is_refused_before_anything_is_written(tmp_path, capsys):
     path = tmp_path / "c.yaml"
     Config().save(path)
     path.write_text(path.read_text().replace("beta_schedule: constant", "beta_schedule: warmup"))
-    with pytest.raises(UsageError, match="beta_schedule='warmup' is not a schedule"):
-        Config.load(path)
+    assert main(["train", "--config", str(path), "--out", str(tmp_path / "run")]) == 2
+    assert "beta_schedule='warmup' is not a schedule" in capsys.readouterr().err
+    assert not (tmp_path / "run" / "config.yaml").exists()

@@ -7,9 +7,8 @@ import pytest
 import torch
 
 from vaelab.config import Config, DataConfig, ModelConfig, ObjectiveConfig, TrainingConfig
+from vaelab.run_dir import load_checkpoint, read_metrics
 from vaelab.training.callbacks import Callback
-from vaelab.training.checkpoint import load_checkpoint
-from vaelab.training.loggers import read_metrics
 from vaelab.training.run import train
 
 

@@ -8,10 +8,10 @@ import pytest
 from vaelab.cli import main
 from vaelab.config import Config
 from vaelab.errors import UsageError
+from vaelab.run_dir import read_metrics
 from vaelab.sweep.conditional import plan_conditional_sweep
 from vaelab.sweep.grid import parse_axes
 from vaelab.sweep.run import run_sweep
-from vaelab.training.loggers import read_metrics
 
 TINY = {"data.spec": "digits", "data.image_size": 16, "data.limit": 400, "model.width": 8, "model.latent_dim": 4,
         "training.steps": 30, "training.batch_size": 32, "training.threads": 1, "training.figures": False,

@@ -4,7 +4,8 @@ import pytest
 
 from vaelab.config import Config
 from vaelab.errors import UsageError
-from vaelab.sweep.grid import Axis, format_value, grid_points, parse_axes, parse_axis, run_name, run_names
+from vaelab.numbers import format_value
+from vaelab.sweep.grid import Axis, grid_points, parse_axes, parse_axis, run_name, run_names
 from vaelab.sweep.plan import plan_sweep
 
 

@@ -13,7 +13,7 @@ import torch
 from tests.training.test_resume import small_config
 from vaelab.cli import main
 from vaelab.errors import UsageError
-from vaelab.training.checkpoint import load_checkpoint
+from vaelab.run_dir import load_checkpoint
 from vaelab.training.run import train
 
 SOURCE = Path(__file__).resolve().parents[2] / "src" / "vaelab"

@@ -8,10 +8,10 @@ import torch
 
 from vaelab.cli import main
 from vaelab.config import Config, DataConfig, ModelConfig, ObjectiveConfig, TrainingConfig
-from vaelab.diagnostics.evaluate import evaluate_run, validate_at_beta
 from vaelab.errors import UsageError
-from vaelab.training.checkpoint import load_checkpoint
-from vaelab.training.loggers import read_metrics
+from vaelab.evaluation.evaluate import evaluate_run
+from vaelab.evaluation.loaded import validate_at_beta
+from vaelab.run_dir import load_checkpoint, read_metrics
 from vaelab.training.run import train
 
 

@@ -25,10 +25,9 @@ import pytest
 
 from vaelab.config import Config, DataConfig, ModelConfig, ObjectiveConfig, TrainingConfig
 from vaelab.errors import UsageError
-from vaelab.training.checkpoint import load_checkpoint
+from vaelab.run_dir import load_checkpoint, read_metrics
 from vaelab.training.distributed import data_parallel, ends_together
 from vaelab.training.lock import run_lock
-from vaelab.training.loggers import read_metrics
 from vaelab.training.nonfinite import Diverged
 from vaelab.training.run import train
 from vaelab.training.stop import Interrupted

@@ -25,8 +25,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from vaelab.training.checkpoint import load_checkpoint
-from vaelab.training.loggers import read_metrics
+from vaelab.run_dir import load_checkpoint, read_metrics
 
 STEPS = 60  # 540 training images / 32 = 16 steps an epoch: checkpoints at steps 16, 32, 48 and 60
 TINY = ["--data", "digits", "--image-size", "16", "--latent-dim", "4", "--width", "8", "--limit", "600",

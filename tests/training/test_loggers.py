@@ -8,7 +8,8 @@ import math
 
 import pytest
 
-from vaelab.training.loggers import JsonlLogger, read_metrics, truncate_metrics
+from vaelab.run_dir import read_metrics, truncate_metrics
+from vaelab.training.loggers import JsonlLogger
 
 
 def write_log(path, steps):

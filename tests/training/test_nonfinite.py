@@ -13,14 +13,12 @@ import torch
 
 from vaelab.cli import main
 from vaelab.config import Config, DataConfig, ModelConfig, ObjectiveConfig, TrainingConfig
+from vaelab.run_dir import load_checkpoint, read_metrics, read_run
 from vaelab.training.callbacks import Callback
-from vaelab.training.checkpoint import load_checkpoint
-from vaelab.training.loggers import read_metrics
 from vaelab.training.nonfinite import gradient_norm
 from vaelab.training.run import train
 from vaelab.training.trainer import Trainer
-from vaelab.viz.compare import read_run
-from vaelab.viz.report import run_context
+from vaelab.viz.run_page import run_context
 
 TINY = ["--data", "digits", "--image-size", "16", "--latent-dim", "4", "--width", "8", "--limit", "600",
         "--batch-size", "32", "--set", "training.progress=false", "--set", "training.figures=false",

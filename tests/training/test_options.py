@@ -19,9 +19,10 @@ from vaelab.cli import build_parser
 from vaelab.cli.train import config_from_args
 from vaelab.config import Config, DataConfig, ModelConfig, ObjectiveConfig, TrainingConfig
 from vaelab.data import load_images, split_indices
+from vaelab.objectives import build_objective
 from vaelab.objectives.objective import make_likelihood
 from vaelab.training.device import keep_freed_memory
-from vaelab.training.run import build_model, build_objective
+from vaelab.training.run import training_network
 from vaelab.training.trainer import Trainer
 
 STEPS = 8
@@ -37,10 +38,7 @@ def trained(adam: str = "default", **training) -> Trainer:
     data = load_images(config.data)
     train_index, val_index = split_indices(len(data.images), config.data.val_fraction, config.data.split_seed)
     shape = tuple(data.images.shape[1:])
-    torch.manual_seed(config.training.seed)
-    model = build_model(config, shape)
-    if config.training.channels_last:
-        model = model.to(memory_format=torch.channels_last)
+    model = training_network(config, shape, torch.device("cpu"))
     trainer = Trainer(config=config, model=model, objective=build_objective(config, shape, total_steps=STEPS),
                       images=data.images, train_index=train_index, val_index=val_index,
                       device=torch.device("cpu"), callbacks=[])

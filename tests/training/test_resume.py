@@ -7,8 +7,7 @@ import torch
 
 from vaelab.config import Config, DataConfig, ModelConfig, TrainingConfig
 from vaelab.errors import UsageError
-from vaelab.training.checkpoint import load_checkpoint
-from vaelab.training.loggers import read_metrics
+from vaelab.run_dir import load_checkpoint, read_metrics
 from vaelab.training.run import train
 from vaelab.training.trainer import Trainer
 

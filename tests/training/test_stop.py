@@ -14,8 +14,8 @@ import pytest
 
 from vaelab.cli import main
 from vaelab.config import Config, DataConfig, ModelConfig, TrainingConfig
+from vaelab.run_dir import load_checkpoint
 from vaelab.training.callbacks import Callback
-from vaelab.training.checkpoint import load_checkpoint
 from vaelab.training.run import train
 from vaelab.training.stop import Interrupted, StopSignals
 

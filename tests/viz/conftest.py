@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from vaelab.config import Config, DataConfig, ModelConfig, ObjectiveConfig, TrainingConfig
-from vaelab.diagnostics.evaluate import evaluate_run
+from vaelab.evaluation.evaluate import evaluate_run
 from vaelab.training.run import train
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -56,7 +56,8 @@ def sweep(story, tmp_path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from vaelab.viz.compare import plot_run_reconstructions, read_run
+    from vaelab.evaluation.compare import plot_run_reconstructions
+    from vaelab.run_dir import read_run
 
     root = tmp_path / "sweep"
     runs = []

@@ -11,9 +11,9 @@ from html import unescape
 import pytest
 
 from vaelab.errors import UsageError
+from vaelab.run_dir import read_run
 from vaelab.training import run as run_module
 from vaelab.viz import report as report_module
-from vaelab.viz.compare import read_run
 from vaelab.viz.report import write_report
 
 RUN_SECTIONS = ["run", "questions", "beta", "losses", "reconstructions", "samples", "walks", "gradients",

@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from vaelab.defaults import IW_SAMPLES, MAX_IMAGES
+from vaelab.numbers import format_number
 
 EXAMPLES = """examples:
   vaelab evaluate runs/art-b01                        # 1000 importance samples on up to 1000 validation images
@@ -39,11 +40,12 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vaelab.diagnostics.evaluate import evaluate_run, evaluation_dir
+    from vaelab.evaluation.evaluate import evaluate_run
+    from vaelab.run_dir import RunDir
 
     results = evaluate_run(args.run_dir, iw_samples=args.iw_samples, data=args.data, checkpoint=args.checkpoint,
                            max_images=args.max_images, device=args.device, seed=args.seed, beta=args.beta)
-    print(summary(results, args.run_dir if args.beta is None else evaluation_dir(args.run_dir, args.beta)))
+    print(summary(results, args.run_dir if args.beta is None else RunDir(args.run_dir).at_beta(args.beta).path))
     return 0
 
 
@@ -52,7 +54,7 @@ def summary(results: dict, directory: Path) -> str:
 
     def number(name: str, unit: str = "") -> str:
         value = results.get(name)
-        return "n/a" if value is None else f"{value:.4g}{unit}"
+        return format_number(value) + ("" if value is None else unit)
 
     k = results["iw_samples"]
     lines = [

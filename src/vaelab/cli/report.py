@@ -25,7 +25,9 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vaelab.evaluation.compare import reconstructions_if_comparable
     from vaelab.viz.report import write_report
 
-    print(write_report(args.path))
+    # a folder of runs shows their reconstructions of the same images side by side
+    print(write_report(args.path, reconstruct=reconstructions_if_comparable))
     return 0

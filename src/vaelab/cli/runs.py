@@ -35,7 +35,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def list_runs(args: argparse.Namespace) -> int:
-    from vaelab.viz.compare import find_runs, format_table, read_run
+    from vaelab.run_dir import find_runs, read_run
+    from vaelab.viz.compare import format_table
 
     paths = find_runs(args.directory)
     if not paths:
@@ -45,7 +46,7 @@ def list_runs(args: argparse.Namespace) -> int:
         try:
             runs.append(read_run(path))
         except UsageError as error:
-            unreadable.append(f"{path}: {error}")
+            unreadable.append(f"{path.path}: {error}")
     if runs:
         names = [run.run_dir.relative_to(args.directory).as_posix() if run.run_dir != args.directory else run.name
                  for run in runs]
@@ -56,7 +57,9 @@ def list_runs(args: argparse.Namespace) -> int:
 
 
 def compare_runs(args: argparse.Namespace) -> int:
-    from vaelab.viz.compare import format_table, plot_comparison, read_run
+    from vaelab.evaluation.compare import reconstruct
+    from vaelab.run_dir import read_run
+    from vaelab.viz.compare import format_table, plot_comparison
 
     if len(args.runs) < 2:
         raise UsageError("compare needs two runs or more: vaelab runs compare RUN RUN ...")
@@ -66,6 +69,6 @@ def compare_runs(args: argparse.Namespace) -> int:
     if not same_data:
         print("the runs trained on different data: the figure shows their loss terms, not reconstructions")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    plot_comparison(runs, args.out, reconstructions=same_data)
+    plot_comparison(runs, args.out, reconstructions=reconstruct(runs, 8) if same_data else None)
     print(f"figure: {args.out}")
     return 0

@@ -76,9 +76,9 @@ def config_from_args(args: argparse.Namespace, axis_keys: set[str]) -> Config:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vaelab.numbers import format_number
     from vaelab.sweep.executor import make_executor
     from vaelab.sweep.run import run_sweep
-    from vaelab.viz.compare import format_number
 
     axes = parse_axes(args.grid)
     base = config_from_args(args, {axis.key for axis in axes})

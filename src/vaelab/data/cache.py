@@ -19,21 +19,16 @@ import hashlib
 import json
 import mmap
 import os
-import secrets
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 
 from vaelab.data.image_data import ImageData
 from vaelab.errors import UsageError
-
-try:
-    import fcntl
-except ImportError:  # Windows: no advisory locks; concurrent builds then both decode, still atomically
-    fcntl = None
+from vaelab.files import atomic_write, file_lock, remove_partial_writes
 
 _PREADV = hasattr(os, "preadv")  # not on Windows: there, batches are read through the mapping
 FORMAT_VERSION = 1  # bump when decoding changes, so old caches are not reused
@@ -78,8 +73,8 @@ def store(folder: Path, key: str, data: ImageData) -> ImageData:
         "channels": data.channels,
     }
     try:
-        _write_atomically(folder / f"{key}.npy", lambda file: np.save(file, data.images, allow_pickle=False))
-        _write_atomically(folder / f"{key}.json", lambda file: file.write(json.dumps(meta).encode()))
+        atomic_write(folder / f"{key}.npy", lambda file: np.save(file, data.images, allow_pickle=False))
+        atomic_write(folder / f"{key}.json", lambda file: file.write(json.dumps(meta).encode()))
     except OSError as error:
         raise UsageError(
             f"cannot write the data cache in {folder} ({error.strerror or error}): free some space, "
@@ -130,31 +125,14 @@ def read_rows(images: np.ndarray, index: np.ndarray) -> np.ndarray:
 @contextmanager
 def building(folder: Path, key: str) -> Iterator[None]:
     """Hold KEY.lock while KEY is built, and clear what a killed build of KEY left behind."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        lock = open(folder / f"{key}.lock", "wb")  # noqa: SIM115 - held open, and locked, while the block runs
-    except OSError as error:
-        raise UsageError(
-            f"cannot use {folder} as the data cache ({error.strerror or error}): "
-            "point data.cache_dir or $VAELAB_CACHE at a writable folder"
-        ) from None
-    with lock:
-        if fcntl is not None:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
-        for leftover in folder.glob(f".{key}.*.tmp"):
-            leftover.unlink(missing_ok=True)
+    with ExitStack() as stack:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            stack.enter_context(file_lock(folder / f"{key}.lock", wait=True))
+        except OSError as error:
+            raise UsageError(
+                f"cannot use {folder} as the data cache ({error.strerror or error}): "
+                "point data.cache_dir or $VAELAB_CACHE at a writable folder"
+            ) from None
+        remove_partial_writes(folder, f"{key}.*")
         yield
-
-
-def _write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
-    """Write through a temporary file in the same folder, then rename it over `path`."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
-    try:
-        with open(temporary, "xb") as file:  # mode 0o666 minus the umask, like any new file
-            write(file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise

@@ -18,7 +18,6 @@ from __future__ import annotations
 import errno
 import io
 import logging
-import os
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -31,6 +30,7 @@ import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from vaelab.data.pixels import fit_square, set_channels
+from vaelab.machine import available_cores
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -86,7 +86,7 @@ def _decode(file: BinaryIO, size: int) -> Decoded:
 
 def decode_many(decode: Callable[[T, int], Decoded], inputs: Sequence[T], size: int) -> Iterator[Decoded]:
     """`decode(input, size)` over `inputs`, in order, on all cores when there are enough of them."""
-    workers = cpu_count()
+    workers = available_cores()
     if len(inputs) < PARALLEL_MIN_IMAGES or workers < 2:
         yield from map(decode, inputs, repeat(size))
         return
@@ -119,13 +119,6 @@ def stack(decoded: Iterable[tuple[T, Decoded]], count: int, size: int, channels:
         kept.append(key)
         colour = colour or result.has_colour
     return Stacked(set_channels(pixels[: len(kept)], channels or (3 if colour else 1)), kept, failed)
-
-
-def cpu_count() -> int:
-    """The cores this process may run on."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

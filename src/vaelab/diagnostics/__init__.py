@@ -1,6 +1,7 @@
 """Diagnostics: what the balance between reconstruction and KL does to learning, to the latent space
-and to the likelihood. Each is a function on tensors, callable from Python; `evaluate.evaluate_run`
-runs them all on a trained run (`vaelab evaluate`), `gradients.GradientMonitor` during training.
+and to the likelihood. Each is a pure function on tensors, callable from Python and knowing nothing of
+run directories; `vaelab.evaluation` applies them all to a trained run (`vaelab evaluate`), and the
+training loop records the gradient view (`vaelab.training.gradient_view`).
 
     gradients.py       the gradients of the two loss terms: norms, cosine, share of the update
     latent.py          KL per dimension, active units, the posterior-collapse warning
@@ -8,7 +9,6 @@ runs them all on a trained run (`vaelab evaluate`), `gradients.GradientMonitor` 
     likelihood.py      beta = 1 ELBO, IWAE, bits per dimension, the optimal decoder sigma
     reconstruction.py  MSE, PSNR, SSIM
     smoothness.py      interpolations and their path ratio, latent traversals
-    evaluate.py        `evaluate_run(RUN)`: all of the above into RUN/eval.json and RUN/figures/
 
 Metric names and units: docs/metrics.md.
 """

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from vaelab.model import ConvVAE
-from vaelab.posterior import DiagonalGaussian
+from vaelab.model.posterior import DiagonalGaussian
 
 ACTIVE_THRESHOLD = 0.01  # Burda, Grosse & Salakhutdinov 2016, sec. 5.2
 

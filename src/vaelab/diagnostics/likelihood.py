@@ -21,8 +21,8 @@ from dataclasses import dataclass, fields
 import torch
 
 from vaelab.model import ConvVAE
+from vaelab.model.posterior import DiagonalGaussian
 from vaelab.objectives import Likelihood, squared_error
-from vaelab.posterior import DiagonalGaussian
 
 LOG_2PI = math.log(2 * math.pi)
 PIXEL_LEVELS = 256  # 8-bit data: values k / 255 for k = 0..255

@@ -7,7 +7,9 @@
     free_bits.py         free bits: max(lambda, KL) per dimension, group or in total
     capacity.py          capacity control: gamma * |KL - C(t)|
     geco.py              GECO: the KL minimised under a reconstruction constraint
+    conditional.py       loss-conditional training: a log-uniform beta per example
     objective.py         `Objective`: composes one likelihood and one KL weighting into `LossTerms`
+    rules.py             which settings make sense, alone and together (each method's own beside it)
     explain.py           the translation between beta and the decoder's sigma (`vaelab explain`)
 """
 
@@ -20,6 +22,8 @@ _HOMES = {  # each name's module; imported on first use, so that `vaelab explain
     "Likelihood": "likelihood",
     "LossTerms": "terms",
     "Objective": "objective",
+    "build_objective": "objective",
+    "check_objective": "rules",
     "gaussian_nll": "likelihood",
     "make_kl_weighting": "objective",
     "make_likelihood": "objective",

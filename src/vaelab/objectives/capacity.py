@@ -12,7 +12,19 @@ gamma; `capacity` logs C(t) and `kl_objective` logs |KL - C(t)|.
 from __future__ import annotations
 
 from vaelab.config import ObjectiveConfig
+from vaelab.errors import UsageError
 from vaelab.objectives.weighting import KLWeight, KLWeighting
+
+
+def check_config(config: ObjectiveConfig) -> None:
+    if config.capacity is not None and config.capacity < 0:
+        raise UsageError(f"objective.capacity={config.capacity} must be >= 0 nats")
+    if config.capacity_start < 0:
+        raise UsageError(f"objective.capacity_start={config.capacity_start} must be >= 0 nats")
+    if config.capacity_steps < 1:
+        raise UsageError(f"objective.capacity_steps={config.capacity_steps} must be at least 1")
+    if not config.capacity_gamma > 0:
+        raise UsageError(f"objective.capacity_gamma={config.capacity_gamma} must be > 0: e.g. --capacity-gamma 1e3")
 
 
 def capacity_at(step: int, *, start: float, end: float, steps: int) -> float:
@@ -38,11 +50,11 @@ class CapacityControl(KLWeighting):
     def capacity(self, step: int) -> float:
         return capacity_at(step, start=self.start, end=self.end, steps=self.steps)
 
-    def forward(self, *, recon, kl_per_dim, mse, step):
+    def forward(self, *, recon, kl, kl_per_dim, mse, step):
         capacity = self.capacity(step)
-        kl_objective = (kl_per_dim.sum(dim=1).mean() - capacity).abs()
+        kl_objective = (kl.mean() - capacity).abs()
         return KLWeight(beta=self.gamma, kl_objective=kl_objective,
-                        extras={"capacity": capacity, "kl_objective": float(kl_objective.detach())})
+                        extras={"capacity": capacity, "kl_objective": kl_objective.detach()})
 
     def beta_at(self, step):
         return self.gamma

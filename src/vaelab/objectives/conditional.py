@@ -1,6 +1,6 @@
 """Loss-conditional training: one model for every beta (Dosovitskiy & Djolonga 2020, "You Only Train Once").
 
-Instead of one run per beta, one network is told the beta it should serve (FiLM, vaelab.film) and is
+Instead of one run per beta, one network is told the beta it should serve (FiLM, vaelab.model.film) and is
 trained on all of them at once. Each training example gets its own beta, drawn log-uniformly over
 `objective.beta_range` = [lo, hi],
 
@@ -23,6 +23,33 @@ from __future__ import annotations
 import math
 
 import torch
+
+from vaelab.config import Config
+from vaelab.errors import UsageError
+
+
+def check_config(config: Config, weighting: list[str]) -> None:
+    """A loss-conditional model's range, and what it does not combine with: `weighting`, the flags of the KL
+    weighting methods the config also sets (each sets the KL weight itself)."""
+    objective = config.objective
+    if config.model.kind == "ae":
+        raise UsageError("the autoencoder has no KL term, so no beta to condition on: drop --beta-range, "
+                         "or use --model vae")
+    if len(objective.beta_range) != 2 or not 0 < objective.beta_range[0] < objective.beta_range[1]:
+        raise UsageError(f"objective.beta_range={objective.beta_range} must be [LO, HI] with 0 < LO < HI: "
+                         "e.g. --beta-range 0.01:10")
+    low, high = objective.beta_range
+    if weighting:
+        raise UsageError(f"--beta-range gives every example its own fixed beta, and {weighting[0]} sets the KL "
+                         f"weight itself: drop one of the two")
+    if objective.recon in ("sigma-learned", "sigma-optimal"):
+        raise UsageError(f"--recon {objective.recon} fits one decoder sigma to all examples, but the sigma that suits "
+                         "a beta changes with beta: use --recon sse, mse-mean, gaussian or bernoulli with "
+                         "--beta-range")
+    if not low <= objective.beta <= high:
+        raise UsageError(f"objective.beta={objective.beta:g} is outside objective.beta_range [{low:g}, {high:g}]: a "
+                         "loss-conditional model is validated and drawn at objective.beta; give --beta inside "
+                         f"the range, e.g. --beta {math.sqrt(low * high):.2g}")
 
 
 class LogUniformBeta:

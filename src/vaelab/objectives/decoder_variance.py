@@ -22,9 +22,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vaelab.config import ObjectiveConfig
+from vaelab.errors import UsageError
 from vaelab.objectives.likelihood import Likelihood, gaussian_nll
 
 LOG_SIGMA_FLOOR = -6.0  # as in Rybkin et al. 2021: keeps the NLL finite when a batch is reconstructed almost exactly
+
+
+def check_config(config: ObjectiveConfig) -> None:
+    """sigma-learned starts above its floor; one sigma per channel needs a sigma that is learned or optimal."""
+    if config.recon == "sigma-learned" and not config.sigma > math.exp(LOG_SIGMA_FLOOR):
+        raise UsageError(f"objective.sigma={config.sigma} is below sigma-learned's floor e^-6: use e.g. --sigma 1")
+    if config.sigma_per_channel and config.recon not in ("sigma-learned", "sigma-optimal"):
+        raise UsageError("objective.sigma_per_channel needs --recon sigma-learned or --recon sigma-optimal")
 
 
 def soft_clip_below(log_sigma: torch.Tensor, floor: float = LOG_SIGMA_FLOOR) -> torch.Tensor:
@@ -43,9 +53,10 @@ def optimal_log_sigma(x: torch.Tensor, mean: torch.Tensor, *, per_channel: bool)
     return (0.5 * torch.log(mse)).clamp(min=LOG_SIGMA_FLOOR)
 
 
-def _channel_metrics(log_sigma: torch.Tensor) -> dict[str, float]:
-    sigmas = log_sigma.detach().exp().flatten().tolist()
-    return {f"sigma_channel_{c}": value for c, value in enumerate(sigmas)} if log_sigma.dim() else {}
+def _channel_metrics(log_sigma: torch.Tensor) -> dict[str, torch.Tensor]:
+    """sigma_channel_<c> as detached 0-d tensors (logging them does not wait for the device)."""
+    sigmas = log_sigma.detach().exp().flatten()
+    return {f"sigma_channel_{c}": value for c, value in enumerate(sigmas.unbind())} if log_sigma.dim() else {}
 
 
 class LearnedSigmaGaussian(Likelihood):
@@ -72,7 +83,10 @@ class LearnedSigmaGaussian(Likelihood):
         return recon
 
     def sigma(self):
-        return float(self.log_sigma().detach().exp().mean())
+        return float(self.logged_sigma())
+
+    def logged_sigma(self):
+        return self.log_sigma().detach().exp().mean()
 
     def metrics(self):
         return _channel_metrics(self.log_sigma())
@@ -101,7 +115,10 @@ class OptimalSigmaGaussian(Likelihood):
         return recon
 
     def sigma(self):
-        return float(self.batch_log_sigma.exp().mean())
+        return float(self.logged_sigma())
+
+    def logged_sigma(self):
+        return self.batch_log_sigma.exp().mean()
 
     def metrics(self):
         return _channel_metrics(self.batch_log_sigma)

@@ -18,6 +18,7 @@ import textwrap
 from dataclasses import dataclass
 
 from vaelab.errors import UsageError
+from vaelab.numbers import format_number
 
 UNIFORM_PIXEL_STD = 1 / math.sqrt(12)  # std of a pixel uniform on [0, 1]: 0.29, the spread of a "typical" image
 
@@ -70,7 +71,7 @@ class BetaReading:
                 " ignored: this is an autoencoder with a noisy bottleneck, and its ELBO is -inf."
             )
         else:
-            sigma, sigma_255 = _number(self.sigma), _number(self.sigma_255)
+            sigma, sigma_255 = format_number(self.sigma, 2), format_number(self.sigma_255, 2)
             lines += [f"implied decoder std: sigma = {sigma} on a 0-1 scale ({sigma_255} on 0-255)", ""]
             paragraphs.append(
                 f"A typical pixel error of {sigma} on a 0-1 scale ({sigma_255} of 255) is treated as noise: "
@@ -103,7 +104,7 @@ class BetaReading:
             f"{weight} {'<' if below else '>'} 1 tempers the likelihood: read with the sigma^2 = 1/2 that summed"
             f" squared error means at beta = 1, the objective raises p(x|z) to the power {1 / self.sse_beta:.4g}"
             f" ({'sharper' if below else 'flatter'}) and is then no longer a bound on log p(x). Re-read with"
-            f" sigma = {_number(self.sigma)} it is the plain beta = 1 ELBO of a Gaussian decoder with that sigma,"
+            f" sigma = {format_number(self.sigma, 2)} it is the plain beta = 1 ELBO of a Gaussian decoder with that sigma,"
             " which is a bound: vaelab logs that ELBO as `elbo` and that sigma as `sigma`."
         )
 
@@ -131,12 +132,3 @@ def _what_sigma_means(sigma: float) -> str:
                 " most of the image counts as noise. Expect blurry reconstructions and few active latents.")
     return ("differences of that size are cheaper to leave as noise than to encode in z, so expect finer detail"
             " to be blurred away.")
-
-
-def _number(value: float) -> str:
-    """Two significant digits below 10, whole numbers above: 0.22, 57, 19,991."""
-    if value >= 100:
-        return f"{value:,.0f}"
-    if value >= 10:
-        return f"{value:.0f}"
-    return f"{value:.2g}"

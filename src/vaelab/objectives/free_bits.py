@@ -14,9 +14,19 @@ from __future__ import annotations
 
 import torch
 
+from vaelab.config import ObjectiveConfig
 from vaelab.errors import UsageError
 from vaelab.objectives.schedules import BetaSchedule
 from vaelab.objectives.weighting import KLWeight, KLWeighting
+
+
+def check_config(config: ObjectiveConfig) -> None:
+    if config.free_bits < 0:
+        raise UsageError(f"objective.free_bits={config.free_bits} must be >= 0 nats")
+    if config.free_bits_mode not in ("dim", "group", "total"):
+        raise UsageError(f"objective.free_bits_mode={config.free_bits_mode!r}: use dim, group or total")
+    if config.free_bits_groups < 1:
+        raise UsageError(f"objective.free_bits_groups={config.free_bits_groups} must be at least 1")
 
 
 def free_bits_kl(kl_per_dim: torch.Tensor, *, free_bits: float, mode: str = "dim", groups: int = 1) -> torch.Tensor:
@@ -47,10 +57,10 @@ class FreeBits(KLWeighting):
         self.mode = mode
         self.groups = groups
 
-    def forward(self, *, recon, kl_per_dim, mse, step):
+    def forward(self, *, recon, kl, kl_per_dim, mse, step):
         kl_objective = free_bits_kl(kl_per_dim, free_bits=self.free_bits, mode=self.mode, groups=self.groups)
         return KLWeight(beta=self.schedule(step), kl_objective=kl_objective,
-                        extras={"kl_objective": float(kl_objective.detach())})
+                        extras={"kl_objective": kl_objective.detach()})
 
     def beta_at(self, step):
         return self.schedule(step)

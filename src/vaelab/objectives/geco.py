@@ -35,7 +35,35 @@ import math
 import torch
 
 from vaelab.config import ObjectiveConfig
+from vaelab.errors import UsageError
 from vaelab.objectives.weighting import KLWeight, KLWeighting
+
+
+def check_config(config: ObjectiveConfig) -> None:
+    """GECO's parameters, and a reconstruction error it can constrain."""
+    if config.geco_target is not None and not config.geco_target > 0:
+        raise UsageError(f"objective.geco_target={config.geco_target} must be > 0: e.g. --geco-target 0.01")
+    if config.geco_units not in ("mse", "recon"):
+        raise UsageError(f"objective.geco_units={config.geco_units!r}: use mse or recon")
+    if not 0 <= config.geco_alpha < 1:
+        raise UsageError(f"objective.geco_alpha={config.geco_alpha} must be in [0, 1)")
+    if not config.geco_lr > 0:
+        raise UsageError(f"objective.geco_lr={config.geco_lr} must be > 0: e.g. --geco-lr 0.01")
+    if not 0 < config.geco_lambda_min <= config.geco_lambda_init <= config.geco_lambda_max:
+        raise UsageError(
+            f"objective.geco_lambda_min={config.geco_lambda_min}, geco_lambda_init={config.geco_lambda_init} and "
+            f"geco_lambda_max={config.geco_lambda_max} must satisfy 0 < min <= init <= max"
+        )
+    if config.geco_target is None:
+        return
+    if config.geco_units == "mse" and config.recon not in ("sse", "mse-mean"):
+        raise UsageError(
+            f"GECO in mse units constrains a squared error, not --recon {config.recon}: "
+            "use --recon sse, or --geco-units recon with kappa in that term's units"
+        )
+    if config.recon not in ("sse", "mse-mean", "bernoulli"):
+        raise UsageError(f"GECO needs a positive reconstruction error, which --recon {config.recon} (a Gaussian NLL) "
+                         "is not: use --recon sse, mse-mean or bernoulli")
 
 
 class GECO(KLWeighting):
@@ -61,24 +89,26 @@ class GECO(KLWeighting):
 
     @torch.no_grad()
     def update(self, error: torch.Tensor) -> None:
-        """One step of the moving average and of the multiplicative lambda update. error: scalar."""
-        if torch.isnan(self.error_ma):
-            self.error_ma.copy_(error)  # start the average at the first batch, as the paper does
-        else:
-            self.error_ma.mul_(self.alpha).add_((1 - self.alpha) * error)
+        """One step of the moving average and of the multiplicative lambda update. error: scalar.
+
+        Written without a branch on the device's values, so that a training step never waits for them.
+        """
+        averaged = self.alpha * self.error_ma + (1 - self.alpha) * error
+        # start the average at the first batch, as the paper does
+        self.error_ma.copy_(torch.where(torch.isnan(self.error_ma), error, averaged))
         log_constraint = torch.log(self.error_ma / self.target)  # <= 0 when the constraint holds
         self.multiplier.mul_(torch.exp(self.lr * log_constraint)).clamp_(self.lambda_min, self.lambda_max)
 
-    def forward(self, *, recon, kl_per_dim, mse, step):
-        lagrange_multiplier = float(self.multiplier)
+    def forward(self, *, recon, kl, kl_per_dim, mse, step):
+        lagrange_multiplier = self.multiplier.clone()  # the weight of this step, from before its update
         if self.training:
-            self.update((mse if self.units == "mse" else recon).detach().mean())
+            self.update((mse if self.units == "mse" else recon).detach().mean().to(self.error_ma.dtype))
         extras = {
             "geco_lambda": lagrange_multiplier,
-            "geco_error_ma": float(self.error_ma),
-            "geco_constraint_ma": float(self.error_ma) - self.target,
+            "geco_error_ma": self.error_ma.clone(),
+            "geco_constraint_ma": self.error_ma - self.target,
         }
-        return KLWeight(beta=1.0 / lagrange_multiplier, kl_objective=kl_per_dim.sum(dim=1).mean(), extras=extras)
+        return KLWeight(beta=1.0 / lagrange_multiplier, kl_objective=kl.mean(), extras=extras)
 
     def beta_at(self, step):
         return 1.0 / float(self.multiplier)

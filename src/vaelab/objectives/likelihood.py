@@ -65,8 +65,12 @@ class Likelihood(nn.Module, abc.ABC):
         """The decoder std this likelihood uses or implies (nan where there is none)."""
         return math.nan
 
-    def metrics(self) -> dict[str, float]:
-        """Further values to log at every step (e.g. one sigma per channel); none by default."""
+    def logged_sigma(self) -> float | torch.Tensor:
+        """`sigma()` as the step's logs take it: a detached tensor where it lives on the device (no host sync)."""
+        return self.sigma()
+
+    def metrics(self) -> dict[str, float | torch.Tensor]:
+        """Further values to log at every step (e.g. one sigma per channel, as tensors); none by default."""
         return {}
 
 

@@ -19,7 +19,7 @@ import math
 import torch
 from torch import nn
 
-from vaelab.config import ObjectiveConfig
+from vaelab.config import Config, ObjectiveConfig
 from vaelab.model import VAEOutput
 from vaelab.objectives.capacity import CapacityControl
 from vaelab.objectives.conditional import LogUniformBeta
@@ -106,7 +106,7 @@ class Objective(nn.Module):
         elif self.weighting is None:
             weight = KLWeight(beta=0.0, kl_objective=kl.mean())  # the point mass's KL is zeros
         else:
-            weight = self.weighting(recon=recon, kl_per_dim=kl_per_dim, mse=mse, step=step)
+            weight = self.weighting(recon=recon, kl=kl, kl_per_dim=kl_per_dim, mse=mse, step=step)
         loss = recon.mean() + (weight.beta * weight.kl_objective).mean()
         with torch.no_grad():
             if self.deterministic:
@@ -114,6 +114,12 @@ class Objective(nn.Module):
             else:
                 elbo = -(self.likelihood.nll_given_recon(x, output.logits, recon) + kl)
         return LossTerms(
-            loss=loss, recon=recon, kl=kl, elbo=elbo, mse=mse, beta=weight.beta, sigma=self.likelihood.sigma(),
+            loss=loss, recon=recon, kl=kl, elbo=elbo, mse=mse, beta=weight.beta, sigma=self.likelihood.logged_sigma(),
             extras={**weight.extras, **self.likelihood.metrics()},
         )
+
+
+def build_objective(config: Config, image_shape: tuple[int, int, int], *, total_steps: int) -> Objective:
+    """The objective of a run's config; `total_steps` is the run's length (cyclical beta schedules divide it)."""
+    return Objective(config.objective, image_shape=image_shape, deterministic=config.model.kind == "ae",
+                     total_steps=total_steps)

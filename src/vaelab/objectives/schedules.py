@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from vaelab.config import ObjectiveConfig
 from vaelab.errors import UsageError
 
 SPELLINGS = "constant, linear:STEPS, sigmoid:STEPS or cyclical:CYCLES:RATIO"
@@ -46,6 +47,14 @@ def cyclical(step: int, *, total_steps: int, cycles: int, ratio: float) -> float
     period = total_steps / cycles
     tau = (step % period) / period
     return min(tau / ratio, 1.0)
+
+
+def check_config(config: ObjectiveConfig) -> BetaSchedule:
+    """The schedule the config spells (a misspelling is a `UsageError`), with beta_start >= 0."""
+    schedule = BetaSchedule.parse(config.beta_schedule, beta=config.beta, beta_start=config.beta_start)
+    if not config.beta_start >= 0:
+        raise UsageError(f"objective.beta_start={config.beta_start} must be >= 0: e.g. --beta-start 0")
+    return schedule
 
 
 @dataclass(frozen=True)

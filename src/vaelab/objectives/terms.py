@@ -25,6 +25,9 @@ class LossTerms:
            as their geometric mean exp(mean log beta), the centre of a log-uniform draw
     sigma: the decoder standard deviation (implied, fixed, learned or optimal); nan for Bernoulli
     extras: the state of the KL-weighting method (e.g. capacity, geco_lambda), logged as is
+
+    Values that live on the device (a learned sigma, GECO's multiplier) stay tensors, so that logging a step
+    does not wait for it.
     """
 
     loss: torch.Tensor
@@ -33,24 +36,44 @@ class LossTerms:
     elbo: torch.Tensor
     mse: torch.Tensor
     beta: float | torch.Tensor
-    sigma: float = math.nan
-    extras: dict[str, float] = field(default_factory=dict)
+    sigma: float | torch.Tensor = math.nan
+    extras: dict[str, float | torch.Tensor] = field(default_factory=dict)
 
-    def metrics(self) -> dict[str, float]:
-        """Batch means as plain floats, under the metric names of DESIGN.md."""
-        return {
-            "loss": float(self.loss.detach()),
-            "recon": float(self.recon.detach().mean()),
-            "kl": float(self.kl.detach().mean()),
-            "beta": self.logged_beta(),
-            "elbo": float(self.elbo.detach().mean()),
-            "mse": float(self.mse.detach().mean()),
-            "sigma": float(self.sigma),
+    def metric_values(self) -> dict[str, float | torch.Tensor]:
+        """Batch means under the metric names of DESIGN.md, as detached 0-d float64 tensors (or floats where a
+        value is a plain number): adding them up over steps costs no host synchronisation (`as_floats` reads
+        them)."""
+        values = {
+            "loss": self.loss.detach(),
+            "recon": self.recon.detach().mean(),
+            "kl": self.kl.detach().mean(),
+            "beta": self._beta(),
+            "elbo": self.elbo.detach().mean(),
+            "mse": self.mse.detach().mean(),
+            "sigma": self.sigma,
             **self.extras,
         }
+        return {name: value.detach().double() if isinstance(value, torch.Tensor) else value
+                for name, value in values.items()}
+
+    def metrics(self) -> dict[str, float]:
+        """`metric_values` as plain floats (one host synchronisation)."""
+        return as_floats(self.metric_values())
 
     def logged_beta(self) -> float:
         """beta as one number: itself, or the geometric mean of per-example betas."""
+        return float(self._beta())
+
+    def _beta(self) -> float | torch.Tensor:
         if isinstance(self.beta, torch.Tensor):
-            return float(self.beta.detach().double().log().mean().exp())
+            return self.beta.detach().double().log().mean().exp()
         return float(self.beta)
+
+
+def as_floats(values: dict[str, float | torch.Tensor]) -> dict[str, float]:
+    """Plain floats from a mix of floats and 0-d tensors, reading all the tensors back in one transfer."""
+    tensors = {name: value for name, value in values.items() if isinstance(value, torch.Tensor)}
+    read = {}
+    if tensors:
+        read = dict(zip(tensors, torch.stack([t.double().reshape(()) for t in tensors.values()]).tolist()))
+    return {name: read[name] if name in read else float(value) for name, value in values.items()}

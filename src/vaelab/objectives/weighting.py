@@ -34,15 +34,17 @@ class KLWeight:
 
     beta: float | torch.Tensor  # one number, or one per example (B,) for a loss-conditional model
     kl_objective: torch.Tensor  # the KL term as it enters the loss, in nats per image: scalar, or (B,) with beta
-    extras: dict[str, float] = field(default_factory=dict)  # the method's state, logged as is
+    extras: dict[str, float | torch.Tensor] = field(default_factory=dict)  # the method's state, logged as is
 
 
 class KLWeighting(nn.Module, abc.ABC):
     """Interface: weigh the KL term of one batch. State that must survive a restart lives in buffers."""
 
     @abc.abstractmethod
-    def forward(self, *, recon: torch.Tensor, kl_per_dim: torch.Tensor, mse: torch.Tensor, step: int) -> KLWeight:
-        """recon: (B,) the reconstruction term as trained; kl_per_dim: (B, Z) in nats; mse: (B,) per pixel."""
+    def forward(self, *, recon: torch.Tensor, kl: torch.Tensor, kl_per_dim: torch.Tensor, mse: torch.Tensor,
+                step: int) -> KLWeight:
+        """recon: (B,) the reconstruction term as trained; kl: (B,) the KL in nats, the sum of kl_per_dim (B, Z)
+        over the latent dimensions; mse: (B,) per pixel."""
 
     @abc.abstractmethod
     def beta_at(self, step: int) -> float:
@@ -56,8 +58,8 @@ class ScheduledKL(KLWeighting):
         super().__init__()
         self.schedule = schedule
 
-    def forward(self, *, recon, kl_per_dim, mse, step):
-        return KLWeight(beta=self.schedule(step), kl_objective=kl_per_dim.sum(dim=1).mean())
+    def forward(self, *, recon, kl, kl_per_dim, mse, step):
+        return KLWeight(beta=self.schedule(step), kl_objective=kl.mean())
 
     def beta_at(self, step):
         return self.schedule(step)

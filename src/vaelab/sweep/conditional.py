@@ -19,9 +19,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from vaelab.config import Config
-from vaelab.diagnostics.evaluate import evaluation_dir
 from vaelab.errors import UsageError
-from vaelab.sweep.grid import Axis, format_value, grid_points, run_name, run_names
+from vaelab.numbers import format_value
+from vaelab.run_dir import RunDir
+from vaelab.sweep.grid import Axis, grid_points, run_name, run_names
 from vaelab.sweep.plan import RUNS, PlannedModel, PlannedRun, SweepPlan, run_config
 
 BETA_KEY = "objective.beta"
@@ -49,7 +50,7 @@ def plan_conditional_sweep(base: Config, axes: list[Axis], out: str | Path,
         for beta in betas:
             point = {axis.key: beta if axis.key == BETA_KEY else others[axis.key] for axis in axes}
             model_points.append(PlannedRun(run_name(point, axes), point, config.with_updates({BETA_KEY: beta}),
-                                           run_dir, evaluation_dir(run_dir, beta)))
+                                           run_dir, RunDir(run_dir).at_beta(beta).path))
         points.update((run.name, run) for run in model_points)
         models.append(PlannedModel(name, config, run_dir, model_points))
     runs = [points[name] for name in run_names(grid_points(axes), axes)]  # first axis outermost, as a sweep's

@@ -30,6 +30,7 @@ from typing import Protocol
 
 from vaelab.defaults import EXECUTORS
 from vaelab.errors import UsageError
+from vaelab.machine import available_cores
 from vaelab.sweep.jobs import FAILED, INTERRUPTED, JobOutcome
 
 RAY_STOP_SECONDS = 120  # how long Ctrl-C waits for cancelled Ray tasks to save their checkpoints
@@ -49,13 +50,6 @@ class Executor(Protocol):
     workers: int
 
     def run(self, jobs: Sequence[Job], on_outcome: OnOutcome) -> list[JobOutcome]: ...
-
-
-def available_cores() -> int:
-    """The cores this process may run on (its CPU affinity where the platform reports it)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def thread_budget(workers: int, cores: int | None = None) -> int:

@@ -9,7 +9,6 @@ after its values, e.g. `beta=0.1,latent_dim=32`, which is also its folder under 
 from __future__ import annotations
 
 import itertools
-import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import yaml
 
 from vaelab.errors import UsageError
+from vaelab.numbers import format_value
 
 # Characters a run name keeps; anything else becomes "_" so that the name is one safe folder name.
 UNSAFE = re.compile(r"[^A-Za-z0-9._=,+-]")
@@ -87,16 +87,6 @@ def grid_points(axes: list[Axis]) -> list[dict[str, Any]]:
     """The product of the axes, first axis outermost: one {key: value} per run."""
     keys = [axis.key for axis in axes]
     return [dict(zip(keys, values)) for values in itertools.product(*(axis.values for axis in axes))]
-
-
-def format_value(value: Any) -> str:
-    """A value as run names show it: 0.1 -> "0.1", 1e-05 -> "1e-05", 3.0 -> "3", True -> "true"."""
-    if isinstance(value, bool) or value is None:
-        return {True: "true", False: "false", None: "null"}[value]
-    if isinstance(value, float) and math.isfinite(value):
-        short = f"{value:g}"
-        return short if float(short) == value else repr(value)
-    return str(value)
 
 
 def run_name(point: dict[str, Any], axes: list[Axis]) -> str:

@@ -2,7 +2,7 @@
 
 A job is a picklable callable returning a `JobOutcome`; executors (executor.py) know nothing else
 about it. `RunJob` trains (or resumes) one run with `vaelab.training.run.train`, then measures it
-with a cheap `vaelab.diagnostics.evaluate.evaluate_run` (few importance samples) into RUN/eval.json,
+with a cheap `vaelab.evaluation.evaluate.evaluate_run` (few importance samples) into RUN/eval.json,
 or a loss-conditional model at each beta of its sweep into RUN/beta=B/.
 A failure becomes an outcome with a one-line reason, never an exception, so one broken run does not
 stop the others; the full traceback of an unexpected error goes to RUN/error.txt.
@@ -20,8 +20,8 @@ from pathlib import Path
 import torch
 
 from vaelab.config import Config
-from vaelab.diagnostics.evaluate import evaluate_run
 from vaelab.errors import UsageError
+from vaelab.evaluation.evaluate import evaluate_run
 from vaelab.training.run import train
 from vaelab.viz.report import write_run_report
 

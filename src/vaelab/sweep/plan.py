@@ -25,8 +25,10 @@ from vaelab import __version__
 from vaelab.config import Config
 from vaelab.data import load_images, split_indices
 from vaelab.errors import UsageError
-from vaelab.sweep.grid import Axis, format_value, grid_points, run_names
-from vaelab.training.checkpoint import load_checkpoint
+from vaelab.numbers import format_value
+from vaelab.objectives import check_objective
+from vaelab.run_dir import load_checkpoint, read_json
+from vaelab.sweep.grid import Axis, grid_points, run_names
 from vaelab.training.lock import LOCK_NAME
 from vaelab.training.run import run_identity
 from vaelab.training.trainer import run_length
@@ -101,7 +103,7 @@ def plan_sweep(base: Config, axes: list[Axis], out: str | Path) -> SweepPlan:
 def run_config(base: Config, point: dict[str, Any], name: str) -> Config:
     """`base` with the grid point's values; an invalid combination names the run."""
     try:
-        return base.with_updates(point)
+        return check_objective(base.with_updates(point))
     except UsageError as error:
         raise UsageError(f"run {name}: {error}") from None
 
@@ -155,14 +157,6 @@ def read_progress(plan: SweepPlan) -> dict[str, RunProgress]:
             evaluated=last.exists() and evaluation.get("checkpoint") == "last" and evaluation.get("step") == step,
         )
     return progress
-
-
-def read_json(path: Path) -> dict[str, Any]:
-    """A JSON file's object; {} when the file is missing or cut short."""
-    try:
-        return json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return {}
 
 
 def _differing_keys(saved: dict[str, Any], given: dict[str, Any]) -> list[str]:

@@ -9,7 +9,6 @@ the figures in SWEEP/figures/ (vaelab.viz.sweep) and the report.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,14 +17,15 @@ from typing import Any
 from vaelab.config import RECON_WORDS, Config
 from vaelab.defaults import SWEEP_IW_SAMPLES
 from vaelab.errors import UsageError
+from vaelab.evaluation.compare import plot_run_reconstructions
+from vaelab.numbers import format_number
 from vaelab.sweep.conditional import BETA_KEY, plan_conditional_sweep
 from vaelab.sweep.executor import Executor, thread_budget
 from vaelab.sweep.grid import Axis
 from vaelab.sweep.jobs import FAILED, FINISHED, JobOutcome, RunJob
 from vaelab.sweep.plan import PlannedModel, RunProgress, SweepPlan, plan_sweep, read_progress, record_or_check
-from vaelab.sweep.summary import read_point, run_row, write_summary
+from vaelab.sweep.summary import point_summary, run_row, write_summary
 from vaelab.training.lock import run_lock
-from vaelab.viz.compare import plot_run_reconstructions
 from vaelab.viz.report import refresh_report
 from vaelab.viz.sweep import plot_metrics_vs_beta, plot_rate_distortion
 
@@ -121,7 +121,7 @@ def describe(outcome: JobOutcome, row: dict[str, Any]) -> str:
         return f"{row['run']}: FAILED: {outcome.reason}"
     if outcome.status != FINISHED:
         return f"{row['run']}: {outcome.status} at step {row['steps'] or 0} (re-run the sweep to resume it)"
-    numbers = ", ".join(f"{name} {_number(row[name])}" for name in ("rate", "distortion", "elbo", "mse"))
+    numbers = ", ".join(f"{name} {format_number(row[name])}" for name in ("rate", "distortion", "elbo", "mse"))
     return f"{row['run']}: finished in {outcome.seconds:.0f} s ({numbers})"
 
 
@@ -143,14 +143,10 @@ def write_figures(plan: SweepPlan, rows: list[dict[str, Any]]) -> list[Path]:
     plot_metrics_vs_beta(rows, written[1], group_keys=group_keys, recon=recon, title=title)
     finished = [run for run in plan.runs if run.name in {row["run"] for row in rows}]
     try:
-        plot_run_reconstructions([(run.name, read_point(run)) for run in finished], folder / "reconstructions.png",
+        plot_run_reconstructions([(run.name, point_summary(run)) for run in finished], folder / "reconstructions.png",
                                  title="the same validation images, reconstructed by every run (posterior means)")
     except UsageError as error:  # the runs trained on different data (a data.* axis): no common inputs
         log.warning("no side-by-side reconstructions: %s", error)
     else:
         written.append(folder / "reconstructions.png")
     return written
-
-
-def _number(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, (int, float)) and math.isfinite(value) else "n/a"

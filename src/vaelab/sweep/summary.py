@@ -1,7 +1,7 @@
 """SWEEP/summary.csv: one row per run, the grid values and the run's final numbers (docs/metrics.md).
 
 The numbers come from the run directory alone: the last validation record of RUN/metrics.jsonl, the
-cheap evaluation in RUN/eval.json and the model's size in RUN/checkpoints/last.pt. A point of a
+cheap evaluation in RUN/eval.json and the model's image size in RUN/model.json. A point of a
 loss-conditional sweep reads the first two from the model's evaluation at its beta, RUN/beta=B/. The rate and the
 distortion are the two axes of the rate-distortion plane (Alemi et al. 2018, "Fixing a Broken ELBO"):
 
@@ -17,16 +17,15 @@ written as empty cells.
 from __future__ import annotations
 
 import csv
+import io
 import math
-import os
 from pathlib import Path
 from typing import Any
 
-from vaelab.sweep.grid import format_value
-from vaelab.sweep.plan import PlannedRun, SweepPlan, read_json
-from vaelab.training.checkpoint import load_checkpoint
-from vaelab.training.loggers import read_metrics
-from vaelab.viz.compare import RunSummary
+from vaelab.files import atomic_write_text
+from vaelab.numbers import format_value
+from vaelab.run_dir import RunDir, RunSummary, read_point
+from vaelab.sweep.plan import PlannedRun, SweepPlan
 
 SUMMARY_FILE = "summary.csv"
 # After `run` and one column per grid axis (its dotted key), in this order; names as in docs/metrics.md.
@@ -59,12 +58,11 @@ def run_row(plan: SweepPlan, run: PlannedRun, status: str) -> dict[str, Any]:
     row.update(status=status, run_dir=run.run_dir.relative_to(plan.out).as_posix())
     if not (run.run_dir / "config.yaml").exists():
         return row
-    summary = read_point(run)
+    summary = point_summary(run)
     final = summary.final("val")
-    last = run.run_dir / "checkpoints" / "last.pt"
-    if last.exists():
-        hparams = load_checkpoint(last)["model_hparams"]
-        row["pixels"] = hparams["channels"] * hparams["image_size"] ** 2
+    folder = RunDir(run.run_dir)
+    if folder.model_file.exists() or folder.checkpoint("last").exists():
+        row["pixels"] = math.prod(folder.image_shape())
     if final:
         row["steps"] = int(final["step"])
         row.update({name: final.get(name) for name in FROM_METRICS})
@@ -74,24 +72,21 @@ def run_row(plan: SweepPlan, run: PlannedRun, status: str) -> dict[str, Any]:
     return row
 
 
-def read_point(run: PlannedRun) -> RunSummary:
+def point_summary(run: PlannedRun) -> RunSummary:
     """A grid point read back: its config, and the metrics.jsonl and eval.json of its evaluation folder."""
-    records = read_metrics(run.evaluation_dir / "metrics.jsonl")
-    return RunSummary(run_dir=run.run_dir, config=run.config, records=records,
-                      evaluation=read_json(run.evaluation_dir / "eval.json"))
+    return read_point(run.run_dir, run.config, run.evaluation_dir)
 
 
 def write_summary(plan: SweepPlan, rows: list[dict[str, Any]]) -> Path:
     """SWEEP/summary.csv, written through a temporary file so that a reader never sees half of it."""
     path = plan.out / SUMMARY_FILE
-    tmp = path.with_name(f".{path.name}.tmp")
     axis_keys = {axis.key for axis in plan.axes}
-    with tmp.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns(plan))
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({key: _cell(value, key in axis_keys) for key, value in row.items()})
-    os.replace(tmp, path)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=columns(plan))
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: _cell(value, key in axis_keys) for key, value in row.items()})
+    atomic_write_text(path, text.getvalue())
     return path
 
 

@@ -11,10 +11,12 @@ from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import torch
 from tqdm import tqdm
 
 from vaelab.objectives import LossTerms
-from vaelab.training.checkpoint import save_checkpoint
+from vaelab.objectives.terms import as_floats
+from vaelab.run_dir import save_checkpoint
 from vaelab.training.loggers import Logger
 
 if TYPE_CHECKING:
@@ -51,24 +53,25 @@ class MetricLogging(Callback):
     def __init__(self, loggers: list[Logger], every: int):
         self.loggers = loggers
         self.every = every
-        self.sums: dict[str, float] = defaultdict(float)
+        self.sums: dict[str, float | torch.Tensor] = defaultdict(float)
         self.count = 0
 
     def on_train_batch_end(self, trainer, terms):
-        metrics = terms.metrics()
+        metrics = terms.metric_values()  # tensors stay on the device: summed there, read at the log interval
         if trainer.guard.grad_norm is not None:
             metrics["grad_norm"] = trainer.guard.grad_norm
         if not trainer.guard.last_skipped:  # a skipped step's non-finite terms would make the means nan
             for name, value in metrics.items():
-                self.sums[name] += value
+                self.sums[name] = self.sums[name] + value
             self.count += 1
         if trainer.step % self.every == 0 or trainer.step == trainer.total_steps:
             if not self.count:  # every step of the window was skipped: the last one as it was (nan in any process: nan)
-                means = metrics if trainer.parallel is None else trainer.parallel.weighted_mean(metrics, 1)
+                last = as_floats(metrics)
+                means = last if trainer.parallel is None else trainer.parallel.weighted_mean(last, 1)
             elif trainer.parallel is None:
-                means = {name: total / self.count for name, total in self.sums.items()}
+                means = {name: total / self.count for name, total in as_floats(self.sums).items()}
             else:
-                means = trainer.parallel.weighted_mean(self.sums, self.count)
+                means = trainer.parallel.weighted_mean(as_floats(self.sums), self.count)
             self._log(trainer, "train", {**means, "lr": trainer.lr, "skipped_steps": trainer.guard.skipped_steps})
             self.sums.clear()
             self.count = 0

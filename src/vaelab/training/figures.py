@@ -1,18 +1,37 @@
-"""The callback that writes RUN/figures/ at the end of every epoch and of the run."""
+"""The run's pictures of its model: reconstructions of fixed images and decodes of fixed prior samples, and the
+callback that redraws them, with the loss curves, at the end of every epoch and of the run."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from vaelab.model import at_beta
+from vaelab.run_dir import read_metrics
 from vaelab.training.callbacks import Callback
-from vaelab.training.loggers import read_metrics
 from vaelab.viz.figures import plot_losses, plot_reconstructions, plot_samples
 
 N_RECONSTRUCTIONS = 10
 N_SAMPLES = 32
+
+
+@torch.no_grad()
+def draw_model_figures(model: nn.Module, x: torch.Tensor, directory: Path, title: str) -> list[str]:
+    """directory/reconstructions.png (`x`, (B, C, H, W), through the posterior mean) and samples.png (decodes of
+    N_SAMPLES fixed z ~ N(0, I)) of a model serving one beta. Returns the file names written."""
+    directory.mkdir(parents=True, exist_ok=True)
+    was_training = model.training
+    model.eval()
+    reconstruction = model(x, sample=False).reconstruction
+    plot_reconstructions(x, [("reconstruction", reconstruction)], directory / "reconstructions.png", title=title)
+    # Also for the AE: its unregularised latent space is what makes prior samples fail.
+    generator = torch.Generator(device=x.device).manual_seed(0)
+    z = torch.randn(N_SAMPLES, model.latent_dim, generator=generator, device=x.device)
+    plot_samples(torch.sigmoid(model.decode(z)), directory / "samples.png", title=f"decodes of z ~ N(0, I) — {title}")
+    model.train(was_training)
+    return ["reconstructions.png", "samples.png"]
 
 
 class FigureWriter(Callback):
@@ -29,24 +48,12 @@ class FigureWriter(Callback):
     def on_fit_end(self, trainer):
         self.write(trainer)
 
-    @torch.no_grad()
     def write(self, trainer) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         beta = trainer.config.objective.beta
-        served = at_beta(trainer.model, beta)  # a loss-conditional model at its validation beta
         shown_at = f", shown at beta = {beta:g}" if trainer.model.conditional else ""
         title = f"{trainer.config.describe()} — step {trainer.step}{shown_at}"
         plot_losses(read_metrics(self.run_dir / "metrics.jsonl"), self.directory / "losses.png", title=title)
-        was_training = trainer.model.training
-        trainer.model.eval()
         index = (trainer.val_index if len(trainer.val_index) else trainer.train_index)[:N_RECONSTRUCTIONS]
-        x = trainer.batch(index)
-        reconstruction = served(x, sample=False).reconstruction
-        plot_reconstructions(x, [("reconstruction", reconstruction)], self.directory / "reconstructions.png",
-                             title=title)
-        # Also for the AE: its unregularised latent space is what makes prior samples fail.
-        generator = torch.Generator(device=trainer.device).manual_seed(0)
-        z = torch.randn(N_SAMPLES, trainer.model.latent_dim, generator=generator, device=trainer.device)
-        samples = torch.sigmoid(served.decode(z))
-        plot_samples(samples, self.directory / "samples.png", title=f"decodes of z ~ N(0, I) — {title}")
-        trainer.model.train(was_training)
+        # a loss-conditional model at its validation beta
+        draw_model_figures(at_beta(trainer.model, beta), trainer.batch(index), self.directory, title)

@@ -7,12 +7,12 @@ killed run never leaves a stale lock behind.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 from vaelab.errors import UsageError
+from vaelab.files import LockHeld, file_lock
 
 LOCK_NAME = ".lock"
 
@@ -20,23 +20,14 @@ LOCK_NAME = ".lock"
 @contextlib.contextmanager
 def run_lock(run_dir: Path) -> Iterator[None]:
     """Hold RUN/.lock for the duration of the block, or raise `UsageError` if another process holds it."""
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        handle = open(run_dir / LOCK_NAME, "a+")  # noqa: SIM115 - held open, and locked, while the block runs
-    except OSError as error:  # a file of that name, a read-only disk, no permission, ...
-        raise UsageError(f"cannot use {run_dir} as the run directory ({error.strerror or error}): "
-                         "choose another --out") from None
-    try:
+    with contextlib.ExitStack() as stack:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            raise UsageError(f"{run_dir} is being trained by {holder}: wait for it, or choose another --out") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}")
-        handle.flush()
+            run_dir.mkdir(parents=True, exist_ok=True)
+            stack.enter_context(file_lock(run_dir / LOCK_NAME, wait=False, note=f"pid {os.getpid()}"))
+        except LockHeld as held:
+            raise UsageError(f"{run_dir} is being trained by {held.holder or 'another process'}: wait for it, or "
+                             "choose another --out") from None
+        except OSError as error:  # a file of that name, a read-only disk, no permission, ...
+            raise UsageError(f"cannot use {run_dir} as the run directory ({error.strerror or error}): "
+                             "choose another --out") from None
         yield
-    finally:
-        handle.close()

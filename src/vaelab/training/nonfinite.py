@@ -51,7 +51,7 @@ class NonFiniteGuard:
     """Clips the gradients (if asked), says whether a step may update, and counts the steps that may not.
 
     `skipped_steps` (all run long) and `in_a_row` are checkpoint state: a resumed run counts on.
-    `last_skipped` and `grad_norm` (None unless clipping) describe the latest step, for the loggers.
+    `last_skipped` and `grad_norm` (None unless clipping; a 0-d tensor) describe the latest step, for the loggers.
     `parallel` is this process's place in a data-parallel run (None: it trains alone).
     """
 
@@ -64,7 +64,7 @@ class NonFiniteGuard:
         self.skipped_steps = 0
         self.in_a_row = 0
         self.last_skipped = False
-        self.grad_norm: float | None = None
+        self.grad_norm: torch.Tensor | None = None
 
     def allows_update(self, loss: torch.Tensor, step: int) -> bool:
         """Call after backward: True when `loss` and every gradient are finite (in every process of a
@@ -73,8 +73,9 @@ class NonFiniteGuard:
         counted from 1
         as in metrics.jsonl."""
         norm = gradient_norm(self.params, self.training.clip_grad)
-        self.grad_norm = None if self.training.clip_grad is None else float(norm)
-        loss_finite, grad_finite = bool(torch.isfinite(loss)), bool(torch.isfinite(norm))
+        self.grad_norm = None if self.training.clip_grad is None else norm.detach()
+        # the one host synchronisation of a step: whether to update must be known here
+        loss_finite, grad_finite = torch.stack([torch.isfinite(loss), torch.isfinite(norm)]).tolist()
         if self.parallel is not None:  # the gradients are averaged already, each process's loss is its own
             loss_finite, grad_finite = self.parallel.all_hold(loss_finite, grad_finite)
         self.last_skipped = not (loss_finite and grad_finite)

@@ -18,17 +18,18 @@ import torch
 
 from vaelab.config import Config
 from vaelab.data import ImageData, load_images, skipped_warning, split_indices, write_skipped
-from vaelab.diagnostics.gradients import GradientMonitor
 from vaelab.errors import UsageError
-from vaelab.model import ConvVAE
-from vaelab.objectives import Objective
+from vaelab.files import remove_partial_writes
+from vaelab.model import build_model
+from vaelab.objectives import build_objective, check_objective
+from vaelab.run_dir import RunDir, load_checkpoint, truncate_metrics
 from vaelab.training.callbacks import Callback, Checkpointing, MetricLogging, ProgressBar
-from vaelab.training.checkpoint import load_checkpoint, remove_partial_checkpoints
-from vaelab.training.device import resolve_device
+from vaelab.training.device import keep_freed_memory, resolve_device
 from vaelab.training.distributed import DataParallel, data_parallel
 from vaelab.training.figures import FigureWriter
+from vaelab.training.gradient_view import GradientMonitor
 from vaelab.training.lock import LOCK_NAME, run_lock
-from vaelab.training.loggers import JsonlLogger, Logger, truncate_metrics
+from vaelab.training.loggers import JsonlLogger, Logger
 from vaelab.training.stop import Interrupted
 from vaelab.training.tensorboard import TensorBoardFigures, TensorBoardLogger
 from vaelab.training.trainer import Trainer, run_length
@@ -46,25 +47,21 @@ class RunResult:
     steps: int
 
 
-def build_model(config: Config, image_shape: tuple[int, int, int]) -> ConvVAE:
-    """The network of `config`: loss-conditional on beta (FiLM) when `objective.beta_range` is set."""
-    channels, size, _ = image_shape
-    conditional = config.objective.beta_range is not None
-    return ConvVAE(
-        image_size=size, channels=channels, latent_dim=config.model.latent_dim, width=config.model.width,
-        kind=config.model.kind, film_width=config.model.film_width if conditional else None,
-    )
-
-
-def build_objective(config: Config, image_shape: tuple[int, int, int], *, total_steps: int) -> Objective:
-    """The objective of `config`; `total_steps` is the run's length (cyclical beta schedules divide it)."""
-    return Objective(config.objective, image_shape=image_shape, deterministic=config.model.kind == "ae",
-                     total_steps=total_steps)
+def training_network(config: Config, image_shape: tuple[int, int, int], device: torch.device) -> torch.nn.Module:
+    """The network of `config`, initialised from training.seed, on `device`, in the memory layout and
+    (torch.compile) form the run trains it in."""
+    torch.manual_seed(config.training.seed)
+    model = build_model(config, image_shape).to(device)
+    if config.training.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    if config.training.compile:
+        model.compile()  # in place (nn.Module.compile): the state_dict keeps its names
+    return model
 
 
 def check_run_dir(config: Config, out: Path, resume: bool) -> None:
     """Never overwrite a run that is already there; resume only the run that is there."""
-    saved = out / "config.yaml"
+    saved = RunDir(out).config_file
     if resume:
         if not saved.exists():
             raise UsageError(f"{out} holds no run to resume (no config.yaml): start it without --resume")
@@ -83,7 +80,7 @@ def train(
     In a data-parallel run (torchrun, more than one process) every process calls this and gets the
     same metrics back; `callbacks` run on rank 0 only, with the files.
     """
-    config.validate()
+    check_objective(config.validate())
     out = Path(out) if out is not None else Path("runs") / time.strftime("%Y%m%d-%H%M%S")
     with data_parallel(config.training) as parallel:  # None unless torchrun started more than one process
         if parallel is not None:
@@ -115,22 +112,22 @@ def _train(
     train_index, val_index = split_indices(len(data.images), config.data.val_fraction, config.data.split_seed)
     image_shape = tuple(data.images.shape[1:])
 
-    torch.manual_seed(config.training.seed)
-    model = build_model(config, image_shape).to(device)
+    model = training_network(config, image_shape, device)
     total_steps = run_length(config.training, len(train_index))
     objective = build_objective(config, image_shape, total_steps=total_steps).to(device)
-    if config.training.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    checkpoints = out / "checkpoints"
-    last = checkpoints / "last.pt"
+    if device.type == "cpu":
+        keep_freed_memory()  # no page faults on every step's buffers: see its docstring
+    run = RunDir(out)
+    last = run.checkpoint("last")
     resuming = resume and last.exists()
     if writes:
-        config.save(out / "config.yaml")  # only once the data loaded: a failed start leaves nothing to clear up
+        run.save_config(config)  # only once the data loaded: a failed start leaves nothing to clear up
+        run.save_model_info(model.hparams)
         if not resuming:
-            (out / "metrics.jsonl").unlink(missing_ok=True)
-            shutil.rmtree(checkpoints, ignore_errors=True)
+            run.metrics_file.unlink(missing_ok=True)
+            shutil.rmtree(run.checkpoints, ignore_errors=True)
         else:
-            remove_partial_checkpoints(checkpoints)
+            remove_partial_writes(run.checkpoints)
 
     trainer_callbacks = (_callbacks(config, out, callbacks) if writes  # the other processes only average the metrics:
                          else [MetricLogging([], every=config.training.log_every)])
@@ -141,7 +138,7 @@ def _train(
     if resuming:
         trainer.load_state_dict(load_checkpoint(last, map_location=device))
         if writes:
-            truncate_metrics(out / "metrics.jsonl", trainer.step)
+            truncate_metrics(run.metrics_file, trainer.step)
         log.info("resuming %s at step %d of %d", out, trainer.step, trainer.total_steps)
 
     log.info("%s on %s: %d train / %d val images, %d steps on %s", config.describe(), data.source,
@@ -164,8 +161,9 @@ def _train(
 
 def _callbacks(config: Config, out: Path, callbacks: list[Callback]) -> list[Callback]:
     """The callbacks of the process that writes the run: metrics, gradients, checkpoints, figures, progress, yours."""
-    loggers: list[Logger] = [JsonlLogger(out / "metrics.jsonl")]
-    tensorboard = TensorBoardLogger(out / "tensorboard") if config.training.tensorboard else None
+    run = RunDir(out)
+    loggers: list[Logger] = [JsonlLogger(run.metrics_file)]
+    tensorboard = TensorBoardLogger(run.tensorboard) if config.training.tensorboard else None
     if tensorboard is not None:
         loggers.append(tensorboard)
     grad_every = config.training.grad_every
@@ -173,9 +171,9 @@ def _callbacks(config: Config, out: Path, callbacks: list[Callback]) -> list[Cal
         MetricLogging(loggers, every=config.training.log_every),
         *([GradientMonitor(loggers, every=grad_every, run_dir=out, figures=config.training.figures)]
           if grad_every else []),
-        Checkpointing(out / "checkpoints"),
+        Checkpointing(run.checkpoints),
         *([FigureWriter(out)] if config.training.figures else []),
-        *([TensorBoardFigures(tensorboard, out / "figures")] if tensorboard is not None else []),
+        *([TensorBoardFigures(tensorboard, run.figures)] if tensorboard is not None else []),
         *([ProgressBar()] if config.training.progress else []),
         *callbacks,
     ]
@@ -196,5 +194,6 @@ def run_identity(config: Config) -> dict:
 
 def _report_skipped(data: ImageData, out: Path) -> None:
     if data.skipped:
-        write_skipped(data.skipped, out / "skipped.txt")
-        log.warning(skipped_warning(data.skipped, out / "skipped.txt"))
+        skipped = RunDir(out).skipped_file
+        write_skipped(data.skipped, skipped)
+        log.warning(skipped_warning(data.skipped, skipped))

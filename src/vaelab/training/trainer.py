@@ -17,13 +17,13 @@ import torch
 
 from vaelab import __version__
 from vaelab.config import Config, TrainingConfig
-from vaelab.model import ConvVAE, at_beta
+from vaelab.model import ConvVAE
 from vaelab.objectives import LossTerms, Objective
 from vaelab.training.batches import batch_indices, epoch_order, steps_per_epoch, to_tensor
 from vaelab.training.callbacks import Callback
-from vaelab.training.device import keep_freed_memory
 from vaelab.training.nonfinite import NonFiniteGuard
 from vaelab.training.stop import Interrupted, StopSignals
+from vaelab.training.validation import autocast, validate, validation_index, validation_sums
 
 if TYPE_CHECKING:
     from vaelab.training.distributed import DataParallel
@@ -32,6 +32,11 @@ if TYPE_CHECKING:
 def run_length(training: TrainingConfig, n_train: int) -> int:
     """Optimiser steps in the run: `training.steps`, or `training.epochs` (default 10) of full batches."""
     return training.steps or (training.epochs or 10) * steps_per_epoch(n_train, min(training.batch_size, n_train))
+
+
+def epoch_of(step: int, training: TrainingConfig, n_train: int) -> int:
+    """The epoch (counted from 0) that `step` steps done are in, with n_train training images."""
+    return step // steps_per_epoch(n_train, min(training.batch_size, n_train))
 
 
 class Trainer:
@@ -61,8 +66,6 @@ class Trainer:
         self.val_index = val_index
         self.device = device
         self.callbacks = callbacks
-        if config.training.compile:
-            model.compile()  # in place (nn.Module.compile): the state_dict keeps its names
         self.parallel = parallel
         self.network = model if parallel is None else parallel.wrap(model)  # what the training step runs
         training = config.training
@@ -70,8 +73,6 @@ class Trainer:
         self.steps_per_epoch = steps_per_epoch(len(train_index), self.batch_size)
         self.total_steps = run_length(training, len(train_index))
         params = [*model.parameters(), *objective.parameters()]
-        if device.type == "cpu":
-            keep_freed_memory()  # no page faults on every step's buffers: see its docstring
         fused = device.type in ("cuda", "cpu")
         self.optimizer = torch.optim.Adam(params, lr=training.lr, fused=fused)
         self.guard = NonFiniteGuard(training, params, self.total_steps, parallel)
@@ -90,9 +91,7 @@ class Trainer:
         return self.optimizer.param_groups[0]["lr"]
 
     def autocast(self) -> contextlib.AbstractContextManager:
-        if self.config.training.amp:
-            return torch.autocast(self.device.type, dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+        return autocast(self.config, self.device)
 
     def batch(self, index: np.ndarray) -> torch.Tensor:
         return to_tensor(self.images, index, self.device, self.config.training.channels_last)
@@ -163,31 +162,17 @@ class Trainer:
             self._emit("on_validation_end", self.val_metrics)
             self._emit("on_train_epoch_end")
 
-    @torch.no_grad()
-    def validate(self, index: np.ndarray | None = None) -> dict[str, float]:
-        """Mean metrics over the validation set, with a fixed noise seed so that every pass is comparable."""
-        index = self.val_index if index is None else index
-        if len(index) == 0:
-            index = self.train_index[: self.batch_size]
-        if self.parallel is not None:
-            index = self.parallel.validation_share(index)
-        was_training = self.model.training
-        self.model.eval()
-        self.objective.eval()
-        generator = torch.Generator(device=self.device).manual_seed(self.config.training.seed + 1)
-        served = at_beta(self.model, self.config.objective.beta)  # a loss-conditional model at its validation beta
-        sums: dict[str, float] = {}
-        for start in range(0, len(index), 2 * self.batch_size):
-            x = self.batch(index[start : start + 2 * self.batch_size])
-            with self.autocast():
-                terms = self.objective(x, served(x, generator=generator), self.step)
-            for name, value in terms.metrics().items():
-                sums[name] = sums.get(name, 0.0) + value * len(x)
-        self.model.train(was_training)
-        self.objective.train(was_training)
-        if self.parallel is not None:
-            return self.parallel.weighted_mean(sums, len(index))
-        return {name: total / len(index) for name, total in sums.items()}
+    def validate(self) -> dict[str, float]:
+        """Mean metrics over the validation images (validation.py: a fixed noise seed, so that every pass
+        is comparable); a data-parallel run shares the images out and averages over them all."""
+        index = validation_index(self.train_index, self.val_index, self.batch_size)
+        if self.parallel is None:
+            return validate(self.model, self.objective, self.images, index, config=self.config, step=self.step,
+                            device=self.device, batch_size=self.batch_size)
+        share = self.parallel.validation_share(index)
+        sums = validation_sums(self.model, self.objective, self.images, share, config=self.config, step=self.step,
+                               device=self.device, batch_size=self.batch_size)
+        return self.parallel.weighted_mean(sums, len(share))
 
     def state_dict(self) -> dict[str, Any]:
         return {

@@ -24,7 +24,7 @@ import matplotlib.pyplot as plt
 from matplotlib.colors import LogNorm
 from matplotlib.ticker import MaxNLocator
 
-from vaelab.sweep.grid import format_value
+from vaelab.numbers import format_value
 
 Row = dict[str, Any]
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")

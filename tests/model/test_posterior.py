@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from vaelab.posterior import DiagonalGaussian, PointMass
+from vaelab.model.posterior import DiagonalGaussian, PointMass
 
 
 def test_kl_closed_form_matches_monte_carlo():

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from vaelab.model import ConvVAE, spatial_sizes
-from vaelab.posterior import DiagonalGaussian, PointMass
+from vaelab.model.posterior import DiagonalGaussian, PointMass
 
 
 @pytest.mark.parametrize("size", [8, 28, 32, 64, 128, 256])

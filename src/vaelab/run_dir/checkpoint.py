@@ -7,38 +7,20 @@ and the full config, so a run resumes exactly and a model rebuilds itself from t
 
 from __future__ import annotations
 
-import os
 import pickle
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from vaelab.errors import UsageError
+from vaelab.files import atomic_write
 
 
 def save_checkpoint(state: dict[str, Any], path: Path) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename: never a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(state, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def remove_partial_checkpoints(directory: Path) -> None:
-    """Delete the temporary files of writes that a killed process left in `directory` (the run lock is held,
-    so no other process is writing there)."""
-    for leftover in directory.glob(".*.tmp"):
-        leftover.unlink(missing_ok=True)
+    """Written atomically (`vaelab.files.atomic_write`): never a half-written file."""
+    atomic_write(path, lambda handle: torch.save(state, handle))
 
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

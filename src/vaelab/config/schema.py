@@ -1,23 +1,21 @@
-"""Typed, validated run configuration: one dataclass per concept (data, model, objective, training).
+"""The sections of a run's config (data, model, objective, training) and `Config`, which holds them.
 
-A `Config` is the whole description of a run. It is saved as `RUN/config.yaml` and inside every
-checkpoint, and a run can be re-created from that file alone. Unknown keys and values of the wrong
-type are refused with a `UsageError` that names the key; inner code trusts a validated config.
+Each section checks its own fields (`validate`); the rules of the KL-weighting methods, alone and
+combined, are the methods' own (vaelab.objectives.rules). See the package docstring.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from vaelab.config.loading import build_dataclass, parse_value, read_mapping
 from vaelab.errors import UsageError
+from vaelab.files import atomic_write_text
 
 RECON_WORDS = {
     "sse": "summed squared error",
@@ -125,88 +123,13 @@ class ObjectiveConfig:
         return f"{beta}{kl}{schedule}"
 
     def validate(self) -> None:
+        """The fields every objective reads; each KL-weighting method checks its own (vaelab.objectives.rules)."""
         if self.recon not in RECONS:
             raise UsageError(f"objective.recon={self.recon!r} is unknown: use one of {', '.join(RECONS)}")
         if not self.beta >= 0:
             raise UsageError(f"objective.beta={self.beta} must be >= 0: e.g. --beta 1 or --beta 0.1")
         if not self.sigma > 0:
             raise UsageError(f"objective.sigma={self.sigma} must be > 0: e.g. --sigma 0.1")
-        if self.recon == "sigma-learned" and not self.sigma > math.exp(-6):
-            raise UsageError(f"objective.sigma={self.sigma} is below sigma-learned's floor e^-6: use e.g. --sigma 1")
-        if self.sigma_per_channel and self.recon not in ("sigma-learned", "sigma-optimal"):
-            raise UsageError("objective.sigma_per_channel needs --recon sigma-learned or --recon sigma-optimal")
-        # Imported here: vaelab.objectives imports this module.
-        from vaelab.objectives.schedules import BetaSchedule
-
-        schedule = BetaSchedule.parse(self.beta_schedule, beta=self.beta, beta_start=self.beta_start)
-        if not self.beta_start >= 0:
-            raise UsageError(f"objective.beta_start={self.beta_start} must be >= 0: e.g. --beta-start 0")
-        if self.free_bits < 0:
-            raise UsageError(f"objective.free_bits={self.free_bits} must be >= 0 nats")
-        if self.free_bits_mode not in ("dim", "group", "total"):
-            raise UsageError(f"objective.free_bits_mode={self.free_bits_mode!r}: use dim, group or total")
-        if self.free_bits_groups < 1:
-            raise UsageError(f"objective.free_bits_groups={self.free_bits_groups} must be at least 1")
-        if self.capacity is not None and self.capacity < 0:
-            raise UsageError(f"objective.capacity={self.capacity} must be >= 0 nats")
-        if self.capacity_start < 0:
-            raise UsageError(f"objective.capacity_start={self.capacity_start} must be >= 0 nats")
-        if self.capacity_steps < 1:
-            raise UsageError(f"objective.capacity_steps={self.capacity_steps} must be at least 1")
-        if not self.capacity_gamma > 0:
-            raise UsageError(f"objective.capacity_gamma={self.capacity_gamma} must be > 0: e.g. --capacity-gamma 1e3")
-        if self.geco_target is not None and not self.geco_target > 0:
-            raise UsageError(f"objective.geco_target={self.geco_target} must be > 0: e.g. --geco-target 0.01")
-        if self.geco_units not in ("mse", "recon"):
-            raise UsageError(f"objective.geco_units={self.geco_units!r}: use mse or recon")
-        if not 0 <= self.geco_alpha < 1:
-            raise UsageError(f"objective.geco_alpha={self.geco_alpha} must be in [0, 1)")
-        if not self.geco_lr > 0:
-            raise UsageError(f"objective.geco_lr={self.geco_lr} must be > 0: e.g. --geco-lr 0.01")
-        if not 0 < self.geco_lambda_min <= self.geco_lambda_init <= self.geco_lambda_max:
-            raise UsageError(
-                f"objective.geco_lambda_min={self.geco_lambda_min}, geco_lambda_init={self.geco_lambda_init} and "
-                f"geco_lambda_max={self.geco_lambda_max} must satisfy 0 < min <= init <= max"
-            )
-        if self.geco_target is not None and self.geco_units == "mse" and self.recon not in ("sse", "mse-mean"):
-            raise UsageError(
-                f"GECO in mse units constrains a squared error, not --recon {self.recon}: "
-                "use --recon sse, or --geco-units recon with kappa in that term's units"
-            )
-        if self.geco_target is not None and self.recon not in ("sse", "mse-mean", "bernoulli"):
-            raise UsageError(f"GECO needs a positive reconstruction error, which --recon {self.recon} (a Gaussian NLL) "
-                             "is not: use --recon sse, mse-mean or bernoulli")
-        methods = [self.free_bits > 0, self.capacity is not None, self.geco_target is not None]
-        if sum(methods) > 1:
-            raise UsageError("free bits, capacity and GECO each replace the KL term: choose one of them")
-        if (self.capacity is not None or self.geco_target is not None) and schedule.kind != "constant":
-            method = "GECO sets beta = 1/lambda" if self.capacity is None else "capacity control's weight is gamma"
-            raise UsageError(f"{method}, not a beta schedule: drop --beta-schedule {self.beta_schedule}")
-        if self.beta_range is not None:
-            self._validate_beta_range(schedule.kind)
-
-    def _validate_beta_range(self, schedule_kind: str) -> None:
-        """A loss-conditional model's range, and the methods it does not combine with."""
-        if len(self.beta_range) != 2 or not 0 < self.beta_range[0] < self.beta_range[1]:
-            raise UsageError(f"objective.beta_range={self.beta_range} must be [LO, HI] with 0 < LO < HI: "
-                             "e.g. --beta-range 0.01:10")
-        low, high = self.beta_range
-        weighting = [flag for flag, given in (
-            ("--free-bits", self.free_bits > 0), ("--capacity", self.capacity is not None),
-            ("--geco-target", self.geco_target is not None), (f"--beta-schedule {self.beta_schedule}",
-                                                              schedule_kind != "constant"),
-        ) if given]
-        if weighting:
-            raise UsageError(f"--beta-range gives every example its own fixed beta, and {weighting[0]} sets the KL "
-                             f"weight itself: drop one of the two")
-        if self.recon in ("sigma-learned", "sigma-optimal"):
-            raise UsageError(f"--recon {self.recon} fits one decoder sigma to all examples, but the sigma that suits "
-                             "a beta changes with beta: use --recon sse, mse-mean, gaussian or bernoulli with "
-                             "--beta-range")
-        if not low <= self.beta <= high:
-            raise UsageError(f"objective.beta={self.beta:g} is outside objective.beta_range [{low:g}, {high:g}]: a "
-                             "loss-conditional model is validated and drawn at objective.beta; give --beta inside "
-                             f"the range, e.g. --beta {math.sqrt(low * high):.2g}")
 
 
 @dataclass
@@ -267,11 +190,10 @@ class Config:
     training: TrainingConfig = field(default_factory=TrainingConfig)
 
     def validate(self) -> Config:
+        """Each section's fields. The KL-weighting methods' own rules and how they combine are checked where
+        a run starts (`vaelab.objectives.rules.check_objective`, called by train and sweep)."""
         for section in (self.data, self.model, self.objective, self.training):
             section.validate()
-        if self.objective.beta_range is not None and self.model.kind == "ae":
-            raise UsageError("the autoencoder has no KL term, so no beta to condition on: drop --beta-range, "
-                             "or use --model vae")
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -287,23 +209,15 @@ class Config:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Config:
         """Build and validate a config; unknown keys and wrong types raise `UsageError`."""
-        return _build(cls, raw, prefix="").validate()
+        return build_dataclass(cls, raw).validate()
 
     def save(self, path: Path) -> None:
-        path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+        """Written atomically: a crash while saving leaves the previous file, never an empty one."""
+        atomic_write_text(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
 
     @classmethod
     def load(cls, path: Path) -> Config:
-        try:
-            raw = yaml.safe_load(Path(path).read_text()) or {}
-        except FileNotFoundError:
-            raise UsageError(f"config file {path} does not exist: check the path") from None
-        except yaml.YAMLError as error:
-            raise UsageError(
-                f"config file {path} is not valid YAML ({error.__class__.__name__}): fix the file") from None
-        if not isinstance(raw, dict):
-            raise UsageError(f"config file {path} must hold a mapping of sections (data, model, objective, training)")
-        return cls.from_dict(raw)
+        return cls.from_dict(read_mapping(path, "sections (data, model, objective, training)"))
 
     def with_updates(self, updates: dict[str, Any]) -> Config:
         """A copy with dotted keys set, e.g. {"objective.beta": 0.1}; values may be strings (parsed as YAML)."""
@@ -315,74 +229,5 @@ class Config:
             if name not in raw[section]:
                 known = ", ".join(raw[section])
                 raise UsageError(f"unknown config key {key!r}: {section} has {known}")
-            raw[section][name] = _parse_value(value) if isinstance(value, str) else value
+            raw[section][name] = parse_value(value) if isinstance(value, str) else value
         return Config.from_dict(raw)
-
-
-def parse_assignment(text: str) -> tuple[str, str]:
-    """Split `KEY=VALUE` from `--set`."""
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise UsageError(f"--set {text!r} is not KEY=VALUE: e.g. --set objective.beta=0.1")
-    return key.strip(), value.strip()
-
-
-def _build(cls: type, raw: Any, prefix: str) -> Any:
-    if not isinstance(raw, dict):
-        raise UsageError(f"config section {prefix or 'root'!r} must be a mapping, got {raw!r}")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(raw) - names)
-    if unknown:
-        where = f"{prefix.rstrip('.')} has" if prefix else "known sections are"
-        raise UsageError(f"unknown config key {prefix + unknown[0]!r}: {where} {', '.join(sorted(names))}")
-    values = {}
-    for name, value in raw.items():
-        hint = hints[name]
-        if dataclasses.is_dataclass(hint):
-            values[name] = _build(hint, value, prefix=f"{prefix}{name}.")
-        else:
-            values[name] = _coerce(value, hint, f"{prefix}{name}")
-    return cls(**values)
-
-
-def _parse_value(text: str) -> Any:
-    """A `--set` value read as YAML (0.1, true, null, ...), or the text itself where it is not valid YAML."""
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
-
-
-def _float_text(text: str) -> float | str:
-    """`text` as a float where it spells one (1e-3, 2E+2), else unchanged."""
-    try:
-        return float(text)
-    except ValueError:
-        return text
-
-
-def _coerce(value: Any, hint: Any, key: str) -> Any:
-    """Check `value` against a simple type hint (int, float, str, bool, a list of one of them, X | None)."""
-    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
-    if value is None:
-        if type(None) in options:
-            return None
-        raise UsageError(f"config key {key} must not be empty")
-    if float in options and isinstance(value, str):
-        value = _float_text(value)  # YAML 1.1 reads 1e-3 (no dot) as text
-    for option in options:
-        if typing.get_origin(option) is list and isinstance(value, (list, tuple)):
-            return [_coerce(item, typing.get_args(option)[0], f"{key}[{i}]") for i, item in enumerate(value)]
-        if option is bool and isinstance(value, bool):
-            return value
-        if option is int and isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if option is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-            if not math.isfinite(value):
-                raise UsageError(f"config key {key} must be a finite number, got {value!r}")
-            return float(value)
-        if option is str and isinstance(value, str):
-            return value
-    names = " or ".join("null" if o is type(None) else o.__name__ for o in options)
-    raise UsageError(f"config key {key} must be {names}, got {value!r}")

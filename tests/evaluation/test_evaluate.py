@@ -8,8 +8,8 @@ import math
 import pytest
 
 from vaelab.config import Config, DataConfig, ModelConfig, ObjectiveConfig, TrainingConfig
-from vaelab.diagnostics.evaluate import evaluate_run
 from vaelab.errors import UsageError
+from vaelab.evaluation.evaluate import evaluate_run
 from vaelab.training.run import train
 
 

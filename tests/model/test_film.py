@@ -4,8 +4,8 @@ layers makes beta change the output, and a checkpoint's hparams rebuild the cond
 import pytest
 import torch
 
-from vaelab.film import FiLM
 from vaelab.model import AtBeta, ConvVAE, at_beta
+from vaelab.model.film import FiLM
 
 SIZE = {"image_size": 16, "channels": 1, "latent_dim": 4, "width": 8}
 

@@ -12,7 +12,7 @@ and lets the Bernoulli likelihood use the numerically stable BCE-with-logits.
 With `film_width` the network is loss-conditional (Dosovitskiy & Djolonga 2020): every call takes
 the beta to serve, and a FiLM layer (film.py) modulates the output of each convolution block of the
 encoder and of the decoder (all but the decoder's last, which outputs the logits). `at_beta(model,
-beta)` fixes the beta, giving the interface of an unconditional model to code that only needs one.
+beta)` (at_beta.py) fixes the beta, giving the interface of an unconditional model to code that only needs one.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from vaelab.film import BetaEmbedding, FiLM
-from vaelab.posterior import DiagonalGaussian, PointMass
+from vaelab.model.film import BetaEmbedding, FiLM
+from vaelab.model.posterior import DiagonalGaussian, PointMass
 
 
 def spatial_sizes(image_size: int) -> list[int]:
@@ -145,37 +145,3 @@ class ConvVAE(nn.Module):
         """The decoder's own parameters (the beta embedding, which both halves share, is in neither list)."""
         films = [*self.decoder_films.parameters()] if self.conditional else []
         return [*self.project.parameters(), *self.decoder.parameters(), *films]
-
-
-class AtBeta(nn.Module):
-    """A loss-conditional model serving one beta, with the interface of an unconditional model: what
-    validation, figures and diagnostics see of it."""
-
-    def __init__(self, model: ConvVAE, beta: float):
-        super().__init__()
-        self.model = model
-        self.beta = beta
-        self.hparams, self.kind, self.latent_dim = model.hparams, model.kind, model.latent_dim
-
-    def encode(self, x: torch.Tensor) -> DiagonalGaussian | PointMass:
-        return self.model.encode(x, self.beta)
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return self.model.decode(z, self.beta)
-
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None, sample: bool = True) -> VAEOutput:
-        return self.model(x, generator, sample, self.beta)
-
-    @property
-    def encoder_parameters(self) -> list[nn.Parameter]:
-        return self.model.encoder_parameters
-
-    @property
-    def decoder_parameters(self) -> list[nn.Parameter]:
-        return self.model.decoder_parameters
-
-
-def at_beta(model: ConvVAE, beta: float) -> ConvVAE | AtBeta:
-    """`model` as a network of one beta: a loss-conditional model serving `beta`, any other model as it is
-    (its beta is the one it was trained at)."""
-    return AtBeta(model, beta) if model.conditional else model

@@ -1,0 +1,113 @@
+"""`evaluate_run(RUN)`: every diagnostic on a trained run's validation images, into RUN/eval.json and
+RUN/figures/. This is the whole of `vaelab evaluate`; the metric names are listed in docs/metrics.md.
+
+Which images: the run's own validation split (the data, split fraction and seed of its config), or
+with `data=SPEC` images of another source, resized to the model's input; at most `max_images` of
+them, a seeded random subset when there are more. Reconstructions, interpolations, traversals and
+the latent map use the posterior means; the likelihood bounds sample the posterior.
+
+Numbers that a model cannot have are null, with the reason under "not_applicable": the plain
+autoencoder has no posterior density, hence no KL, ELBO, IWAE or bits/dim.
+
+A loss-conditional run (objective.beta_range) is evaluated at its validation beta, `objective.beta`, or
+with `beta=B` at any beta of its range, as if it were a run trained at B (for sse, the ELBO is under
+B's implied sigma). Those evaluations go to RUN/beta=B/: eval.json, figures/ (with reconstructions
+and prior samples at B) and metrics.jsonl, holding the validation record that a run trained at B logs
+at its end (the same pass over the validation split), so that B's point on the rate-distortion curve
+reads like a separate run's.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vaelab.defaults import IW_SAMPLES, MAX_IMAGES
+from vaelab.diagnostics import latent, smoothness
+from vaelab.errors import UsageError
+from vaelab.evaluation.figures import draw_figures, draw_served_figures
+from vaelab.evaluation.images import evaluation_data
+from vaelab.evaluation.loaded import load_run, write_validation_record
+from vaelab.evaluation.measures import (
+    LIKELIHOOD_NAMES,
+    NO_DENSITY,
+    interpolation_smoothness,
+    latent_metrics,
+    likelihood_metrics,
+    quality_metrics,
+)
+from vaelab.model import at_beta
+from vaelab.run_dir import RunDir
+from vaelab.training.device import resolve_device
+from vaelab.viz.report import refresh_report
+
+log = logging.getLogger("vaelab")
+
+
+def evaluate_run(
+    run_dir: str | Path, *, iw_samples: int = IW_SAMPLES, data: str | None = None, checkpoint: str = "best",
+    max_images: int = MAX_IMAGES, device: str = "cpu", seed: int = 0, write_figures: bool = True,
+    beta: float | None = None,
+) -> dict[str, Any]:
+    """Evaluate `run_dir`'s checkpoint (`best` or `last`), write RUN/eval.json and figures, return the results;
+    with `beta`, a loss-conditional run at that beta, into RUN/beta=B/ (see the module docstring)."""
+    if iw_samples < 1:
+        raise UsageError(f"--iw-samples {iw_samples} must be at least 1: e.g. --iw-samples 1000")
+    if max_images < 2:
+        raise UsageError(f"--max-images {max_images} must be at least 2")
+    started = time.perf_counter()
+    run = RunDir(Path(run_dir))
+    torch_device = resolve_device(device)
+    loaded = load_run(run, checkpoint, torch_device, beta)
+    state, config, objective = loaded.state, loaded.config, loaded.objective
+    out = run
+    if beta is not None:
+        out = run.at_beta(beta)
+        out.path.mkdir(exist_ok=True)
+        write_validation_record(out.metrics_file, loaded, torch_device)
+    model = at_beta(loaded.network, config.objective.beta)
+    image_shape = loaded.image_shape
+    images = evaluation_data(config, data, image_shape, max_images, seed, torch_device)
+    generator = torch.Generator(device=torch_device).manual_seed(seed)
+
+    results: dict[str, Any] = {
+        "run": str(run.path), "checkpoint": checkpoint, "step": state["step"], "description": config.describe(),
+        "model": model.kind, "recon": config.objective.recon, "beta": config.objective.beta,
+        "beta_range": config.objective.beta_range,
+        "latent_dim": model.latent_dim, "data": images.source, "split": images.split, "images": len(images.x),
+        "pixels": math.prod(image_shape), "iw_samples": iw_samples, "seed": seed,
+    }
+    not_applicable: dict[str, str] = {}
+    warnings: list[str] = []
+    encodings = latent.encode(model, images.x)
+    reconstruction = smoothness.decode_means(model, encodings.mean)
+    results.update(quality_metrics(images.x, reconstruction, not_applicable))
+    results.update(latent_metrics(encodings, generator, not_applicable, warnings))
+    if model.kind == "vae":
+        results.update(likelihood_metrics(model, objective, config, images.x, iw_samples, generator, not_applicable))
+    else:
+        for name in LIKELIHOOD_NAMES:
+            results[name] = None
+            not_applicable[name] = NO_DENSITY
+    ratios, paths, pairs = interpolation_smoothness(model, encodings, seed)
+    results["smoothness"] = float(np.nanmean(ratios)) if np.isfinite(ratios).any() else None
+    results["smoothness_pairs"] = int(np.isfinite(ratios).sum())
+    for warning in warnings:
+        log.warning("%s: %s", run.path, warning)
+    results["warnings"] = warnings
+    results["not_applicable"] = not_applicable
+    if write_figures:
+        results["figures"] = draw_figures(out.path, config, model, images, encodings, results, paths, ratios, pairs)
+        if beta is not None:  # the run's own were drawn during training, at its validation beta
+            results["figures"] += draw_served_figures(out.path, config, model, images, results)
+    results["seconds"] = round(time.perf_counter() - started, 2)
+    out.save_evaluation(results)
+    if beta is None:  # the page shows RUN/eval.json, not the evaluations at other betas
+        refresh_report(run.path)
+    return results

@@ -1,0 +1,87 @@
+"""The evaluation's figures: the decodes they need are computed here (traversals, the latent map's
+projection), the drawing is vaelab.viz's."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.decomposition import PCA
+from torch import nn
+
+from vaelab.config import Config
+from vaelab.diagnostics import aggregate, latent, smoothness
+from vaelab.evaluation.images import EvaluationData
+from vaelab.run_dir import read_metrics
+from vaelab.training.figures import N_RECONSTRUCTIONS, draw_model_figures
+from vaelab.viz import diagnostics as figures
+
+INTERPOLATION_ROWS = 8
+TRAVERSAL_DIMS = 8
+TRAVERSAL_SPAN = 3.0  # aggregate-posterior standard deviations either side of the base code
+TRAVERSAL_VALUES = 9
+
+
+@torch.no_grad()
+def draw_figures(out: Path, config: Config, model: nn.Module, images: EvaluationData,
+                 encodings: latent.Encodings, results: dict[str, Any], paths: torch.Tensor, ratios: np.ndarray,
+                 pairs: np.ndarray) -> list[str]:
+    """OUT/figures/: kl_per_dim.png, interpolations.png, traversals.png, latent_map.png, and gradients.png
+    when OUT/metrics.jsonl holds gradient decompositions. Returns the file names written."""
+    directory = out / "figures"
+    directory.mkdir(parents=True, exist_ok=True)
+    title = f"{config.describe()} — step {results['step']}"
+    kl = None if results["kl_per_dim"] is None else np.array(results["kl_per_dim"])
+    variance = np.array(results["posterior_mean_variance"])
+    written = []
+
+    figures.plot_kl_per_dim(kl, variance, latent.ACTIVE_THRESHOLD, directory / "kl_per_dim.png",
+                            title=f"{title}\n{results['active_units']} of {len(variance)} dimensions active")
+    written.append("kl_per_dim.png")
+
+    rows = slice(0, INTERPOLATION_ROWS)
+    ends = images.x[pairs[rows]].cpu().numpy()  # (rows, 2, C, H, W)
+    figures.plot_interpolations(ends, paths[rows].cpu().numpy(), ratios[rows], directory / "interpolations.png",
+                                title=f"{title}\nmean path ratio {results['smoothness'] or math.nan:.3f} "
+                                      "(1 = straight)")
+    written.append("interpolations.png")
+
+    strength = kl if kl is not None else variance
+    dims = [int(d) for d in np.argsort(-strength)[:TRAVERSAL_DIMS]]
+    mean, covariance = aggregate.aggregate_moments(encodings)
+    spread = covariance.diagonal().sqrt()
+    offsets = torch.linspace(-TRAVERSAL_SPAN, TRAVERSAL_SPAN, TRAVERSAL_VALUES, dtype=torch.float64)
+    values = (mean[dims, None] + spread[dims, None] * offsets).to(encodings.mean)  # (R, V)
+    codes = smoothness.traversal_codes(encodings.mean[0], dims, values)
+    figures.plot_traversals(smoothness.decode_means(model, codes).cpu().numpy(), dims, values.cpu().numpy(), kl,
+                            directory / "traversals.png",
+                            title=f"{title}\nthe first image's code with one dimension swept over "
+                                  f"mean +- {TRAVERSAL_SPAN:g} sd of q(z)")
+    written.append("traversals.png")
+
+    means = encodings.mean.double().cpu().numpy()
+    if means.shape[1] >= 2:
+        pca = PCA(n_components=2, random_state=0).fit(means)
+        points, explained = pca.transform(means), pca.explained_variance_ratio_
+    else:
+        points, explained = np.concatenate([means, np.zeros_like(means)], axis=1), np.array([1.0, 0.0])
+    figures.plot_latent_map(points, images.labels, images.classes, explained, directory / "latent_map.png",
+                            title=f"{title}\nposterior means of {len(means)} images ({images.split})")
+    written.append("latent_map.png")
+
+    metrics = read_metrics(out / "metrics.jsonl")
+    if any("grad_recon_norm/all" in row for row in metrics):
+        figures.plot_gradients(metrics, directory / "gradients.png", title=config.describe())
+        written.append("gradients.png")
+    return written
+
+
+def draw_served_figures(out: Path, config: Config, model: nn.Module, images: EvaluationData, results: dict[str, Any]
+                        ) -> list[str]:
+    """OUT/figures/reconstructions.png and samples.png of a loss-conditional model at the beta it serves,
+    as a run trained at that beta draws them at its end. Returns the file names written."""
+    title = f"{config.describe()} — step {results['step']}, shown at beta = {config.objective.beta:g}"
+    return draw_model_figures(model, images.x[:N_RECONSTRUCTIONS], out / "figures", title)

@@ -1,0 +1,49 @@
+"""The images an evaluation measures: the run's validation split, or images of another source."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import torch
+
+from vaelab.config import Config
+from vaelab.data import load_images, split_indices
+from vaelab.errors import UsageError
+from vaelab.training.batches import to_tensor
+
+
+@dataclasses.dataclass
+class EvaluationData:
+    """The images evaluated, as floats (N, C, H, W) in [0, 1], with their labels where the data has any."""
+
+    x: torch.Tensor
+    labels: np.ndarray | None
+    classes: list[str] | None
+    source: str
+    split: str  # "val": the run's validation images; "all": images of another source
+
+
+def evaluation_data(config: Config, spec: str | None, image_shape: tuple[int, int, int], max_images: int, seed: int,
+                    device: torch.device) -> EvaluationData:
+    """The run's validation images, or (with `spec`) images of another source at the model's size."""
+    data_config = config.data
+    if spec is not None:
+        channels, size, _ = image_shape
+        data_config = dataclasses.replace(config.data, spec=spec, image_size=size, channels=channels, limit=None)
+        data_config.validate()
+    data = load_images(data_config)
+    if tuple(data.images.shape[1:]) != tuple(image_shape):
+        raise UsageError(f"the images of {data_config.spec} are {data.images.shape[1:]}, the model takes "
+                         f"{image_shape}: evaluate on data of the model's size")
+    index = np.arange(len(data.images))
+    split = "all"
+    if spec is None:
+        _, val_index = split_indices(len(data.images), config.data.val_fraction, config.data.split_seed)
+        if len(val_index) >= 2:
+            index, split = val_index, "val"
+    if len(index) > max_images:
+        index = np.sort(np.random.default_rng(seed).choice(index, size=max_images, replace=False))
+    labels = None if data.labels is None else np.asarray(data.labels[index])
+    x = to_tensor(data.images, index, device, channels_last=True)
+    return EvaluationData(x=x, labels=labels, classes=data.classes, source=data.source, split=split)

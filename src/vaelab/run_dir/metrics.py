@@ -1,0 +1,79 @@
+"""RUN/metrics.jsonl: one JSON object per line, appended as training goes (names: docs/metrics.md).
+
+Non-finite numbers are written as null and read back as nan. A last line without its newline is a
+record the process died while writing (a long record takes more than one write; a full disk stops one
+midway): readers leave it out, and a resumed run cuts the file back to its checkpoint's step.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+
+class MetricsWriter:
+    """Appends records to a metrics.jsonl file, one flushed line each."""
+
+    def __init__(self, path: Path):
+        self.handle = Path(path).open("a")  # noqa: SIM115 - open while the run appends to it
+
+    def write(self, record: dict[str, Any]) -> None:
+        self.handle.write(json.dumps({k: _finite_or_none(v) for k, v in record.items()}) + "\n")
+        self.handle.flush()
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+def write_records(path: Path, records: list[dict[str, Any]]) -> None:
+    """`path` holding exactly `records` (e.g. the one validation record of an evaluation at another beta)."""
+    Path(path).unlink(missing_ok=True)
+    writer = MetricsWriter(path)
+    for record in records:
+        writer.write(record)
+    writer.close()
+
+
+def read_metrics(path: Path) -> list[dict[str, Any]]:
+    """All records of a metrics.jsonl file (nulls read back as nan); a last line cut short is left out."""
+    if not Path(path).exists():
+        return []
+    return [{k: math.nan if v is None else v for k, v in record.items()} for _, record in _records(path)]
+
+
+def truncate_metrics(path: Path, step: int) -> None:
+    """Drop records after `step`: a resumed run re-logs them, so the file never holds a step twice.
+
+    Records are written in step order, so this cuts the file short in place, at the first record after
+    `step` (or at a last line cut short): one truncate, so a process killed meanwhile loses nothing,
+    and a writer that already has the file open goes on appending to it.
+    """
+    if Path(path).exists():
+        kept = 0
+        for end, record in _records(path):
+            if record["step"] > step:
+                break
+            kept = end
+        os.truncate(path, kept)
+
+
+def _records(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """(where its line ends, in bytes from the start of the file, record) for each complete line; damage
+    anywhere but a last line cut short is an error."""
+    records, end = [], 0
+    for line in Path(path).read_bytes().splitlines(keepends=True):
+        if not line.endswith(b"\n"):
+            break
+        end += len(line)
+        if line.strip():
+            records.append((end, json.loads(line)))
+    return records
+
+
+def _finite_or_none(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

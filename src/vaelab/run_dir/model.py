@@ -1,0 +1,47 @@
+"""A trained network rebuilt from a run directory: model.json says what to build, a checkpoint fills it in.
+
+    model = load_model("runs/art-b01")                 # best.pt, eval mode, on the CPU
+    model = load_model(run, "last", beta=0.3)          # a loss-conditional run serving beta = 0.3
+
+No optimiser is built and nothing is trained: the checkpoint is read with `weights_only=True`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from vaelab.errors import UsageError
+from vaelab.model import AtBeta, at_beta, model_from_hparams
+from vaelab.run_dir.checkpoint import load_checkpoint
+from vaelab.run_dir.layout import RunDir
+
+
+def load_network(run: RunDir | str | Path, checkpoint: str = "best", device: str | torch.device = "cpu"
+                 ) -> tuple[nn.Module, dict[str, Any]]:
+    """The run's network in eval mode on `device` with the checkpoint's weights, and the checkpoint itself
+    (step, config, the objective's state, ...)."""
+    run = run if isinstance(run, RunDir) else RunDir(Path(run))
+    if not run.is_run():
+        raise UsageError(f"{run.path} is not a run directory (no config.yaml): "
+                         f"train one with vaelab train --out {run.path}")
+    state = load_checkpoint(run.checkpoint(checkpoint), map_location=device)
+    network = model_from_hparams(run.model_info()["model_hparams"])
+    network.load_state_dict(state["model"])
+    return network.to(device).eval(), state
+
+
+def load_model(run: RunDir | str | Path, checkpoint: str = "best", beta: float | None = None,
+               device: str | torch.device = "cpu") -> nn.Module | AtBeta:
+    """The run's network serving one beta: a loss-conditional run's at `beta` (default: the beta it was
+    validated at, objective.beta), any other run's as trained (`beta` must then be None)."""
+    run = run if isinstance(run, RunDir) else RunDir(Path(run))
+    network, _ = load_network(run, checkpoint, device)
+    config = run.config()
+    if beta is not None and not network.conditional:
+        raise UsageError(f"{run.path} was trained at beta = {config.objective.beta:g} alone: beta= needs a "
+                         "loss-conditional run (vaelab train --beta-range LO:HI)")
+    return at_beta(network, config.objective.beta if beta is None else beta)

@@ -1,0 +1,62 @@
+"""What a run's beta means, for the pages: `vaelab explain`'s reading of it as a decoder sigma, cut into
+blocks for HTML, or what its decoder states instead."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from vaelab.objectives.explain import BetaReading, explain_beta
+from vaelab.run_dir import RunDir, RunSummary
+
+
+def beta_reading(run: RunSummary) -> dict[str, Any] | None:
+    """What the run's beta means (from `vaelab.objectives.explain`), or what its decoder states instead;
+    None while the image size that the reading names is unknown (no checkpoint yet)."""
+    objective = run.config.objective
+    kind = run.config.model.kind
+    facts = {"reading": None, "recon": objective.recon, "kind": kind, "beta": objective.beta,
+             "sigma": run.final("val").get("sigma", math.nan)}
+    if kind == "ae" or objective.recon not in ("sse", "mse-mean"):
+        return facts
+    shape = _image_shape(run)
+    if shape is None:
+        return None
+    reading = explain_beta(objective.beta, recon=objective.recon, image_shape=shape)
+    return {**facts, "reading": reading, "blocks": _explain_blocks(reading)}
+
+
+def _explain_blocks(reading: BetaReading) -> list[tuple[str, str]]:
+    """`BetaReading.text()` (what `vaelab explain` prints) cut into blocks for HTML: ("formula", lines),
+    ("sigma", the implied-sigma line, shown large) and ("text", paragraph)."""
+    blocks = []
+    for block in reading.text().strip().split("\n\n"):
+        if block.lstrip().startswith("loss ="):
+            blocks.append(("formula", "\n".join(line.removeprefix("  ") for line in block.splitlines())))
+        else:
+            text = " ".join(line.strip() for line in block.splitlines())
+            blocks.append(("sigma" if text.lower().startswith("implied decoder std") else "text", text))
+    return blocks
+
+
+def _image_shape(run: RunSummary) -> tuple[int, int, int] | None:
+    """(C, H, W) the run trained on: config.yaml, or where it leaves them to the data, model.json (None before
+    the run has written it)."""
+    data = run.config.data
+    if data.image_size is not None and data.channels is not None:
+        return data.channels, data.image_size, data.image_size
+    folder = RunDir(run.run_dir)
+    if not (folder.model_file.is_file() or folder.checkpoint("last").is_file()):
+        return None
+    return folder.image_shape()
+
+
+def readings(runs: list[RunSummary]) -> list[dict[str, Any]]:
+    """What each run's beta means as a decoder sigma (autoencoders, and runs whose decoder states its own
+    sigma, are left out)."""
+    found = []
+    for run in runs:
+        beta = beta_reading(run)
+        if beta is not None and beta["reading"] is not None:
+            found.append({"run": run.name, **beta})
+    return found

@@ -1,0 +1,260 @@
+"""RUN/report.html: one run's page, from config.yaml, metrics.jsonl, figures/*.png, eval.json and skipped.txt.
+
+Each section appears when its data exists; a figure this module does not know still appears, under
+"Other figures".
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+from vaelab.numbers import format_number
+from vaelab.run_dir import RunSummary, read_run
+from vaelab.viz.beta_reading import beta_reading
+from vaelab.viz.compare import KEY_METRICS
+from vaelab.viz.html import REPORT, Figure, Section, Table, embed_png, is_number, render
+
+SECTIONS = {
+    "run": "The run",
+    "warnings": "Warnings",
+    "questions": "Your three questions, in short",
+    "beta": "What your beta means",
+    "losses": "The two loss terms over training",
+    "reconstructions": "Reconstructions",
+    "samples": "Samples from the prior",
+    "walks": "Interpolations and traversals",
+    "gradients": "Gradient shares",
+    "latent-usage": "KL per dimension and active units",
+    "aggregate": "Aggregate posterior against the prior",
+    "likelihood": "Likelihood and reconstruction quality",
+    "other-figures": "Other figures",
+}
+
+CAPTIONS = {
+    "losses.png": "Top: the reconstruction term (blue, left axis) and the KL (red, right axis), each on its own "
+                  "scale; lines are training averages, dots validation passes. Bottom: the loss that was minimised "
+                  "against the beta = 1 negative ELBO.",
+    "reconstructions.png": "Validation images (top row) and their reconstructions through the posterior mean.",
+    "samples.png": "Decodes of z drawn from the prior N(0, I), with fixed noise.",
+    "interpolations.png": "Decoded straight lines in latent space between pairs of validation images.",
+    "traversals.png": "One latent dimension at a time swept across its range, the others held fixed: the most "
+                      "active dimensions first.",
+    "gradients.png": "Norms of the two gradients, their cosine, and the KL term's share of the update, per part "
+                     "of the network, over training.",
+    "kl_per_dim.png": "The mean KL of each latent dimension, sorted: a dimension near zero carries no information.",
+    "latent_map.png": "The posterior means of validation images, projected on their two principal components.",
+}
+
+# eval.json (names in docs/metrics.md): (key, label, how to read it), in the order the tables show them.
+LIKELIHOOD = (
+    ("elbo", "ELBO, beta = 1", "nats / image; a lower bound on log p(x), higher is better"),
+    ("iwae", "IWAE bound", "nats / image; tighter than the ELBO, closer to log p(x)"),
+    ("bits_per_dim", "bits / dim", "from the IWAE bound, for 8-bit pixels; lower is better"),
+    ("sigma", "decoder sigma", "the run's own (implied, fixed or learned) pixel noise"),
+    ("elbo_optimal_sigma", "ELBO at the optimal sigma",
+     "nats / image, with the one sigma that fits these errors best: the same footing for runs of any beta"),
+    ("iwae_optimal_sigma", "IWAE at the optimal sigma", "nats / image"),
+    ("bits_per_dim_optimal_sigma", "bits / dim at the optimal sigma", "lower is better"),
+    ("sigma_optimal", "optimal sigma", "sqrt of the mean squared error per pixel"),
+    ("mse", "MSE", "per pixel, pixels in [0, 1]"),
+    ("psnr", "PSNR", "dB; higher is better"),
+    ("ssim", "SSIM", "1 is a perfect reconstruction"),
+)
+AGGREGATE = (
+    ("aggregate_posterior_kl", "KL of the moment-matched q(z) to N(0, I)",
+     "nats; 0 when q(z) has the prior's mean and covariance"),
+    ("aggregate_posterior_mmd", "MMD between q(z) and N(0, I)", "0 when the two agree"),
+    ("index_code_mi", "index-code mutual information", "nats; what z tells about which image it came from"),
+    ("total_correlation", "total correlation", "nats; dependence between the latent dimensions"),
+    ("dimensionwise_kl", "dimension-wise KL", "nats; each marginal of q(z) against N(0, 1)"),
+)
+LATENT = (
+    ("active_units", "active units", "dimensions with Var_x E[z|x] > 0.01 (Burda et al. 2016)"),
+    ("latent_dim", "latent dimensions", "all there are"),
+    ("kl", "KL", "nats / image, the sum over dimensions of the bars above"),
+)
+WALKS = (
+    ("smoothness", "interpolation smoothness",
+     "summed step-to-step distances / end-to-end distance along decoded lines; 1 is perfectly even"),
+)
+# eval.json entries that describe the evaluation rather than measure the model: shown in a sentence.
+EVALUATION_FACTS = ("run", "checkpoint", "step", "description", "model", "recon", "beta", "data", "split", "images",
+                    "pixels", "iw_samples", "seed", "seconds", "active_threshold", "mmd_kernel", "mmd_bandwidth",
+                    "smoothness_pairs", "warnings", "not_applicable", "figures")
+# metrics.jsonl fields that count training events worth a warning (steps skipped for a non-finite loss, ...)
+EVENT_FIELD = re.compile(r"skipped|nonfinite|non_finite|^nan")
+
+
+def write_run_report(run_dir: str | Path) -> Path:
+    """RUN/report.html from config.yaml, metrics.jsonl, figures/*.png, eval.json and skipped.txt."""
+    run = read_run(run_dir)
+    return render("run.html.j2", run.run_dir / REPORT, titles=SECTIONS, **run_context(run))
+
+
+def run_context(run: RunSummary) -> dict[str, Any]:
+    """Everything run.html.j2 shows; a section's key is absent or empty when its data does not exist."""
+    pngs = {path.name: path for path in sorted((run.run_dir / "figures").glob("*.png"))}
+    shown: set[str] = set()
+
+    def figures(*names: str) -> list[Figure]:
+        found = [name for name in names if name in pngs]
+        shown.update(found)
+        return [embed_png(pngs[name], CAPTIONS.get(name, "")) for name in found]
+
+    evaluation = run.evaluation
+    used: set[str] = set()
+
+    def rows(spec: tuple[tuple[str, str, str], ...]) -> list[tuple[str, Any, str]]:
+        """(label, value, note) of the keys eval.json has; a null value shows its reason (`not_applicable`)."""
+        found = []
+        for key, label, note in spec:
+            if key in evaluation and (is_number(evaluation[key]) or evaluation[key] is None):
+                reason = evaluation.get("not_applicable", {}).get(key)
+                found.append((label, evaluation[key], reason or note))
+                used.add(key)
+        return found
+
+    context: dict[str, Any] = {
+        "title": f"{run.name}: {run.config.describe()}",
+        "run": run,
+        "config": run.config,
+        "config_yaml": (run.run_dir / "config.yaml").read_text(),
+        "settings": _settings(run),
+        "final": _final_table(run),
+        "reading": beta_reading(run),
+        "figures": {
+            "losses": figures("losses.png"),
+            "reconstructions": figures("reconstructions.png"),
+            "samples": figures("samples.png"),
+            "walks": figures("interpolations.png", "traversals.png"),
+            "gradients": figures("gradients.png"),
+            "latent-usage": figures("kl_per_dim.png"),
+            "aggregate": figures("latent_map.png"),
+        },
+        "gradients": _gradient_table(run),
+        "walks": rows(WALKS),
+        "latent": rows(LATENT),
+        "aggregate": rows(AGGREGATE),
+        "likelihood": rows(LIKELIHOOD),
+        "warnings": _warnings(run),
+    }
+    context["other_numbers"] = [(key, value) for key, value in evaluation.items()
+                                if key not in used and key not in EVALUATION_FACTS and is_number(value)]
+    context["evaluation"] = {key: evaluation[key] for key in EVALUATION_FACTS if key in evaluation}
+    context["figures"]["other-figures"] = figures(*(name for name in pngs if name not in shown))
+    present = {
+        "run": True,
+        "warnings": bool(context["warnings"]),
+        "questions": True,
+        "beta": context["reading"] is not None,
+        "losses": bool(context["figures"]["losses"] or context["final"].rows),
+        "reconstructions": bool(context["figures"]["reconstructions"]),
+        "samples": bool(context["figures"]["samples"]),
+        "walks": bool(context["figures"]["walks"] or context["walks"]),
+        "gradients": bool(context["figures"]["gradients"] or context["gradients"].rows),
+        "latent-usage": bool(context["figures"]["latent-usage"] or context["latent"]),
+        "aggregate": bool(context["figures"]["aggregate"] or context["aggregate"]),
+        "likelihood": bool(context["likelihood"] or context["other_numbers"]),
+        "other-figures": bool(context["figures"]["other-figures"]),
+    }
+    context["sections"] = [Section(id, title) for id, title in SECTIONS.items() if present[id]]
+    return context
+
+
+def _settings(run: RunSummary) -> list[tuple[str, str]]:
+    """The config in short phrases, for the reader who does not want to parse YAML."""
+    data, model, objective, training = run.config.data, run.config.model, run.config.objective, run.config.training
+    size = f"{data.image_size}x{data.image_size}" if data.image_size else "the source's default size"
+    channels = {None: "channels as in the source", 1: "grey", 3: "RGB"}[data.channels]
+    limit = f", first {data.limit} images" if data.limit else ""
+    weighting = f"beta = {objective.beta:g}"
+    if objective.beta_schedule != "constant":
+        weighting += f", schedule {objective.beta_schedule} from {objective.beta_start:g}"
+    if objective.free_bits > 0:
+        weighting += f", free bits {objective.free_bits:g} nats ({objective.free_bits_mode})"
+    if objective.capacity is not None:
+        weighting += f", capacity to {objective.capacity:g} nats over {objective.capacity_steps} steps"
+    if objective.geco_target is not None:
+        weighting += f", GECO with target {objective.geco_target:g} ({objective.geco_units})"
+    epochs = training.epochs or 10
+    planned = f"{training.steps} steps" if training.steps else f"{epochs} epoch{'s' if epochs != 1 else ''}"
+    return [
+        ("data", f"{data.spec}, {size}, {channels}{limit}, {data.val_fraction:.0%} held out for validation"),
+        ("model",
+         f"{'VAE' if model.kind == 'vae' else 'plain autoencoder'}, latent {model.latent_dim}, width {model.width}"),
+        ("objective", f"{objective.recon} reconstruction term" + ("" if model.kind == "ae" else f", {weighting}")),
+        ("training", (f"{run.steps} steps done ({planned} asked), batch {training.batch_size}, "
+                      f"Adam lr {training.lr:g}, seed {training.seed}")),
+    ]
+
+
+def _final_table(run: RunSummary) -> Table:
+    """The last train and validation values of recon, KL, beta, ELBO, MSE and sigma."""
+    rows = []
+    for split in ("train", "val"):
+        final = run.final(split)
+        if final:
+            rows.append([split, *(final.get(key, math.nan) for key, _ in KEY_METRICS)])
+    return Table(columns=["split", *(label for _, label in KEY_METRICS)], rows=rows)
+
+
+def _gradient_table(run: RunSummary) -> Table:
+    """The latest gradient decomposition (`grad_<name>/<part>` in metrics.jsonl): one row per part."""
+    latest = next((r for r in reversed(run.records) if any(_is_decomposition(key) for key in r)), None)
+    if latest is None:
+        return Table(columns=[], rows=[])
+    values: dict[str, dict[str, Any]] = {}
+    names: list[str] = []
+    for key, value in latest.items():
+        if _is_decomposition(key):
+            name, _, part = key.partition("/")
+            values.setdefault(part, {})[name] = value
+            names += [] if name in names else [name]
+    rows = [[part, *(parts.get(name, math.nan) for name in names)] for part, parts in values.items()]
+    return Table(columns=[f"step {latest['step']}", *names], rows=rows)
+
+
+def _is_decomposition(key: str) -> bool:
+    """`grad_<name>/<part>`, not the train records' `grad_norm` (the total norm, logged when clipping)."""
+    return key.startswith("grad_") and "/" in key
+
+
+def _warnings(run: RunSummary) -> list[dict[str, Any]]:
+    """Posterior collapse (eval.json), non-finite or skipped training steps (metrics.jsonl), skipped inputs."""
+    found = []
+    for text in run.evaluation.get("warnings", []):
+        found.append({"title": "From the evaluation", "text": str(text), "items": []})
+    final = run.final("val")
+    broken = [key for key in ("loss", "recon", "kl") if key in final and not math.isfinite(final[key])]
+    if broken:
+        found.append({"title": "Training diverged", "items": [],
+                      "text": f"the last validation pass has non-finite {', '.join(broken)}: start a new run "
+                              "with a lower learning rate (and without bf16 autocast, if it was on)"})
+    events: dict[str, list[tuple[int, Any]]] = {}
+    for record in run.records:
+        for key, value in record.items():
+            if EVENT_FIELD.search(key) and is_number(value) and value > 0:
+                events.setdefault(key, []).append((record["step"], value))
+    for key, points in events.items():
+        if key == "skipped_steps":  # the run's running total (training/nonfinite.py): the latest value is the count
+            count = int(points[-1][1])
+            found.append({"title": "Training events", "items": [],
+                          "text": f"{count} step{'s' if count != 1 else ''} skipped (non-finite loss or gradient); "
+                                  f"the first logged at step {points[0][0]}"})
+            continue
+        steps = ", ".join(str(step) for step, _ in points[:10]) + (", ..." if len(points) > 10 else "")
+        found.append({"title": "Training events", "items": [],
+                      "text": f"metrics.jsonl records {key} > 0 at {len(points)} logging points (steps {steps}; "
+                              f"latest value {format_number(points[-1][1])})"})
+    skipped = run.run_dir / "skipped.txt"
+    if skipped.is_file():
+        lines = [line for line in skipped.read_text().splitlines() if line.strip()]
+        if lines:
+            found.append({"title": "Skipped inputs", "items": lines[:50],
+                          "text": f"{len(lines)} input file{'s' if len(lines) != 1 else ''} could not be read and "
+                                  f"{'were' if len(lines) != 1 else 'was'} left out (skipped.txt"
+                                  f"{', the first 50 below' if len(lines) > 50 else ''}):"})
+    return found
