@@ -26,6 +26,7 @@ demo: setup
 	$(BIN)/vaelab demo
 
 test: setup
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 bench: setup

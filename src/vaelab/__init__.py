@@ -5,7 +5,8 @@
     result = vaelab.train(config, "runs/digits-b01")
 """
 
-__version__ = "0.1.0"
+from vaelab.version import __version__
+
 __all__ = ["Config", "RunResult", "__version__", "train"]
 
 

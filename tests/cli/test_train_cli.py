@@ -58,6 +58,34 @@ def test_resume_from_the_cli_extends_a_run(tmp_path):
     assert max(steps) == 15
 
 
+def test_resume_takes_new_execution_options_and_refuses_a_new_objective(tmp_path, capsys):
+    out = tmp_path / "run"
+    common = ["--data", "digits", "--out", out, "--latent-dim", "4", "--width", "4", "--image-size", "16", "--limit", "300"]
+    assert run_cli("train", *common, "--steps", "6") == 0
+    assert run_cli("train", "--out", out, "--resume", "--steps", "8", "--device", "cpu", "--set", "training.threads=1",
+                   "--max-bad-steps", "5") == 0
+    assert yaml.safe_load((out / "config.yaml").read_text())["training"]["threads"] == 1
+    assert run_cli("train", "--out", out, "--resume", "--beta", "0.5") == 2
+    assert "cannot change beta" in capsys.readouterr().err
+
+
+def test_a_checkpoint_of_another_device_resumes_on_this_one(tmp_path, caplog):
+    """A run trained on CUDA resumes on a CPU: a CUDA generator's state (16 bytes: seed and offset) does not fit
+    a CPU generator, so the noise restarts from a seed; the weights and step continue."""
+    import torch
+
+    out = tmp_path / "run"
+    assert run_cli("train", "--data", "digits", "--out", out, "--latent-dim", "4", "--width", "4", "--image-size", "16",
+                   "--limit", "300", "--steps", "4") == 0
+    last = out / "checkpoints" / "last.pt"
+    state = torch.load(last, weights_only=True)
+    state["noise"] = torch.zeros(16, dtype=torch.uint8)  # as torch.Generator("cuda").get_state() is
+    torch.save(state, last)
+    assert run_cli("train", "--out", out, "--resume", "--steps", "6", "--device", "cpu") == 0
+    assert "noise generator belongs to another kind of device" in caplog.text
+    assert max(json.loads(x)["step"] for x in (out / "metrics.jsonl").read_text().splitlines()) == 6
+
+
 @pytest.mark.parametrize(
     "args,message",
     [

@@ -15,10 +15,10 @@ import logging
 import signal
 import sys
 
-from vaelab import __version__
 from vaelab.cli import demo, evaluate, explain, report, runs, sweep, train
 from vaelab.errors import UsageError
 from vaelab.training.stop import Interrupted
+from vaelab.version import __version__
 
 COMMANDS = (train, evaluate, sweep, report, runs, demo, explain)
 

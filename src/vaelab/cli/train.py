@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from vaelab.cli.options import RUN_LENGTH, add_config_options, apply_updates, config_updates
-from vaelab.config import Config
+from vaelab.cli.options import add_config_options, apply_updates, config_updates
+from vaelab.config import RESUMABLE_KEYS, Config
 from vaelab.errors import UsageError
 
 EXAMPLES = """examples:
@@ -45,9 +45,10 @@ def config_from_args(args: argparse.Namespace) -> Config:
     """Defaults < --config (or the run's own config.yaml on --resume) < named flags < --set."""
     updates = config_updates(args)
     if args.resume:
-        changed = sorted({key.split(".")[-1] for key in updates if key not in RUN_LENGTH})
+        changed = sorted({key.split(".")[-1] for key in updates if key not in RESUMABLE_KEYS})
         if changed:
-            raise UsageError(f"--resume continues the saved run; it cannot change {', '.join(changed)}: "
+            raise UsageError(f"--resume continues the saved run; it cannot change {', '.join(changed)} (only the run "
+                             "length, the display and execution options: --epochs/--steps, --device, threads, ...): "
                              "drop those flags")
         base = Config.load(args.out / "config.yaml") if (args.out / "config.yaml").exists() else None
         if base is None:

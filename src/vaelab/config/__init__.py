@@ -14,6 +14,7 @@ from vaelab.config.schema import (
     MAX_IMAGE_SIZE,
     RECON_WORDS,
     RECONS,
+    RESUMABLE_KEYS,
     Config,
     DataConfig,
     ModelConfig,
@@ -21,5 +22,5 @@ from vaelab.config.schema import (
     TrainingConfig,
 )
 
-__all__ = ["MAX_IMAGE_SIZE", "RECONS", "RECON_WORDS", "Config", "DataConfig", "ModelConfig", "ObjectiveConfig",
+__all__ = ["MAX_IMAGE_SIZE", "RECONS", "RECON_WORDS", "RESUMABLE_KEYS", "Config", "DataConfig", "ModelConfig", "ObjectiveConfig",
            "TrainingConfig", "parse_assignment"]

@@ -26,6 +26,10 @@ RECON_WORDS = {
     "sigma-optimal": "Gaussian NLL (optimal sigma)",
 }
 RECONS = tuple(RECON_WORDS)
+# What a resumed run may change: its length, the display, and how its steps are executed (threads, device,
+# torch.compile, the divergence limit), none of which changes what is trained.
+RESUMABLE_KEYS = ("training.epochs", "training.steps", "training.progress", "training.figures", "training.tensorboard",
+                  "training.threads", "training.device", "training.compile", "training.max_bad_steps")
 MAX_IMAGE_SIZE = 1024  # pixels on a side: one 1024 x 1024 RGB image is 3 MB in the cache, 12 MB as floats
 
 
@@ -198,6 +202,15 @@ class Config:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def run_identity(self) -> dict[str, Any]:
+        """What makes two configs the same run: everything but the keys a resumed run may set anew
+        (RESUMABLE_KEYS: the run length, the display options and how the steps are executed)."""
+        raw = self.to_dict()
+        for key in RESUMABLE_KEYS:
+            section, _, name = key.partition(".")
+            raw[section].pop(name)
+        return raw
 
     def describe(self) -> str:
         """The run in words, e.g. "VAE, latent 128, summed squared error + 0.1 x KL"."""

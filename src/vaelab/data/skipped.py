@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from vaelab.files import atomic_write
+
 
 def write_skipped(skipped: list[tuple[str, str]], path: Path) -> None:
     """Write one "path<TAB>reason" line per skipped file, UTF-8; no file at all when nothing was skipped."""
     if skipped:
         lines = "".join(f"{file}\t{reason}\n" for file, reason in skipped)
-        Path(path).write_text(lines, encoding="utf-8", errors="backslashreplace")
+        atomic_write(Path(path), lambda handle: handle.write(lines.encode("utf-8", errors="backslashreplace")))
 
 
 def skipped_warning(skipped: list[tuple[str, str]], path: Path | str | None = None) -> str | None:

@@ -18,8 +18,7 @@ from dataclasses import dataclass
 import torch
 
 from vaelab.diagnostics.latent import Encodings
-
-LOG_2PI = math.log(2 * math.pi)
+from vaelab.model.posterior import log_normal
 
 
 def aggregate_moments(encodings: Encodings) -> tuple[torch.Tensor, torch.Tensor]:
@@ -114,19 +113,14 @@ def elbo_decomposition(
     chunk = max(1, chunk_elements // mean.numel())  # samples per step: (chunk, N, Z) doubles at a time
     for start in range(0, len(z), chunk):
         zc, own = z[start : start + chunk], owner[start : start + chunk]  # (c, Z), (c,)
-        log_q_dims = _log_normal(zc[:, None, :], mean, logvar)  # log q(z_j|x_n): (c, N, Z)
+        log_q_dims = log_normal(zc[:, None, :], mean, logvar)  # log q(z_j|x_n): (c, N, Z)
         log_q_zx = log_q_dims[torch.arange(len(zc)), own].sum(dim=1)  # log q(z|x_own): (c,)
         log_qz = torch.logsumexp(log_q_dims.sum(dim=2), dim=1) - math.log(n)  # (c,)
         log_qz_dims = (torch.logsumexp(log_q_dims, dim=1) - math.log(n)).sum(dim=1)  # sum_j log q(z_j): (c,)
-        log_pz = _log_normal(zc, torch.zeros_like(zc), torch.zeros_like(zc)).sum(dim=1)  # (c,)
+        log_pz = log_normal(zc, torch.zeros_like(zc), torch.zeros_like(zc)).sum(dim=1)  # (c,)
         sums += torch.stack([
             (log_q_zx - log_qz).sum(), (log_qz - log_qz_dims).sum(), (log_qz_dims - log_pz).sum(),
             (log_q_zx - log_pz).sum(),
         ])
     mi, tc, dwkl, kl = (sums / len(z)).tolist()
     return ElboDecomposition(index_code_mi=mi, total_correlation=tc, dimensionwise_kl=dwkl, kl=kl)
-
-
-def _log_normal(z: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """log N(z; mean, exp(logvar)) per dimension, not summed: -0.5 ((z - mean)^2 / var + log var + log 2 pi)."""
-    return -0.5 * ((z - mean).pow(2) * torch.exp(-logvar) + logvar + LOG_2PI)

@@ -22,9 +22,9 @@ import torch
 
 from vaelab.model import ConvVAE
 from vaelab.model.posterior import DiagonalGaussian
-from vaelab.objectives import Likelihood, squared_error
+from vaelab.objectives.decoder_variance import optimal_sigma as decoder_optimal_sigma
+from vaelab.objectives.likelihood import Likelihood, gaussian_nll_from_sse, squared_error
 
-LOG_2PI = math.log(2 * math.pi)
 PIXEL_LEVELS = 256  # 8-bit data: values k / 255 for k = 0..255
 
 
@@ -92,20 +92,15 @@ def iwae_bound(log_weights: torch.Tensor, k: int) -> torch.Tensor:
 
 
 def optimal_sigma(squared_errors: torch.Tensor, pixels: int) -> float:
-    """The shared decoder std that maximises the Gaussian ELBO over the samples: sigma^2 = mean SSE / D.
-
-    d/d sigma of E[SSE] / (2 sigma^2) + D log sigma vanishes there (Rybkin et al. 2021, sigma-VAE).
-    """
-    return math.sqrt(float(squared_errors.double().mean()) / pixels)
+    """The shared decoder std that maximises the Gaussian ELBO over the samples of summed squared errors:
+    sigma^2 = mean SSE / D, the mean squared error per pixel (`decoder_variance.optimal_sigma`)."""
+    return float(decoder_optimal_sigma(squared_errors.double().mean() / pixels))
 
 
 def gaussian_log_likelihood(squared_errors: torch.Tensor, sigma: float, pixels: int) -> torch.Tensor:
-    """log N(x; mean, sigma^2 I) from the summed squared error over the D pixels. Same shape as the input.
-
-    -(SSE / (2 sigma^2) + D log sigma + D/2 log 2 pi): `objectives.gaussian_nll` with one shared
-    sigma, written on the SSE so that one decoding pass serves every sigma.
-    """
-    return -(squared_errors.double() / (2 * sigma**2) + pixels * (math.log(sigma) + 0.5 * LOG_2PI))
+    """log N(x; mean, sigma^2 I) from the summed squared error over the D pixels, float64, the shape of the
+    input: minus `objectives.likelihood.gaussian_nll_from_sse`."""
+    return -gaussian_nll_from_sse(squared_errors.double(), sigma, pixels)
 
 
 def bits_per_dim(log_density: torch.Tensor, pixels: int) -> torch.Tensor:

@@ -6,7 +6,17 @@ latent dimensions. Units are nats.
 
 from __future__ import annotations
 
+import math
+
 import torch
+
+LOG_2PI = math.log(2 * math.pi)
+
+
+def log_normal(z: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """log N(z; mean, exp(logvar)) per dimension, not summed: -0.5 ((z - mean)^2 / var + log var + log 2 pi).
+    Shapes broadcast."""
+    return -0.5 * ((z - mean).pow(2) * torch.exp(-logvar) + logvar + LOG_2PI)
 
 
 class DiagonalGaussian:
@@ -51,7 +61,7 @@ class DiagonalGaussian:
 
     def log_prob(self, z: torch.Tensor) -> torch.Tensor:
         """log q(z|x) summed over latent dimensions. z: (..., B, Z) -> (..., B)"""
-        return (-0.5 * ((z - self.mean).pow(2) / self.var + self.logvar + _LOG_2PI)).sum(dim=-1)
+        return log_normal(z, self.mean, self.logvar).sum(dim=-1)
 
 
 class PointMass:
@@ -77,5 +87,3 @@ class PointMass:
     def kl(self) -> torch.Tensor:
         return torch.zeros(self.mean.shape[0], device=self.mean.device, dtype=self.mean.dtype)
 
-
-_LOG_2PI = 1.8378770664093453  # log(2 * pi)

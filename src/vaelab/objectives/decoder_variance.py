@@ -42,15 +42,21 @@ def soft_clip_below(log_sigma: torch.Tensor, floor: float = LOG_SIGMA_FLOOR) -> 
     return floor + F.softplus(log_sigma - floor)
 
 
+def optimal_sigma(mse: torch.Tensor) -> torch.Tensor:
+    """The Gaussian decoder std that minimises the NLL of errors whose mean square per pixel is `mse`:
+    d/d sigma [SSE / (2 sigma^2) + D log sigma] = 0  =>  sigma^2 = SSE / D = MSE (Rybkin et al. 2021)."""
+    return mse.sqrt()
+
+
 def optimal_log_sigma(x: torch.Tensor, mean: torch.Tensor, *, per_channel: bool) -> torch.Tensor:
-    """log sqrt(MSE) over the batch, detached: () or, per channel, (C, 1, 1).
+    """log `optimal_sigma` of the batch's MSE, detached: () or, per channel, (C, 1, 1).
 
     Floored at -6 (not soft-clipped, so that above the floor it is exactly the optimum); the floor
     also keeps log 0 out of a perfect reconstruction.
     """
     squared = (x - mean).detach().pow(2)  # (B, C, H, W)
     mse = squared.mean(dim=(0, 2, 3)).reshape(-1, 1, 1) if per_channel else squared.mean()
-    return (0.5 * torch.log(mse)).clamp(min=LOG_SIGMA_FLOOR)
+    return torch.log(optimal_sigma(mse)).clamp(min=LOG_SIGMA_FLOOR)
 
 
 def _channel_metrics(log_sigma: torch.Tensor) -> dict[str, torch.Tensor]:

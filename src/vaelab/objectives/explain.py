@@ -109,6 +109,12 @@ class BetaReading:
         )
 
 
+def implied_variance(beta: float, *, recon: str, pixels: int) -> float:
+    """The decoder variance that `recon + beta * KL` implies: sigma^2 = beta / 2 for the summed squared error
+    (`sse`), beta * D / 2 for its mean over the D = `pixels` values (`mse-mean`)."""
+    return (beta * pixels if recon == "mse-mean" else beta) / 2
+
+
 def explain_beta(beta: float, *, recon: str = "sse", image_shape: tuple[int, int, int] = (3, 64, 64)) -> BetaReading:
     """The decoder std that `recon + beta * KL` implies: sigma^2 = beta / 2 (sse) or beta * D / 2 (mse-mean)."""
     if not (math.isfinite(beta) and beta >= 0):
@@ -116,8 +122,8 @@ def explain_beta(beta: float, *, recon: str = "sse", image_shape: tuple[int, int
     if recon not in ("sse", "mse-mean"):
         raise UsageError(f"--recon {recon} states its own sigma: explain reads --recon sse or --recon mse-mean")
     pixels = math.prod(image_shape)
-    sse_beta = beta * pixels if recon == "mse-mean" else beta
-    variance = sse_beta / 2
+    variance = implied_variance(beta, recon=recon, pixels=pixels)
+    sse_beta = 2 * variance  # the beta of the same objective written with the summed squared error
     return BetaReading(beta=beta, recon=recon, image_shape=tuple(image_shape), pixels=pixels, variance=variance,
                        sigma=math.sqrt(variance), sse_beta=sse_beta)
 

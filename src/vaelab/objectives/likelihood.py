@@ -19,12 +19,23 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-LOG_2PI = math.log(2 * math.pi)
+from vaelab.model.posterior import LOG_2PI
+from vaelab.objectives.explain import implied_variance
 
 
 def squared_error(x: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
     """sum over pixels of (x - mean)^2. (B, C, H, W) -> (B,)"""
     return (x - mean).pow(2).flatten(1).sum(dim=1)
+
+
+def gaussian_nll_from_sse(sse: torch.Tensor, sigma: float, pixels: int) -> torch.Tensor:
+    """-log N(x; mean, sigma^2 I) over D = `pixels` values from their summed squared error, in nats:
+
+        SSE / (2 sigma^2) + D log sigma + D/2 log(2 pi)
+
+    One shared sigma (a float > 0); written on the SSE so that one decoding pass serves every sigma.
+    Same shape as `sse`."""
+    return sse / (2 * sigma**2) + pixels * (math.log(sigma) + 0.5 * LOG_2PI)
 
 
 def gaussian_nll(x: torch.Tensor, mean: torch.Tensor, log_sigma: torch.Tensor) -> torch.Tensor:
@@ -86,8 +97,8 @@ class SumSquaredError(Likelihood):
         super().__init__()
         self.pixels = pixels
         self.scale = 1.0 / pixels if mean_over_pixels else 1.0
-        variance = beta / (2 * self.scale)  # sigma^2 = beta / 2, or beta * D / 2 for the mean
-        self.implied_sigma = math.sqrt(variance)
+        recon = "mse-mean" if mean_over_pixels else "sse"
+        self.implied_sigma = math.sqrt(implied_variance(beta, recon=recon, pixels=pixels))
 
     def recon(self, x, logits):
         return self.scale * squared_error(x, torch.sigmoid(logits))
@@ -99,11 +110,10 @@ class SumSquaredError(Likelihood):
         return gaussian_nll(x, torch.sigmoid(logits), log_sigma)
 
     def nll_given_recon(self, x, logits, recon):
-        # `nll` summed in closed form: SSE / (2 sigma^2) + D log sigma + D/2 log(2 pi), with SSE = recon / scale
+        # `nll` in closed form from SSE = recon / scale
         if self.implied_sigma == 0:
             return self.nll(x, logits)
-        sse = recon / self.scale
-        return sse / (2 * self.implied_sigma**2) + self.pixels * (math.log(self.implied_sigma) + 0.5 * LOG_2PI)
+        return gaussian_nll_from_sse(recon / self.scale, self.implied_sigma, self.pixels)
 
     def mse_given_recon(self, x, logits, recon):
         return recon / (self.scale * self.pixels)

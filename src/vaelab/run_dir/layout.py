@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vaelab import __version__
 from vaelab.config import Config
 from vaelab.errors import UsageError
 from vaelab.files import atomic_write_text
 from vaelab.numbers import format_value
 from vaelab.run_dir.checkpoint import load_checkpoint
 from vaelab.run_dir.metrics import read_metrics
+from vaelab.version import __version__
 
 CONFIG = "config.yaml"
 MODEL = "model.json"

@@ -21,17 +21,17 @@ from typing import Any
 
 import yaml
 
-from vaelab import __version__
 from vaelab.config import Config
 from vaelab.data import load_images, split_indices
 from vaelab.errors import UsageError
+from vaelab.files import atomic_write_text
 from vaelab.numbers import format_value
 from vaelab.objectives import check_objective
 from vaelab.run_dir import load_checkpoint, read_json
 from vaelab.sweep.grid import Axis, grid_points, run_names
 from vaelab.training.lock import LOCK_NAME
-from vaelab.training.run import run_identity
 from vaelab.training.trainer import run_length
+from vaelab.version import __version__
 
 SWEEP_FILE = "sweep.yaml"
 RUNS = "runs"
@@ -124,7 +124,7 @@ def record_or_check(plan: SweepPlan) -> None:
             grid = " ".join(f"--grid {axis.key}={','.join(map(format_value, axis.values))}" for axis in saved_axes)
             raise UsageError(f"{plan.out} holds a sweep over another grid ({grid}): re-run it with that grid, "
                              "or choose a new --out")
-        differing = _differing_keys(run_identity(Config.from_dict(saved["base"])), run_identity(plan.base))
+        differing = _differing_keys(Config.from_dict(saved["base"]).run_identity(), plan.base.run_identity())
         if differing:
             raise UsageError(f"{plan.out} holds a sweep whose base config differs in {', '.join(differing)}: re-run "
                              f"it with the same flags (only --epochs/--steps may change), or choose a new --out")
@@ -132,7 +132,7 @@ def record_or_check(plan: SweepPlan) -> None:
         raise UsageError(f"{plan.out} already holds files but no {SWEEP_FILE}: choose a new --out for the sweep")
     record = {"vaelab_version": __version__, "base": plan.base.to_dict(), "conditional": plan.conditional,
               "axes": [axis.to_dict() for axis in plan.axes], "runs": [run.name for run in plan.runs]}
-    path.write_text(yaml.safe_dump(record, sort_keys=False))
+    atomic_write_text(path, yaml.safe_dump(record, sort_keys=False))
 
 
 def read_progress(plan: SweepPlan) -> dict[str, RunProgress]:

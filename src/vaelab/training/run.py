@@ -65,7 +65,7 @@ def check_run_dir(config: Config, out: Path, resume: bool) -> None:
     if resume:
         if not saved.exists():
             raise UsageError(f"{out} holds no run to resume (no config.yaml): start it without --resume")
-        if run_identity(Config.load(saved)) != run_identity(config):
+        if Config.load(saved).run_identity() != config.run_identity():
             raise UsageError(f"the config differs from {saved}: resume with the saved config (only the run length, "
                              "display and execution options may change)")
     elif any(path.name != LOCK_NAME for path in out.iterdir()):
@@ -177,19 +177,6 @@ def _callbacks(config: Config, out: Path, callbacks: list[Callback]) -> list[Cal
         *([ProgressBar()] if config.training.progress else []),
         *callbacks,
     ]
-
-
-RESUMABLE_CHANGES = ("epochs", "steps", "progress", "figures", "tensorboard", "threads", "device", "compile",
-                     "max_bad_steps")  # training.* keys a resumed run may set anew
-
-
-def run_identity(config: Config) -> dict:
-    """What makes two configs the same run: everything but the run length, the display options and how the
-    steps are executed (threads, device, torch.compile, the divergence limit), which may change on resume."""
-    raw = config.to_dict()
-    for key in RESUMABLE_CHANGES:
-        raw["training"].pop(key)
-    return raw
 
 
 def _report_skipped(data: ImageData, out: Path) -> None:

@@ -9,13 +9,13 @@ each batch and average their gradients and metrics (`distributed.py`).
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
-from vaelab import __version__
 from vaelab.config import Config, TrainingConfig
 from vaelab.model import ConvVAE
 from vaelab.objectives import LossTerms, Objective
@@ -24,9 +24,12 @@ from vaelab.training.callbacks import Callback
 from vaelab.training.nonfinite import NonFiniteGuard
 from vaelab.training.stop import Interrupted, StopSignals
 from vaelab.training.validation import autocast, validate, validation_index, validation_sums
+from vaelab.version import __version__
 
 if TYPE_CHECKING:
     from vaelab.training.distributed import DataParallel
+
+log = logging.getLogger("vaelab")
 
 
 def run_length(training: TrainingConfig, n_train: int) -> int:
@@ -194,7 +197,12 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.step = state["step"]
         self.best_score = state["best_score"]
-        self.noise.set_state(state["noise"].cpu())
+        try:
+            self.noise.set_state(state["noise"].cpu())
+        except RuntimeError:  # saved by another kind of device (a CUDA generator's state is not a CPU one's)
+            self.noise.manual_seed(int(np.random.SeedSequence([self.config.training.seed, self.step]).generate_state(1)[0]))
+            log.warning("the checkpoint's noise generator belongs to another kind of device: the posterior noise "
+                        "continues from a new seed (the weights, optimiser and step are exact)")
         if "nonfinite" in state:  # checkpoints from before vaelab counted skipped steps have none
             self.guard.load_state_dict(state["nonfinite"])
 

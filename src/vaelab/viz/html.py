@@ -20,9 +20,9 @@ import jinja2
 import markupsafe
 from PIL import Image
 
-from vaelab import __version__
 from vaelab.files import atomic_write_text
 from vaelab.numbers import format_number
+from vaelab.version import __version__
 
 REPORT = "report.html"
 DOC = "docs/kl-weighting.md"
