@@ -16,6 +16,7 @@ The logged `sigma` is the mean over channels; the per-channel values are logged 
 
 from __future__ import annotations
 
+import abc
 import math
 
 import torch
@@ -59,13 +60,35 @@ def optimal_log_sigma(x: torch.Tensor, mean: torch.Tensor, *, per_channel: bool)
     return torch.log(optimal_sigma(mse)).clamp(min=LOG_SIGMA_FLOOR)
 
 
-def _channel_metrics(log_sigma: torch.Tensor) -> dict[str, torch.Tensor]:
-    """sigma_channel_<c> as detached 0-d tensors (logging them does not wait for the device)."""
-    sigmas = log_sigma.detach().exp().flatten()
-    return {f"sigma_channel_{c}": value for c, value in enumerate(sigmas.unbind())} if log_sigma.dim() else {}
+class GaussianWithItsSigma(Likelihood):
+    """A Gaussian decoder whose sigma is its own (learned or fitted): the recon term is the NLL itself, and
+    the sigma in force, `current_log_sigma()` (() or (C, 1, 1)), is logged with the step."""
+
+    @abc.abstractmethod
+    def current_log_sigma(self) -> torch.Tensor:
+        """log sigma in force: () or, one per channel, (C, 1, 1)."""
+
+    def nll(self, x, logits):
+        return self.recon(x, logits)
+
+    def nll_given_recon(self, x, logits, recon):
+        return recon
+
+    def sigma(self):
+        return float(self.logged_sigma())
+
+    def logged_sigma(self):
+        return self.current_log_sigma().detach().exp().mean()
+
+    def metrics(self):
+        """sigma_channel_<c> as detached 0-d tensors (logging them does not wait for the device)."""
+        log_sigma = self.current_log_sigma()
+        if not log_sigma.dim():
+            return {}
+        return {f"sigma_channel_{c}": value for c, value in enumerate(log_sigma.detach().exp().flatten().unbind())}
 
 
-class LearnedSigmaGaussian(Likelihood):
+class LearnedSigmaGaussian(GaussianWithItsSigma):
     """Gaussian decoder whose log sigma (one, or one per channel) is a trained parameter."""
 
     def __init__(self, *, channels: int, per_channel: bool, init_sigma: float = 1.0):
@@ -79,26 +102,13 @@ class LearnedSigmaGaussian(Likelihood):
         """-6 + softplus(raw + 6): () or (C, 1, 1)."""
         return soft_clip_below(self.raw_log_sigma)
 
+    current_log_sigma = log_sigma
+
     def recon(self, x, logits):
         return gaussian_nll(x, torch.sigmoid(logits), self.log_sigma())
 
-    def nll(self, x, logits):
-        return self.recon(x, logits)
 
-    def nll_given_recon(self, x, logits, recon):
-        return recon
-
-    def sigma(self):
-        return float(self.logged_sigma())
-
-    def logged_sigma(self):
-        return self.log_sigma().detach().exp().mean()
-
-    def metrics(self):
-        return _channel_metrics(self.log_sigma())
-
-
-class OptimalSigmaGaussian(Likelihood):
+class OptimalSigmaGaussian(GaussianWithItsSigma):
     """Gaussian decoder with sigma^2 = the batch MSE (one, or one per channel), recomputed at every call."""
 
     def __init__(self, *, per_channel: bool, channels: int):
@@ -114,17 +124,5 @@ class OptimalSigmaGaussian(Likelihood):
         self.batch_log_sigma.copy_(log_sigma)
         return gaussian_nll(x, mean, log_sigma)
 
-    def nll(self, x, logits):
-        return self.recon(x, logits)
-
-    def nll_given_recon(self, x, logits, recon):
-        return recon
-
-    def sigma(self):
-        return float(self.logged_sigma())
-
-    def logged_sigma(self):
-        return self.batch_log_sigma.exp().mean()
-
-    def metrics(self):
-        return _channel_metrics(self.batch_log_sigma)
+    def current_log_sigma(self):
+        return self.batch_log_sigma
