@@ -4,8 +4,9 @@ import pytest
 
 from vaelab.cli import main
 
-TINY = ["--data", "digits", "--image-size", "16", "--limit", "300", "--latent-dim", "4", "--width", "8",
-        "--steps", "20", "--batch-size", "32", "--set", "training.figures=false"]
+from factories import tiny_flags
+
+TINY = [*tiny_flags(limit=300), "--steps", "20", "--batch-size", "32", "--set", "training.figures=false"]
 
 
 @pytest.fixture(scope="module")

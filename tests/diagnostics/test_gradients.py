@@ -6,12 +6,14 @@ import math
 import pytest
 import torch
 
-from vaelab.config import Config, DataConfig, ModelConfig, ObjectiveConfig, TrainingConfig
+from vaelab.config import Config, ObjectiveConfig
 from vaelab.diagnostics.gradients import GradientStatistics, gradient_metrics, model_parts, term_gradients
 from vaelab.model import ConvVAE
 from vaelab.objectives import Objective
 from vaelab.run_dir import read_metrics
 from vaelab.training.run import train
+
+from factories import tiny_config
 
 SHAPE = (1, 8, 8)
 
@@ -99,12 +101,8 @@ def test_metric_names_per_part():
 
 
 def small_config(grad_every: int, figures: bool = False) -> Config:
-    return Config(
-        data=DataConfig(spec="digits", image_size=16, limit=300),
-        model=ModelConfig(latent_dim=4, width=4),
-        training=TrainingConfig(steps=6, batch_size=32, log_every=3, grad_every=grad_every, progress=False,
-                                figures=figures),
-    ).validate()
+    return tiny_config(6, data__limit=300, model__width=4, training__log_every=3, training__grad_every=grad_every,
+                       training__figures=figures)
 
 
 def test_training_logs_the_decomposition_without_changing_the_run(tmp_path):

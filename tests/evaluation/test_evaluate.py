@@ -7,20 +7,16 @@ import math
 
 import pytest
 
-from vaelab.config import Config, DataConfig, ModelConfig, ObjectiveConfig, TrainingConfig
 from vaelab.errors import UsageError
 from vaelab.evaluation.evaluate import evaluate_run
 from vaelab.training.run import train
 
+from factories import tiny_config
+
 
 def small_run(path, kind="vae", beta=1.0, recon="sse", steps=20):
-    config = Config(
-        data=DataConfig(spec="digits", image_size=16, limit=300),
-        model=ModelConfig(kind=kind, latent_dim=4, width=4),
-        objective=ObjectiveConfig(beta=beta, recon=recon),
-        training=TrainingConfig(steps=steps, batch_size=32, grad_every=0, progress=False, figures=False),
-    ).validate()
-    train(config, path)
+    train(tiny_config(steps, data__limit=300, model__kind=kind, model__width=4, objective__beta=beta,
+                      objective__recon=recon), path)
     return path
 
 

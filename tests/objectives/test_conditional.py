@@ -8,9 +8,8 @@ import torch
 
 from vaelab.config import Config, ObjectiveConfig
 from vaelab.errors import UsageError
-from vaelab.objectives import check_objective
 from vaelab.model import ConvVAE, at_beta
-from vaelab.objectives import Objective
+from vaelab.objectives import Objective, check_objective
 from vaelab.objectives.conditional import LogUniformBeta
 
 SHAPE = (1, 8, 8)

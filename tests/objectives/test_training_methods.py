@@ -1,15 +1,18 @@
 """Each KL-weighting method on real training (digits): capacity is tracked, GECO meets its target, and
 every method's state survives an interruption and a resume exactly."""
 
+import dataclasses
 import math
 
 import pytest
 import torch
 
-from vaelab.config import Config, DataConfig, ModelConfig, ObjectiveConfig, TrainingConfig
+from vaelab.config import Config, ObjectiveConfig
 from vaelab.run_dir import load_checkpoint, read_metrics
 from vaelab.training.callbacks import Callback
 from vaelab.training.run import train
+
+from factories import tiny_config
 
 
 @pytest.fixture(autouse=True)
@@ -22,12 +25,9 @@ def one_thread():
 
 
 def digits_config(objective: ObjectiveConfig, steps: int, *, limit: int | None = None, **training) -> Config:
-    return Config(
-        data=DataConfig(spec="digits", image_size=16, limit=limit),
-        model=ModelConfig(latent_dim=8, width=8),
-        objective=objective,
-        training=TrainingConfig(steps=steps, batch_size=64, progress=False, figures=False, grad_every=0, **training),
-    ).validate()
+    config = tiny_config(steps, data__limit=limit, model__latent_dim=8, training__batch_size=64,
+                         **{f"training__{name}": value for name, value in training.items()})
+    return dataclasses.replace(config, objective=objective).validate()
 
 
 def train_rows(run_dir):

@@ -13,9 +13,9 @@ from vaelab.sweep.conditional import plan_conditional_sweep
 from vaelab.sweep.grid import parse_axes
 from vaelab.sweep.run import run_sweep
 
-TINY = {"data.spec": "digits", "data.image_size": 16, "data.limit": 400, "model.width": 8, "model.latent_dim": 4,
-        "training.steps": 30, "training.batch_size": 32, "training.threads": 1, "training.figures": False,
-        "training.grad_every": 0, "training.progress": False}
+from factories import TINY as FACTORY_TINY
+
+TINY = {**FACTORY_TINY, "data.limit": 400, "training.steps": 30, "training.threads": 1}
 
 
 class InProcess:

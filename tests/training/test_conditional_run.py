@@ -7,22 +7,19 @@ import pytest
 import torch
 
 from vaelab.cli import main
-from vaelab.config import Config, DataConfig, ModelConfig, ObjectiveConfig, TrainingConfig
+from vaelab.config import Config
 from vaelab.errors import UsageError
 from vaelab.evaluation.evaluate import evaluate_run
 from vaelab.evaluation.loaded import validate_at_beta
 from vaelab.run_dir import load_checkpoint, read_metrics
 from vaelab.training.run import train
 
+from factories import tiny_config
+
 
 def conditional_config(steps: int, beta_range=(0.01, 10.0)) -> Config:
-    return Config(
-        data=DataConfig(spec="digits", image_size=16, limit=600),
-        model=ModelConfig(latent_dim=4, width=8, film_width=16),
-        objective=ObjectiveConfig(beta_range=list(beta_range) if beta_range else None),
-        training=TrainingConfig(steps=steps, batch_size=32, log_every=10, threads=1, grad_every=0, figures=False,
-                                progress=False),
-    ).validate()
+    return tiny_config(steps, model__film_width=16, objective__beta_range=list(beta_range) if beta_range else None,
+                       training__log_every=10, training__threads=1)
 
 
 def val_records(run_dir):

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from vaelab.config import Config, DataConfig, ModelConfig, ObjectiveConfig, TrainingConfig
+from vaelab.config import Config, TrainingConfig
 from vaelab.errors import UsageError
 from vaelab.run_dir import load_checkpoint, read_metrics
 from vaelab.training.distributed import data_parallel, ends_together
@@ -32,16 +32,13 @@ from vaelab.training.nonfinite import Diverged
 from vaelab.training.run import train
 from vaelab.training.stop import Interrupted
 
+from factories import tiny_config
+
 
 def tiny(steps: int, kind: str = "ae", recon: str = "sse") -> Config:
     """digits at 16 x 16, width 8, latent 4, a global batch of 32 (540 training images: 16 steps an epoch)."""
-    return Config(
-        data=DataConfig(spec="digits", image_size=16, limit=600),
-        model=ModelConfig(kind=kind, latent_dim=4, width=8),
-        objective=ObjectiveConfig(recon=recon),
-        training=TrainingConfig(steps=steps, batch_size=32, threads=1, log_every=5, grad_every=5, progress=False,
-                                figures=False),
-    ).validate()
+    return tiny_config(steps, model__kind=kind, objective__recon=recon, training__threads=1, training__log_every=5,
+                       training__grad_every=5)
 
 
 def losses(run: Path) -> list[tuple[int, str, float]]:

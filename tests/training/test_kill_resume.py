@@ -27,9 +27,10 @@ import torch
 
 from vaelab.run_dir import load_checkpoint, read_metrics
 
+from factories import tiny_flags
+
 STEPS = 60  # 540 training images / 32 = 16 steps an epoch: checkpoints at steps 16, 32, 48 and 60
-TINY = ["--data", "digits", "--image-size", "16", "--latent-dim", "4", "--width", "8", "--limit", "600",
-        "--batch-size", "32", "--steps", str(STEPS), "--set", "training.progress=false",
+TINY = [*tiny_flags(), "--batch-size", "32", "--steps", str(STEPS), "--set", "training.progress=false",
         "--set", "training.figures=false", "--set", "training.threads=1", "--set", "training.log_every=1"]
 TRAINING = "train / 60 val images"  # logged once the data is loaded and the checkpoint read, just before fit
 

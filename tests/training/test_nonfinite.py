@@ -6,13 +6,14 @@ hook that turns one parameter's gradient into nan while the loss stays finite).
 """
 
 import copy
+import dataclasses
 import math
 
 import pytest
 import torch
 
 from vaelab.cli import main
-from vaelab.config import Config, DataConfig, ModelConfig, ObjectiveConfig, TrainingConfig
+from vaelab.config import Config, ObjectiveConfig
 from vaelab.run_dir import load_checkpoint, read_metrics, read_run
 from vaelab.training.callbacks import Callback
 from vaelab.training.nonfinite import gradient_norm
@@ -20,20 +21,17 @@ from vaelab.training.run import train
 from vaelab.training.trainer import Trainer
 from vaelab.viz.run_page import run_context
 
-TINY = ["--data", "digits", "--image-size", "16", "--latent-dim", "4", "--width", "8", "--limit", "600",
-        "--batch-size", "32", "--set", "training.progress=false", "--set", "training.figures=false",
+from factories import tiny_config, tiny_flags
+
+TINY = [*tiny_flags(), "--batch-size", "32", "--set", "training.progress=false", "--set", "training.figures=false",
         "--set", "training.threads=1", "--set", "training.grad_every=0", "--set", "training.log_every=1"]
 
 
 def tiny(steps: int, objective: ObjectiveConfig | None = None, **training) -> Config:
     """16 steps an epoch: 540 training images, batches of 32; train metrics logged every step."""
-    return Config(
-        data=DataConfig(spec="digits", image_size=16, limit=600),
-        model=ModelConfig(latent_dim=4, width=8),
-        objective=objective or ObjectiveConfig(),
-        training=TrainingConfig(steps=steps, batch_size=32, log_every=1, progress=False, figures=False,
-                                grad_every=0, threads=1, **training),
-    ).validate()
+    config = tiny_config(steps, training__log_every=1, training__threads=1,
+                         **{f"training__{name}": value for name, value in training.items()})
+    return config if objective is None else dataclasses.replace(config, objective=objective).validate()
 
 
 def poison_batches(monkeypatch, steps: set[int]) -> None:

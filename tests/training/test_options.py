@@ -17,7 +17,7 @@ from torch._dynamo.testing import CompileCounterWithBackend
 
 from vaelab.cli import build_parser
 from vaelab.cli.train import config_from_args
-from vaelab.config import Config, DataConfig, ModelConfig, ObjectiveConfig, TrainingConfig
+from vaelab.config import ObjectiveConfig, TrainingConfig
 from vaelab.data import load_images, split_indices
 from vaelab.objectives import build_objective
 from vaelab.objectives.objective import make_likelihood
@@ -25,16 +25,15 @@ from vaelab.training.device import keep_freed_memory
 from vaelab.training.run import training_network
 from vaelab.training.trainer import Trainer
 
+from factories import tiny_config
+
 STEPS = 8
 
 
 def trained(adam: str = "default", **training) -> Trainer:
     """A Trainer after STEPS steps on a small digits set, built as `vaelab.training.run.train` builds it."""
-    config = Config(
-        data=DataConfig(spec="digits", image_size=16, limit=400),
-        model=ModelConfig(latent_dim=4, width=8),
-        training=TrainingConfig(steps=STEPS, batch_size=32, progress=False, figures=False, **training),
-    ).validate()
+    config = tiny_config(STEPS, data__limit=400, training__grad_every=50,
+                         **{f"training__{name}": value for name, value in training.items()})
     data = load_images(config.data)
     train_index, val_index = split_indices(len(data.images), config.data.val_fraction, config.data.split_seed)
     shape = tuple(data.images.shape[1:])

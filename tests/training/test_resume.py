@@ -5,19 +5,17 @@ import json
 import pytest
 import torch
 
-from vaelab.config import Config, DataConfig, ModelConfig, TrainingConfig
+from vaelab.config import Config
 from vaelab.errors import UsageError
 from vaelab.run_dir import load_checkpoint, read_metrics
 from vaelab.training.run import train
 from vaelab.training.trainer import Trainer
 
+from factories import tiny_config
+
 
 def small_config(steps: int, **training) -> Config:
-    return Config(
-        data=DataConfig(spec="digits", image_size=16, limit=600),
-        model=ModelConfig(latent_dim=4, width=8),
-        training=TrainingConfig(steps=steps, batch_size=32, log_every=5, progress=False, figures=False, **training),
-    ).validate()
+    return tiny_config(steps, training__log_every=5, **{f"training__{name}": value for name, value in training.items()})
 
 
 def test_same_seed_same_numbers(tmp_path):

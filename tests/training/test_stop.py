@@ -13,20 +13,18 @@ import threading
 import pytest
 
 from vaelab.cli import main
-from vaelab.config import Config, DataConfig, ModelConfig, TrainingConfig
+from vaelab.config import Config
 from vaelab.run_dir import load_checkpoint
 from vaelab.training.callbacks import Callback
 from vaelab.training.run import train
 from vaelab.training.stop import Interrupted, StopSignals
 
+from factories import tiny_config
+
 
 def tiny(steps: int = 20) -> Config:
     """16 steps an epoch: 540 training images, batches of 32."""
-    return Config(
-        data=DataConfig(spec="digits", image_size=16, limit=600),
-        model=ModelConfig(latent_dim=4, width=8),
-        training=TrainingConfig(steps=steps, batch_size=32, progress=False, figures=False, grad_every=0, threads=1),
-    ).validate()
+    return tiny_config(steps, training__threads=1)
 
 
 class SignalAt(Callback):

@@ -1,0 +1,31 @@
+"""The tiny runs the tests train, in one place: a few seconds each on a 2-core CPU.
+
+    tiny_config(steps, model__kind="ae", training__log_every=5)     a validated Config (digits at 16x16)
+    tiny_flags(limit=300)                                            the same run as `vaelab train` flags
+
+Keyword names are config keys with "__" for the dot (any key `--set` takes).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vaelab.config import Config
+
+TINY = {
+    "data.spec": "digits", "data.image_size": 16, "data.limit": 600,
+    "model.latent_dim": 4, "model.width": 8,
+    "training.batch_size": 32, "training.progress": False, "training.figures": False, "training.grad_every": 0,
+}
+
+
+def tiny_config(steps: int | None = 20, **updates: Any) -> Config:
+    """TINY for `steps` optimiser steps, with `updates` (keyword names: dotted keys with "__" for ".")."""
+    dotted = {key.replace("__", "."): value for key, value in updates.items()}
+    return Config().with_updates({**TINY, "training.steps": steps, **dotted})
+
+
+def tiny_flags(*, limit: int = 600, width: int = 8, latent_dim: int = 4, image_size: int = 16) -> list[str]:
+    """TINY's data and model as `vaelab train` / `vaelab sweep` flags."""
+    return ["--data", "digits", "--image-size", str(image_size), "--limit", str(limit), "--latent-dim", str(latent_dim),
+            "--width", str(width)]
