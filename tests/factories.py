@@ -2,6 +2,7 @@
 
     tiny_config(steps, model__kind="ae", training__log_every=5)     a validated Config (digits at 16x16)
     tiny_flags(limit=300)                                            the same run as `vaelab train` flags
+    InProcess()                                                      a sweep executor running jobs here, in turn
 
 Keyword names are config keys with "__" for the dot (any key `--set` takes).
 """
@@ -29,3 +30,16 @@ def tiny_flags(*, limit: int = 600, width: int = 8, latent_dim: int = 4, image_s
     """TINY's data and model as `vaelab train` / `vaelab sweep` flags."""
     return ["--data", "digits", "--image-size", str(image_size), "--limit", str(limit), "--latent-dim", str(latent_dim),
             "--width", str(width)]
+
+
+class InProcess:
+    """A sweep executor that runs the jobs in this process, one after the other (no workers to start)."""
+
+    workers = 1
+
+    def run(self, jobs, on_outcome):
+        outcomes = []
+        for job in jobs:
+            outcomes.append(job())
+            on_outcome(outcomes[-1])
+        return outcomes

@@ -32,14 +32,14 @@ def test_train_then_evaluate_writes_consistent_numbers_and_figures(tmp_path, cap
     d = 16 * 16
     assert result["pixels"] == d
     assert result["bits_per_dim"] == pytest.approx((-result["iwae"] + d * math.log(255)) / (d * math.log(2)))
-    assert 0 <= result["active_units"] <= result["latent_dim"] == 6
+    assert result["latent_dim"] == 6
+    assert result["active_units"] == sum(v > result["active_threshold"] for v in result["posterior_mean_variance"])
     assert len(result["kl_per_dim"]) == len(result["posterior_mean_variance"]) == 6
     assert sum(result["kl_per_dim"]) == pytest.approx(result["kl"])
     decomposition = result["index_code_mi"] + result["total_correlation"] + result["dimensionwise_kl"]
     assert decomposition == pytest.approx(result["kl"], rel=0.2, abs=0.5)  # one posterior sample per image
     # psnr is the mean of per-image PSNRs, at least the PSNR of the mean MSE (Jensen)
     assert result["psnr"] >= 10 * math.log10(1 / result["mse"]) - 1e-9
-    assert -1 <= result["ssim"] <= 1 and result["smoothness"] >= 1
     for name in ("gradients.png", "kl_per_dim.png", "interpolations.png", "traversals.png", "latent_map.png"):
         assert (run / "figures" / name).stat().st_size > 0, name
         assert name in result["figures"]

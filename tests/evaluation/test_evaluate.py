@@ -5,10 +5,16 @@ import json
 import logging
 import math
 
+import numpy as np
 import pytest
+import torch
 
+from vaelab.data import load_images, split_indices
+from vaelab.diagnostics.reconstruction import reconstruction_quality
 from vaelab.errors import UsageError
 from vaelab.evaluation.evaluate import evaluate_run
+from vaelab.run_dir import RunDir
+from vaelab.run_dir.model import load_model
 from vaelab.training.run import train
 
 from factories import tiny_config
@@ -37,7 +43,8 @@ def test_the_autoencoder_reports_what_is_defined_and_says_why_the_rest_is_not(tm
     saved = json.loads((run / "eval.json").read_text())
     for name in ("mse", "psnr", "ssim", "aggregate_posterior_kl", "aggregate_posterior_mmd", "smoothness"):
         assert math.isfinite(saved[name]), name
-    assert 0 <= saved["active_units"] <= 4
+    variances = saved["posterior_mean_variance"]
+    assert saved["active_units"] == sum(v > saved["active_threshold"] for v in variances) and len(variances) == 4
     undefined = ("elbo", "iwae", "bits_per_dim", "elbo_optimal_sigma", "iwae_optimal_sigma",
                  "bits_per_dim_optimal_sigma", "kl", "kl_per_dim", "index_code_mi", "total_correlation",
                  "dimensionwise_kl")
@@ -85,3 +92,26 @@ def test_bernoulli_has_no_bits_per_dim_and_sigma_optimal_is_read_at_one_shared_s
                            write_figures=False)
     assert optimal["elbo"] == optimal["elbo_optimal_sigma"] and optimal["iwae"] == optimal["iwae_optimal_sigma"]
     assert optimal["sigma"] == optimal["sigma_optimal"]
+
+
+def test_eval_json_scores_the_validation_images_through_the_posterior_mean(tmp_path):
+    """mse, psnr and ssim recomputed here from the model, the run's validation split and the posterior means: an
+    evaluation that scored training images, or reconstructed from a sample of q(z|x), would read otherwise."""
+    run = small_run(tmp_path / "run", steps=10)
+    saved = evaluate_run(run, iw_samples=2, write_figures=False)
+    config = RunDir(run).config()
+    data = load_images(config.data)
+    train_index, val_index = split_indices(len(data.images), config.data.val_fraction, config.data.split_seed)
+    x = torch.from_numpy(np.asarray(data.images[val_index])).float() / 255
+    model = load_model(run, "best")
+    with torch.no_grad():
+        reconstruction = torch.sigmoid(model.decode(model.encode(x).mean))
+    quality = reconstruction_quality(x, reconstruction)
+    assert saved["split"] == "val" and saved["images"] == len(val_index) == 30
+    assert saved["mse"] == pytest.approx(float(quality.mse.mean()), rel=1e-5)
+    assert saved["psnr"] == pytest.approx(float(quality.psnr.mean()), rel=1e-5)
+    assert saved["ssim"] == pytest.approx(float(quality.ssim.mean()), rel=1e-5)
+    x_train = torch.from_numpy(np.asarray(data.images[train_index[: len(val_index)]])).float() / 255
+    with torch.no_grad():
+        on_train = torch.sigmoid(model.decode(model.encode(x_train).mean))
+    assert saved["mse"] != pytest.approx(float(reconstruction_quality(x_train, on_train).mse.mean()), rel=1e-3)

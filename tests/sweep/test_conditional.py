@@ -14,21 +14,9 @@ from vaelab.sweep.grid import parse_axes
 from vaelab.sweep.run import run_sweep
 
 from factories import TINY as FACTORY_TINY
+from factories import InProcess
 
 TINY = {**FACTORY_TINY, "data.limit": 400, "training.steps": 30, "training.threads": 1}
-
-
-class InProcess:
-    """An executor that runs the jobs here, one after the other (no worker processes to start)."""
-
-    workers = 1
-
-    def run(self, jobs, on_outcome):
-        outcomes = []
-        for job in jobs:
-            outcomes.append(job())
-            on_outcome(outcomes[-1])
-        return outcomes
 
 
 def test_the_plan_trains_one_model_per_setting_of_the_other_axes(tmp_path):

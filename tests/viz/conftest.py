@@ -6,17 +6,19 @@ shows errors, its performance log shows every network request the page makes.
 
 from __future__ import annotations
 
-import csv
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from vaelab.config import Config, DataConfig, ModelConfig, ObjectiveConfig, TrainingConfig
+from vaelab.config import Config
 from vaelab.evaluation.evaluate import evaluate_run
+from vaelab.sweep.grid import parse_axes
+from vaelab.sweep.run import run_sweep
 from vaelab.training.run import train
+
+from factories import InProcess, tiny_config
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -26,14 +28,10 @@ INTERNAL = ("data:", "chrome:", "chrome-untrusted:", "devtools:")
 RUNS = (("vae-beta1", "vae", 1.0), ("vae-beta0.1", "vae", 0.1), ("ae", "ae", 1.0))
 
 
-def tiny_config(kind: str, beta: float, *, figures: bool = True) -> Config:
+def story_config(kind: str, beta: float, *, figures: bool = True) -> Config:
     """A run of a few seconds: 300 digits at 16x16, 20 steps of batch 32, latent 4, width 8."""
-    return Config(
-        data=DataConfig(spec="digits", image_size=16, limit=300),
-        model=ModelConfig(kind=kind, latent_dim=4, width=8),
-        objective=ObjectiveConfig(beta=beta),
-        training=TrainingConfig(steps=20, batch_size=32, progress=False, grad_every=10, figures=figures),
-    )
+    return tiny_config(20, data__limit=300, model__kind=kind, objective__beta=beta, training__grad_every=10,
+                       training__figures=figures)
 
 
 @pytest.fixture(scope="session")
@@ -41,48 +39,19 @@ def story(tmp_path_factory) -> Path:
     """A folder with the three runs; the beta = 0.1 run is also evaluated (eval.json, diagnostic figures)."""
     root = tmp_path_factory.mktemp("story")
     for name, kind, beta in RUNS:
-        train(tiny_config(kind, beta, figures=name == "vae-beta0.1"), root / name)
+        train(story_config(kind, beta, figures=name == "vae-beta0.1"), root / name)
     evaluate_run(root / "vae-beta0.1", iw_samples=20)
     return root
 
 
-@pytest.fixture
-def sweep(story, tmp_path) -> Path:
-    """A sweep directory laid out as `vaelab sweep` writes it (issue 5, docs/metrics.md): SWEEP/runs/NAME/
-    (ordinary run directories), summary.csv with one row per run (the grid value, then the final
-    numbers; an empty cell where a run has no such number) and SWEEP/figures/."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from vaelab.evaluation.compare import plot_run_reconstructions
-    from vaelab.run_dir import read_run
-
-    root = tmp_path / "sweep"
-    runs = []
-    for name, _, _ in RUNS[:2]:
-        shutil.copytree(story / name, root / "runs" / name)
-        runs.append(read_run(root / "runs" / name))
-    columns = ["run", "objective.beta", "status", "steps", "beta", "sigma", "loss", "rate", "distortion", "elbo", "mse",
-               "elbo_optimal_sigma", "active_units", "aggregate_posterior_kl", "aggregate_posterior_mmd", "pixels",
-               "run_dir"]
-    with (root / "summary.csv").open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(columns)
-        for run in runs:
-            final, evaluation = run.final("val"), run.evaluation
-            writer.writerow([run.name, run.config.objective.beta, "finished", run.steps, final["beta"], final["sigma"],
-                             final["loss"], final["kl"], final["recon"], final["elbo"], final["mse"],
-                             *(evaluation.get(key, "") for key in columns[11:15]), 256, f"runs/{run.name}"])
-    figures = root / "figures"
-    figures.mkdir()
-    fig, ax = plt.subplots(figsize=(5, 4))
-    ax.plot([r.final("val")["kl"] for r in runs], [r.final("val")["recon"] for r in runs], "o-")
-    fig.savefig(figures / "rate_distortion.png", dpi=80)
-    fig.savefig(figures / "metrics_vs_beta.png", dpi=80)
-    plt.close(fig)
-    plot_run_reconstructions([(run.name, run.run_dir) for run in runs], figures / "reconstructions.png")
+@pytest.fixture(scope="session")
+def sweep(tmp_path_factory) -> Path:
+    """A real sweep over beta = 0, 0.1 and 1 of tiny runs (issue 5, docs/metrics.md): SWEEP/runs/NAME/,
+    summary.csv, figures/ and the report, as `vaelab sweep` writes them. beta = 0 under sse has no finite
+    beta = 1 ELBO (its implied sigma is 0): an empty cell."""
+    root = tmp_path_factory.mktemp("sweep") / "sweep"
+    base = tiny_config(15, data__limit=300, training__grad_every=5)
+    run_sweep(base, parse_axes(["objective.beta=0,0.1,1"]), root, executor=InProcess(), iw_samples=2)
     return root
 
 

@@ -17,6 +17,9 @@ from vaelab.viz.grid import image_row, show
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+
+from vaelab.viz.saving import save_figure
 
 # The numbers that sum a run up, in the order tables show them: (metric name, column header).
 KEY_METRICS = (
@@ -30,7 +33,7 @@ KEY_METRICS = (
 
 
 def plot_comparison(runs: list[RunSummary], path: Path | BinaryIO, *,
-                    reconstructions: tuple[Any, list[tuple[str, Any]]] | None = None) -> None:
+                    reconstructions: tuple[Any, list[tuple[str, Any]]] | None = None) -> Figure:
     """Top: the recon term, KL and beta = 1 negative ELBO of every run over training (training averages as
     lines, validation passes as dots, one colour per run). Below, with `reconstructions` (the inputs and
     (label, images) per run, from vaelab.evaluation.compare): the inputs and each run's reconstructions, one
@@ -65,8 +68,7 @@ def plot_comparison(runs: list[RunSummary], path: Path | BinaryIO, *,
             show(ax, image_row(images))
             ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
         bottom.suptitle("reconstructions of the same validation images", fontsize=11)
-    fig.savefig(path, dpi=100, format="png")
-    plt.close(fig)
+    return save_figure(fig, path)
 
 
 def format_table(runs: list[RunSummary], names: list[str] | None = None) -> str:

@@ -13,9 +13,11 @@ import matplotlib.ticker
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 
 from vaelab.viz.figures import KL_COLOUR, RECON_COLOUR
 from vaelab.viz.grid import image_row, show
+from vaelab.viz.saving import save_figure
 
 PART_STYLES = {"encoder": "-", "decoder": ":", "all": "--"}
 INACTIVE_COLOUR = "0.7"
@@ -26,7 +28,7 @@ def _grad_series(rows: list[dict[str, Any]], key: str) -> tuple[list[int], list[
     return [p[0] for p in points], [p[1] for p in points]
 
 
-def plot_gradients(rows: list[dict[str, Any]], path: Path, title: str = "") -> None:
+def plot_gradients(rows: list[dict[str, Any]], path: Path, title: str = "") -> Figure:
     """Over training: the norms of the two gradients, their cosine, and the KL term's share of the update,
     for the encoder, the decoder and all parameters (the records of diagnostics.gradients)."""
     fig, (norms, cosine, share) = plt.subplots(3, 1, figsize=(8, 8), sharex=True, height_ratios=(3, 2, 2))
@@ -59,8 +61,7 @@ def plot_gradients(rows: list[dict[str, Any]], path: Path, title: str = "") -> N
     _legend(share)
     share.set_xlabel("step")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return save_figure(fig, path)
 
 
 def _legend(ax: matplotlib.axes.Axes, ncol: int = 1) -> None:
@@ -69,7 +70,7 @@ def _legend(ax: matplotlib.axes.Axes, ncol: int = 1) -> None:
         ax.legend(fontsize=7, ncol=ncol, loc="best")
 
 
-def plot_kl_per_dim(kl: np.ndarray | None, variance: np.ndarray, threshold: float, path: Path, title: str = "") -> None:
+def plot_kl_per_dim(kl: np.ndarray | None, variance: np.ndarray, threshold: float, path: Path, title: str = "") -> Figure:
     """Bars per latent dimension, sorted: the KL (VAE) and Var_x E[z_j|x], active dimensions in colour.
 
     For the autoencoder (kl=None) only the variance of the codes is drawn.
@@ -95,11 +96,10 @@ def plot_kl_per_dim(kl: np.ndarray | None, variance: np.ndarray, threshold: floa
     axes[-1].set_xlabel("latent dimension (sorted)")
     axes[0].set_title(title or f"{int(active.sum())} of {len(order)} dimensions active", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return save_figure(fig, path)
 
 
-def plot_interpolations(inputs: np.ndarray, paths: np.ndarray, ratios: np.ndarray, path: Path, title: str = "") -> None:
+def plot_interpolations(inputs: np.ndarray, paths: np.ndarray, ratios: np.ndarray, path: Path, title: str = "") -> Figure:
     """One row per pair: the first input, the decoded path between the two codes, the second input.
 
     inputs: (P, 2, C, H, W); paths: (P, T + 1, C, H, W); ratios: (P,), the path ratio of each row.
@@ -115,12 +115,11 @@ def plot_interpolations(inputs: np.ndarray, paths: np.ndarray, ratios: np.ndarra
     axes[0].set_title(title or "input | decoded linear interpolation of the posterior means | input", fontsize=10)
     axes[-1].set_xlabel("row label: decoded path length / end-to-end distance (1 = straight)", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return save_figure(fig, path)
 
 
 def plot_traversals(images: np.ndarray, dims: list[int], values: np.ndarray, kl: np.ndarray | None, path: Path,
-                    title: str = "") -> None:
+                    title: str = "") -> Figure:
     """One row per latent dimension: decodes with that dimension swept, the others at a fixed code.
 
     images: (R, V, C, H, W); values: (R, V), the values the dimension of each row takes.
@@ -135,12 +134,11 @@ def plot_traversals(images: np.ndarray, dims: list[int], values: np.ndarray, kl:
         ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
     axes[0].set_title(title or "latent traversals of the most informative dimensions", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return save_figure(fig, path)
 
 
 def plot_latent_map(points: np.ndarray, labels: np.ndarray | None, classes: list[str] | None,
-                    explained: np.ndarray, path: Path, title: str = "") -> None:
+                    explained: np.ndarray, path: Path, title: str = "") -> Figure:
     """The posterior means projected on their first two principal components, coloured by label if any.
 
     points: (N, 2); explained: the share of the variance each component explains, (2,).
@@ -165,5 +163,4 @@ def plot_latent_map(points: np.ndarray, labels: np.ndarray | None, classes: list
     ax.set_ylabel(f"PC 2 ({100 * explained[1]:.0f}% of the variance)")
     ax.set_title(title or "posterior means, first two principal components", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return save_figure(fig, path)

@@ -10,8 +10,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
 from vaelab.viz.grid import image_grid, image_row, show
+from vaelab.viz.saving import save_figure
 
 RECON_COLOUR = "tab:blue"
 KL_COLOUR = "tab:red"
@@ -22,7 +24,7 @@ def _series(rows: list[dict[str, Any]], split: str, key: str) -> tuple[list[int]
     return [p[0] for p in points], [p[1] for p in points]
 
 
-def plot_losses(rows: list[dict[str, Any]], path: Path, title: str = "") -> None:
+def plot_losses(rows: list[dict[str, Any]], path: Path, title: str = "") -> Figure:
     """Top: recon (left axis) and KL (right axis), each at its own scale, train lines and val dots.
     Bottom: the weighted loss that was minimised against the beta = 1 negative ELBO."""
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6.5), sharex=True, height_ratios=(3, 2))
@@ -49,11 +51,10 @@ def plot_losses(rows: list[dict[str, Any]], path: Path, title: str = "") -> None
     bottom.legend(lines, [line.get_label() for line in lines], loc="upper right", fontsize=8)
     bottom.set_xlabel("step")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return save_figure(fig, path)
 
 
-def plot_reconstructions(inputs, rows: list[tuple[str, Any]], path: Path, title: str = "") -> None:
+def plot_reconstructions(inputs, rows: list[tuple[str, Any]], path: Path, title: str = "") -> Figure:
     """The inputs on the first row, then one row of reconstructions per (label, images) pair."""
     labelled = [("input", inputs), *rows]
     fig, axes = plt.subplots(len(labelled), 1, figsize=(min(1.0 * len(inputs), 14), 1.15 * len(labelled) + 0.4))
@@ -64,14 +65,12 @@ def plot_reconstructions(inputs, rows: list[tuple[str, Any]], path: Path, title:
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return save_figure(fig, path)
 
 
-def plot_samples(images, path: Path, columns: int = 8, title: str = "decodes of z ~ N(0, I)") -> None:
+def plot_samples(images, path: Path, columns: int = 8, title: str = "decodes of z ~ N(0, I)") -> Figure:
     fig, ax = plt.subplots(figsize=(columns * 0.9, math.ceil(len(images) / columns) * 0.9 + 0.4))
     show(ax, image_grid(images, columns))
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return save_figure(fig, path)

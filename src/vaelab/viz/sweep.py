@@ -22,9 +22,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.colors import LogNorm
+from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from vaelab.numbers import format_value
+from vaelab.viz.saving import save_figure
 
 Row = dict[str, Any]
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
@@ -69,7 +71,7 @@ def elbo_offset(rows: Sequence[Row], recon: str | None) -> float | None:
 
 
 def plot_rate_distortion(rows: Sequence[Row], path: Path, *, group_keys: Sequence[str] = (), recon: str | None = None,
-                         title: str = "") -> None:
+                         title: str = "") -> Figure:
     """Rate R (x, nats) against distortion D (y) for every run, coloured by beta and joined along beta for
     each setting of the other axes, with iso-ELBO lines and the beta = 1 points ringed.
 
@@ -118,12 +120,11 @@ def plot_rate_distortion(rows: Sequence[Row], path: Path, *, group_keys: Sequenc
     if ax.get_legend_handles_labels()[1]:
         ax.legend(fontsize=8, loc="best")
     _caption(fig, _rate_distortion_caption(recon) + _left_out_note(left_out, "rate or distortion"))
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return save_figure(fig, path)
 
 
 def plot_metrics_vs_beta(rows: Sequence[Row], path: Path, *, group_keys: Sequence[str] = (), recon: str | None = None,
-                         title: str = "") -> None:
+                         title: str = "") -> Figure:
     """The final beta = 1 ELBO, MSE and active units against beta, one line per setting of the other axes.
 
     beta is on a log axis; runs with beta = 0, which a log axis cannot place, sit in a narrow panel of
@@ -185,8 +186,7 @@ def plot_metrics_vs_beta(rows: Sequence[Row], path: Path, *, group_keys: Sequenc
         ax.set_xlabel("β")
     fig.suptitle(title or "final validation metrics against β (log axis; β = 0 on its own at the left)", fontsize=11)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return save_figure(fig, path)
 
 
 def _iso_elbo_lines(ax, rows: Sequence[Row], offset: float | None) -> None:
