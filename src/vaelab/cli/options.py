@@ -21,7 +21,11 @@ SHORTCUTS = {
     "data_root": "data.data_root",
     "val_fraction": "data.val_fraction",
     "limit": "data.limit",
+    "augment": "data.augment",
     "model": "model.kind",
+    "arch": "model.arch",
+    "blocks": "model.blocks",
+    "attention": "model.attention",
     "latent_dim": "model.latent_dim",
     "width": "model.width",
     "recon": "objective.recon",
@@ -41,6 +45,12 @@ SHORTCUTS = {
     "geco_lr": "objective.geco_lr",
     "epochs": "training.epochs",
     "steps": "training.steps",
+    "time": "training.time",
+    "val_every": "training.val_every",
+    "lr_schedule": "training.lr_schedule",
+    "warmup_steps": "training.warmup_steps",
+    "weight_decay": "training.weight_decay",
+    "ema": "training.ema",
     "batch_size": "training.batch_size",
     "lr": "training.lr",
     "seed": "training.seed",
@@ -69,10 +79,19 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--data-root", help="folder holding fashion-mnist's IDX files")
     data.add_argument("--val-fraction", type=float, help="share of images held out for validation (default 0.1)")
     data.add_argument("--limit", type=int, help="use only N images")
+    data.add_argument("--augment", metavar="KINDS",
+                      help="augment the training batches: auto (default: flip,crop for folders and Hugging Face "
+                           "colour images, none for fashion-mnist and digits), none, flip, crop or flip,crop")
     model = parser.add_argument_group("model")
     model.add_argument("--model", choices=("vae", "ae"), help="vae (default) or ae: the same network, deterministic")
+    model.add_argument("--arch", choices=("resnet", "plain"),
+                       help="resnet (default): residual blocks, GroupNorm, nearest-neighbour upsampling; plain: the "
+                            "seed's simple conv VAE (strided and transposed convolutions)")
     model.add_argument("--latent-dim", type=int, help="latent dimensions (default 32)")
-    model.add_argument("--width", type=int, help="channels of the first convolution (default 32)")
+    model.add_argument("--width", type=int, help="channels at full resolution (default 32)")
+    model.add_argument("--blocks", type=int, help="resnet: residual blocks per resolution (default 1)")
+    model.add_argument("--attention", action="store_const", const=True,
+                       help="resnet: self-attention at the lowest resolution (default: off)")
     objective = parser.add_argument_group("objective")
     objective.add_argument("--recon", choices=RECONS, help="reconstruction term (default sse: sum of squared errors)")
     objective.add_argument("--beta", type=float, help="weight of the KL term (default 1)")
@@ -103,10 +122,22 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
     objective.add_argument("--geco-lr", type=float, metavar="NU",
                            help="step size of GECO's multiplicative lambda update (default 0.01)")
     training = parser.add_argument_group("training")
-    training.add_argument("--epochs", type=int, help="epochs (default 10)")
+    training.add_argument("--epochs", type=int,
+                          help="epochs (default: a length that fits the data, 50 epochs within 2,000-20,000 steps)")
     training.add_argument("--steps", type=int, help="optimiser steps, instead of --epochs")
+    training.add_argument("--time", metavar="BUDGET",
+                          help="stop when this wall-clock budget is spent, e.g. 10m, 90s, 1.5h (default: none)")
+    training.add_argument("--val-every", type=int, metavar="STEPS",
+                          help="steps between validations and checkpoints (default: about 20 a run, at epoch ends)")
     training.add_argument("--batch-size", type=int, help="default 128; under torchrun, the global batch")
-    training.add_argument("--lr", type=float, help="Adam's learning rate (default 1e-3)")
+    training.add_argument("--lr", type=float, help="AdamW's learning rate (default 1e-3)")
+    training.add_argument("--lr-schedule", choices=("constant", "cosine"),
+                          help="cosine (default: linear warm-up, then a half cosine to 0) or constant")
+    training.add_argument("--warmup-steps", type=int, metavar="N",
+                          help="the cosine schedule's warm-up (default: 5%% of the run, at most 500)")
+    training.add_argument("--weight-decay", type=float, metavar="W", help="AdamW's weight decay (default 0)")
+    training.add_argument("--ema", action=argparse.BooleanOptionalAction,
+                          help="validate, draw and evaluate a moving average of the weights (default: on)")
     training.add_argument("--seed", type=int, help="same seed, same numbers on the same machine")
     training.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
     training.add_argument("--tensorboard", action="store_const", const=True,

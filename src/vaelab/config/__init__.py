@@ -20,7 +20,9 @@ from vaelab.config.schema import (
     ModelConfig,
     ObjectiveConfig,
     TrainingConfig,
+    time_budget,
 )
 
 __all__ = ["MAX_IMAGE_SIZE", "RECONS", "RECON_WORDS", "RESUMABLE_KEYS", "Config", "DataConfig", "ModelConfig", "ObjectiveConfig",
-           "TrainingConfig", "parse_assignment"]
+           "TrainingConfig", "parse_assignment",
+           "time_budget"]

@@ -7,6 +7,7 @@ combined, are the methods' own (vaelab.objectives.rules). See the package docstr
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,9 +27,12 @@ RECON_WORDS = {
     "sigma-optimal": "Gaussian NLL (optimal sigma)",
 }
 RECONS = tuple(RECON_WORDS)
+LR_SCHEDULES = ("constant", "cosine")
+ARCHITECTURES = ("resnet", "plain")
+ACTIVATIONS = ("silu", "relu")
 # What a resumed run may change: its length, the display, and how its steps are executed (threads, device,
 # torch.compile, the divergence limit), none of which changes what is trained.
-RESUMABLE_KEYS = ("training.epochs", "training.steps", "training.progress", "training.figures", "training.tensorboard",
+RESUMABLE_KEYS = ("training.epochs", "training.steps", "training.time", "training.val_every", "training.progress", "training.figures", "training.tensorboard",
                   "training.threads", "training.device", "training.compile", "training.max_bad_steps")
 MAX_IMAGE_SIZE = 1024  # pixels on a side: one 1024 x 1024 RGB image is 3 MB in the cache, 12 MB as floats
 
@@ -44,6 +48,7 @@ class DataConfig:
     val_fraction: float = 0.1
     split_seed: int = 0  # fixed apart from the training seed, so runs share a validation set
     limit: int | None = None  # use only the first N images (after a seeded shuffle)
+    augment: str = "auto"  # auto | none | flip | crop | flip,crop of training batches (data/augment.py)
     cache_dir: str | None = None  # default: $VAELAB_CACHE or ~/.cache/vaelab
 
     def validate(self) -> None:
@@ -58,6 +63,10 @@ class DataConfig:
             raise UsageError(f"data.val_fraction={self.val_fraction} must be in [0, 1): e.g. --val-fraction 0.1")
         if self.limit is not None and self.limit < 2:
             raise UsageError(f"data.limit={self.limit} leaves nothing to train on: use --limit 2 or more")
+        kinds = [part.strip() for part in self.augment.split(",")]
+        if self.augment not in ("auto", "none") and not (set(kinds) <= {"flip", "crop"} and len(set(kinds)) == len(kinds)):
+            raise UsageError(f"data.augment={self.augment!r} is not an augmentation: use auto, none, flip, crop or "
+                             "flip,crop (e.g. --augment none)")
 
 
 @dataclass
@@ -65,8 +74,13 @@ class ModelConfig:
     """The convolutional encoder/decoder (see `vaelab.model`)."""
 
     kind: str = "vae"  # "vae" (Gaussian posterior) or "ae" (the same network, deterministic bottleneck)
+    arch: str = "resnet"  # resnet: residual blocks (model/resnet.py); plain: the seed's simple conv VAE (model/conv.py)
     latent_dim: int = 32
-    width: int = 32  # channels of the first convolution; doubled at each downsampling, capped at 8x
+    width: int = 32  # channels at full resolution (plain: of the first convolution; doubled at each downsampling)
+    blocks: int = 1  # resnet: residual blocks per resolution
+    channel_mults: list[int] | None = None  # resnet: width multiplier per resolution; None: 1, 2, 4, 4, ...
+    attention: bool = False  # resnet: self-attention at the lowest resolution
+    activation: str = "silu"  # silu | relu
     film_width: int = 64  # hidden units of the MLP that turns log beta into FiLM parameters (objective.beta_range)
 
     def validate(self) -> None:
@@ -76,6 +90,19 @@ class ModelConfig:
             raise UsageError(f"model.latent_dim={self.latent_dim} must be at least 1: e.g. --latent-dim 32")
         if self.width < 1:
             raise UsageError(f"model.width={self.width} must be at least 1: e.g. --width 32")
+        if self.arch not in ARCHITECTURES:
+            raise UsageError(f"model.arch={self.arch!r} is unknown: use --arch {' or --arch '.join(ARCHITECTURES)}")
+        if self.blocks < 1:
+            raise UsageError(f"model.blocks={self.blocks} must be at least 1: e.g. --set model.blocks=2")
+        if self.channel_mults is not None and (not self.channel_mults or min(self.channel_mults) < 1):
+            raise UsageError(f"model.channel_mults={self.channel_mults} must be positive whole numbers, one per "
+                             "resolution: e.g. --set model.channel_mults=[1,2,4,4,4]")
+        if self.activation not in ACTIVATIONS:
+            raise UsageError(f"model.activation={self.activation!r} is unknown: use {' or '.join(ACTIVATIONS)}")
+        plain_only = [name for name, changed in (("blocks", self.blocks != 1), ("channel_mults", self.channel_mults),
+                                                  ("attention", self.attention)) if changed]
+        if self.arch == "plain" and plain_only:
+            raise UsageError(f"model.{plain_only[0]} shapes the residual network: drop it, or use --arch resnet")
         if self.film_width < 1:
             raise UsageError(f"model.film_width={self.film_width} must be at least 1: e.g. --set model.film_width=64")
 
@@ -140,10 +167,17 @@ class ObjectiveConfig:
 class TrainingConfig:
     """The optimisation loop (see `vaelab.training`)."""
 
-    epochs: int | None = None  # None: 10 epochs unless steps is given
+    epochs: int | None = None  # with steps None: a length that fits the data (training/length.py)
     steps: int | None = None
+    time: str | None = None  # a wall-clock budget, e.g. 10m, 90s, 1.5h: the run ends when it is spent
     batch_size: int = 128  # under torchrun, the global batch: each of N processes takes 1/N of it
     lr: float = 1e-3
+    lr_schedule: str = "cosine"  # constant | cosine (with linear warm-up; training/lr_schedule.py)
+    warmup_steps: int | None = None  # cosine's warm-up; None: 5% of the run, at most 500 steps
+    weight_decay: float = 0.0  # AdamW's decoupled weight decay (Loshchilov & Hutter 2019)
+    ema: bool = True  # evaluate a moving average of the weights (training/ema.py)
+    ema_decay: float = 0.999
+    val_every: int | None = None  # steps between validations (and checkpoints); None: about 20 a run, at epoch ends
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | mps
     amp: bool = False  # bf16 autocast
@@ -182,6 +216,29 @@ class TrainingConfig:
                              "e.g. --clip-grad 100")
         if self.max_bad_steps < 1:
             raise UsageError(f"training.max_bad_steps={self.max_bad_steps} must be at least 1: e.g. --max-bad-steps 20")
+        if self.time is not None:
+            time_budget(self.time)
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise UsageError(f"training.lr_schedule={self.lr_schedule!r} is unknown: use {' or '.join(LR_SCHEDULES)}")
+        if self.warmup_steps is not None and self.warmup_steps < 1:
+            raise UsageError(f"training.warmup_steps={self.warmup_steps} must be at least 1 (or null: 5% of the run)")
+        if not self.weight_decay >= 0:
+            raise UsageError(f"training.weight_decay={self.weight_decay} must be >= 0: e.g. --weight-decay 1e-4")
+        if not 0 < self.ema_decay < 1:
+            raise UsageError(f"training.ema_decay={self.ema_decay} must be in (0, 1): e.g. --set training.ema_decay=0.999")
+        if self.val_every is not None and self.val_every < 1:
+            raise UsageError(f"training.val_every={self.val_every} must be at least 1 step (or null: about 20 a run)")
+
+
+def time_budget(text: str) -> float:
+    """`--time` in seconds: a positive number with a unit, s, m or h (90s, 10m, 1.5h); a one-line `UsageError`
+    for anything else."""
+    found = re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([smh])\s*", str(text))
+    seconds = float(found[1]) * {"s": 1, "m": 60, "h": 3600}[found[2]] if found else None
+    if seconds is None or not seconds > 0:
+        raise UsageError(f"training.time={text!r} is not a time budget: give a positive number with a unit, "
+                         "e.g. --time 10m, --time 90s or --time 1.5h")
+    return seconds
 
 
 @dataclass

@@ -33,7 +33,7 @@ class Source:
 
 def resolve_source(config: DataConfig) -> Source:
     """The source `config.spec` names, with the size and channel defaults applied."""
-    kind = _kind(config.spec)
+    kind = source_kind(config.spec)
     size = config.image_size or DEFAULT_SIZES[kind]
     settings = {"image_size": size, "channels": config.channels}
     if kind == "fashion-mnist":
@@ -53,7 +53,8 @@ def resolve_source(config: DataConfig) -> Source:
     return Source(kind, identity | settings, functools.partial(folder.decode_folder, listing, size, config.channels))
 
 
-def _kind(spec: str) -> str:
+def source_kind(spec: str) -> str:
+    """fashion-mnist, digits, huggingface or folder: what `--data SPEC` names."""
     if spec in ("fashion-mnist", "digits"):
         return spec
     if spec.startswith(huggingface.PREFIX) or huggingface.is_saved_dataset(os.path.expanduser(spec)):

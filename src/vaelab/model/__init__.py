@@ -1,6 +1,8 @@
-"""The networks: the convolutional encoder/decoder, the posterior q(z|x), FiLM conditioning on beta.
+"""The networks: a residual or a plain convolutional encoder/decoder, the posterior q(z|x), FiLM conditioning.
 
-    conv.py       ConvVAE (VAE or its AE twin) and VAEOutput
+    base.py       what every network shares: VAEOutput, the posterior head, conditioning on beta
+    resnet.py     ResNetVAE (`model.arch=resnet`, the default): residual blocks, GroupNorm, optional attention
+    conv.py       ConvVAE (`model.arch=plain`): the seed's simple conv VAE
     posterior.py  DiagonalGaussian and PointMass, the posteriors; the diagonal-Gaussian log density
     film.py       FiLM layers and the beta embedding of loss-conditional models
     at_beta.py    a loss-conditional model serving one beta
@@ -8,8 +10,10 @@
 """
 
 from vaelab.model.at_beta import AtBeta, at_beta
-from vaelab.model.build import build_model, image_shape_of, model_from_hparams
-from vaelab.model.conv import ConvVAE, VAEOutput, spatial_sizes
+from vaelab.model.base import LatentModel, VAEOutput
+from vaelab.model.build import ARCHS, build_model, model_from_hparams
+from vaelab.model.conv import ConvVAE, spatial_sizes
+from vaelab.model.resnet import ResNetVAE
 
-__all__ = ["AtBeta", "ConvVAE", "VAEOutput", "at_beta", "build_model", "image_shape_of", "model_from_hparams",
-           "spatial_sizes"]
+__all__ = ["ARCHS", "AtBeta", "ConvVAE", "LatentModel", "ResNetVAE", "VAEOutput", "at_beta", "build_model",
+           "model_from_hparams", "spatial_sizes"]

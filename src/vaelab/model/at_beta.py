@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from vaelab.model.conv import ConvVAE, VAEOutput
+from vaelab.model.base import LatentModel, VAEOutput
 from vaelab.model.posterior import DiagonalGaussian, PointMass
 
 
@@ -13,7 +13,7 @@ class AtBeta(nn.Module):
     """A loss-conditional model serving one beta, with the interface of an unconditional model: what
     validation, figures and diagnostics see of it."""
 
-    def __init__(self, model: ConvVAE, beta: float):
+    def __init__(self, model: LatentModel, beta: float):
         super().__init__()
         self.model = model
         self.beta = beta
@@ -37,7 +37,7 @@ class AtBeta(nn.Module):
         return self.model.decoder_parameters
 
 
-def at_beta(model: ConvVAE, beta: float) -> ConvVAE | AtBeta:
+def at_beta(model: LatentModel, beta: float) -> LatentModel | AtBeta:
     """`model` as a network of one beta: a loss-conditional model serving `beta`, any other model as it is
     (its beta is the one it was trained at)."""
     return AtBeta(model, beta) if model.conditional else model

@@ -5,25 +5,36 @@ from __future__ import annotations
 from typing import Any
 
 from vaelab.config import Config
-from vaelab.model.conv import ConvVAE
+from vaelab.errors import UsageError
+from vaelab.model.base import LatentModel
+from vaelab.model.conv import ConvVAE, spatial_sizes
+from vaelab.model.resnet import ResNetVAE, default_channel_mults
+
+ARCHS = {"resnet": ResNetVAE, "plain": ConvVAE}
 
 
-def build_model(config: Config, image_shape: tuple[int, int, int]) -> ConvVAE:
+def build_model(config: Config, image_shape: tuple[int, int, int]) -> LatentModel:
     """The network of `config` for images (C, H, W): loss-conditional on beta (FiLM) when
     `objective.beta_range` is set."""
     channels, size, _ = image_shape
+    model = config.model
     conditional = config.objective.beta_range is not None
-    return ConvVAE(
-        image_size=size, channels=channels, latent_dim=config.model.latent_dim, width=config.model.width,
-        kind=config.model.kind, film_width=config.model.film_width if conditional else None,
-    )
+    common = {"image_size": size, "channels": channels, "latent_dim": model.latent_dim, "width": model.width,
+              "kind": model.kind, "film_width": model.film_width if conditional else None,
+              "activation": model.activation}
+    if model.arch == "plain":
+        return ConvVAE(**common)
+    sizes = spatial_sizes(size)
+    if model.channel_mults is not None and len(model.channel_mults) != len(sizes):
+        raise UsageError(f"model.channel_mults={model.channel_mults} needs one multiplier per resolution of a "
+                         f"{size}x{size} image ({len(sizes)}: {', '.join(map(str, sizes))}): e.g. "
+                         f"--set model.channel_mults=[{', '.join(map(str, default_channel_mults(len(sizes))))}]")
+    return ResNetVAE(**common, blocks=model.blocks, channel_mults=model.channel_mults, attention=model.attention)
 
 
-def model_from_hparams(hparams: dict[str, Any]) -> ConvVAE:
-    """The network a checkpoint's (or model.json's) `model_hparams` rebuild, untrained."""
-    return ConvVAE(**hparams)
+def model_from_hparams(hparams: dict[str, Any]) -> LatentModel:
+    """The network a checkpoint's (or model.json's) `model_hparams` rebuild, untrained; hyperparameters
+    without an `arch` are the plain network's, from before vaelab had a second one."""
+    arguments = dict(hparams)
+    return ARCHS[arguments.pop("arch", "plain")](**arguments)
 
-
-def image_shape_of(hparams: dict[str, Any]) -> tuple[int, int, int]:
-    """(C, H, W) of the images the network of `hparams` takes."""
-    return hparams["channels"], hparams["image_size"], hparams["image_size"]

@@ -1,28 +1,26 @@
-"""The convolutional VAE and its plain-autoencoder twin.
+"""The seed's simple convolutional VAE (`model.arch=plain`), and its plain-autoencoder twin.
 
-One network for both: the encoder halves the image with stride-2 convolutions until it is at most
-4x4, a linear layer maps it to the posterior's parameters, and the decoder mirrors the encoder with
-transposed convolutions back to the exact input size (28, 32, 64, 128, 256 or any size >= 8). With
-`kind="ae"` the bottleneck is deterministic (a point mass) and the head outputs only the mean, so
-the autoencoder is "the same network with the same parameters" minus the log-variance head.
+The encoder halves the image with stride-2 convolutions until it is at most 4x4, a linear layer maps it
+to the posterior's parameters, and the decoder mirrors the encoder with transposed convolutions back
+to the exact input size (28, 32, 64, 128, 256 or any size >= 8). It is the network of vaelab's first
+version, kept as the seed's "simple conv VAE" and for the throughput comparison with pythae; the
+residual network (resnet.py) is the default. What every network shares (the output, the posterior
+head, conditioning on beta): base.py.
 
-The decoder returns logits; the pixel mean is sigmoid(logits), which keeps Gaussian means in [0, 1]
-and lets the Bernoulli likelihood use the numerically stable BCE-with-logits.
-
-With `film_width` the network is loss-conditional (Dosovitskiy & Djolonga 2020): every call takes
-the beta to serve, and a FiLM layer (film.py) modulates the output of each convolution block of the
-encoder and of the decoder (all but the decoder's last, which outputs the logits). `at_beta(model,
-beta)` (at_beta.py) fixes the beta, giving the interface of an unconditional model to code that only needs one.
+With `film_width` the network is loss-conditional (Dosovitskiy & Djolonga 2020): a FiLM layer (film.py)
+modulates the output of each convolution block of the encoder and of the decoder (all but the
+decoder's last, which outputs the logits). `at_beta(model, beta)` (at_beta.py) fixes the beta, giving
+the interface of an unconditional model to code that only needs one.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from vaelab.model.base import ACTIVATIONS, LatentModel
 from vaelab.model.film import BetaEmbedding, FiLM
 from vaelab.model.posterior import DiagonalGaussian, PointMass
 
@@ -35,23 +33,7 @@ def spatial_sizes(image_size: int) -> list[int]:
     return sizes
 
 
-@dataclass
-class VAEOutput:
-    """What a forward pass returns: the posterior, the latent sample it drew and the decoder's logits,
-    and for a loss-conditional model the beta it served: one number, or one per example (B,)."""
-
-    posterior: DiagonalGaussian | PointMass
-    z: torch.Tensor  # (B, Z)
-    logits: torch.Tensor  # (B, C, H, W)
-    beta: float | torch.Tensor | None = None
-
-    @property
-    def reconstruction(self) -> torch.Tensor:
-        """The decoder's pixel means in [0, 1]. (B, C, H, W)"""
-        return torch.sigmoid(self.logits)
-
-
-class ConvVAE(nn.Module):
+class ConvVAE(LatentModel):
     """Convolutional encoder/decoder with a Gaussian (`kind="vae"`) or point-mass (`"ae"`) bottleneck;
     loss-conditional on beta through FiLM layers when `film_width` (the conditioning MLP's width) is given.
 
@@ -59,10 +41,11 @@ class ConvVAE(nn.Module):
     """
 
     def __init__(self, *, image_size: int, channels: int, latent_dim: int, width: int = 32, kind: str = "vae",
-                 film_width: int | None = None):
+                 film_width: int | None = None, activation: str = "silu"):
         super().__init__()
-        self.hparams = {"image_size": image_size, "channels": channels, "latent_dim": latent_dim, "width": width,
-                        "kind": kind, "film_width": film_width}
+        self.hparams = {"arch": "plain", "image_size": image_size, "channels": channels, "latent_dim": latent_dim,
+                        "width": width, "kind": kind, "film_width": film_width, "activation": activation}
+        act = ACTIVATIONS[activation]
         self.kind = kind
         self.latent_dim = latent_dim
         sizes = spatial_sizes(image_size)
@@ -73,11 +56,11 @@ class ConvVAE(nn.Module):
         encoder: list[nn.Module] = []
         for i, out_ch in enumerate(widths):
             in_ch = channels if i == 0 else widths[i - 1]
-            encoder += [nn.Conv2d(in_ch, out_ch, 3, stride=2, padding=1), nn.SiLU()]
+            encoder += [nn.Conv2d(in_ch, out_ch, 3, stride=2, padding=1), act()]
         self.encoder = nn.Sequential(*encoder, nn.Flatten())  # (B, flat)
         self.head = nn.Linear(flat, 2 * latent_dim if kind == "vae" else latent_dim)
 
-        self.project = nn.Sequential(nn.Linear(latent_dim, flat), nn.SiLU())
+        self.project = nn.Sequential(nn.Linear(latent_dim, flat), act())
         decoder: list[nn.Module] = []
         for i in reversed(range(len(widths))):
             out_ch = channels if i == 0 else widths[i - 1]
@@ -86,7 +69,7 @@ class ConvVAE(nn.Module):
             output_padding = sizes[i] - (2 * sizes[i + 1] - 1)
             decoder.append(nn.ConvTranspose2d(widths[i], out_ch, 3, stride=2, padding=1, output_padding=output_padding))
             if i > 0:
-                decoder.append(nn.SiLU())
+                decoder.append(act())
         self.decoder = nn.Sequential(*decoder)
 
         self.embedding = None if film_width is None else BetaEmbedding(film_width)
@@ -94,46 +77,27 @@ class ConvVAE(nn.Module):
             self.encoder_films = nn.ModuleList(FiLM(film_width, out_ch) for out_ch in widths)
             self.decoder_films = nn.ModuleList(FiLM(film_width, widths[i - 1]) for i in reversed(range(1, len(widths))))
 
-    @property
-    def conditional(self) -> bool:
-        """Loss-conditional: every call takes the beta to serve."""
-        return self.embedding is not None
-
-    def _modulated(self, layers: nn.Sequential, films: str, h: torch.Tensor, beta: float | torch.Tensor | None
-                   ) -> torch.Tensor:
+    def _modulated(self, layers: nn.Sequential, films: str, h: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
         """`layers` applied to h; in a conditional model the FiLM layers named `films` modulate the input of
         each activation in turn, i.e. the output of each convolution block."""
-        if self.conditional != (beta is not None):
-            raise ValueError("a loss-conditional model needs the beta to serve, and only it takes one")
-        if beta is None:
+        if c is None:
             return layers(h)
-        c = self.embedding(torch.as_tensor(beta, dtype=h.dtype, device=h.device).expand(len(h)))  # (B, film_width)
         remaining = iter(getattr(self, films))
         for layer in layers:
-            if isinstance(layer, nn.SiLU):
+            if isinstance(layer, (nn.SiLU, nn.ReLU)):
                 h = next(remaining)(h, c)
             h = layer(h)
         return h
 
     def encode(self, x: torch.Tensor, beta: float | torch.Tensor | None = None) -> DiagonalGaussian | PointMass:
         """x: (B, C, H, W) in [0, 1] -> q(z|x); a conditional model's beta: one number or (B,)."""
-        h = self.head(self._modulated(self.encoder, "encoder_films", x, beta))
-        if self.kind == "ae":
-            return PointMass(h)
-        mean, logvar = h.chunk(2, dim=1)  # (B, Z) each
-        return DiagonalGaussian(mean, logvar)
+        return self.posterior(self.head(self._modulated(self.encoder, "encoder_films", x, self.condition(beta, x))))
 
     def decode(self, z: torch.Tensor, beta: float | torch.Tensor | None = None) -> torch.Tensor:
         """z: (B, Z) -> logits (B, C, H, W); pixel means are sigmoid(logits); a conditional model's beta as in
         `encode`."""
         h = self.project(z).view(-1, *self.bottleneck_shape)
-        return self._modulated(self.decoder, "decoder_films", h, beta)
-
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None, sample: bool = True,
-                beta: float | torch.Tensor | None = None) -> VAEOutput:
-        posterior = self.encode(x, beta)
-        z = posterior.sample(generator) if sample else posterior.mode()
-        return VAEOutput(posterior=posterior, z=z, logits=self.decode(z, beta), beta=beta)
+        return self._modulated(self.decoder, "decoder_films", h, self.condition(beta, z))
 
     @property
     def encoder_parameters(self) -> list[nn.Parameter]:

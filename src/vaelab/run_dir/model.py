@@ -30,7 +30,8 @@ def load_network(run: RunDir | str | Path, checkpoint: str = "best", device: str
                          f"train one with vaelab train --out {run.path}")
     state = load_checkpoint(run.checkpoint(checkpoint), map_location=device)
     network = model_from_hparams(run.model_info()["model_hparams"])
-    network.load_state_dict(state["model"])
+    averaged = state.get("ema")  # the moving average of the weights, the ones the run validated
+    network.load_state_dict(state["model"] if averaged is None else averaged["model"])
     return network.to(device).eval(), state
 
 

@@ -29,8 +29,8 @@ from vaelab.numbers import format_value
 from vaelab.objectives import check_objective
 from vaelab.run_dir import load_checkpoint, read_json
 from vaelab.sweep.grid import Axis, grid_points, run_names
+from vaelab.training.length import run_length
 from vaelab.training.lock import LOCK_NAME
-from vaelab.training.trainer import run_length
 from vaelab.version import __version__
 
 SWEEP_FILE = "sweep.yaml"
@@ -153,7 +153,7 @@ def read_progress(plan: SweepPlan) -> dict[str, RunProgress]:
         step = steps[last]
         evaluation = read_json(run.evaluation_dir / "eval.json")
         progress[run.name] = RunProgress(
-            step=step, total_steps=run_length(run.config.training, training_images[data_key]),
+            step=step, total_steps=run_length(run.config.training, training_images[data_key]).steps,
             evaluated=last.exists() and evaluation.get("checkpoint") == "last" and evaluation.get("step") == step,
         )
     return progress

@@ -32,8 +32,6 @@ class Callback:
 
     def on_validation_end(self, trainer: Trainer, metrics: dict[str, float]) -> None: ...
 
-    def on_train_epoch_end(self, trainer: Trainer) -> None: ...
-
     def on_fit_end(self, trainer: Trainer) -> None: ...
 
     def on_interrupt(self, trainer: Trainer) -> None: ...
@@ -90,26 +88,30 @@ class MetricLogging(Callback):
 
 
 class Checkpointing(Callback):
-    """`checkpoints/last.pt` at every epoch end, on interrupt and at the end; `best.pt` on the best
+    """`checkpoints/last.pt` at every validation, on interrupt and at the end; `best.pt` on the best
     validation score (the beta = 1 ELBO, or minus the loss where the ELBO is not finite, as for the AE)."""
 
     def __init__(self, directory: Path):
         self.directory = directory
+        self.saved_step: int | None = None  # the step last.pt holds
 
     def on_validation_end(self, trainer, metrics):
         score = metrics["elbo"] if math.isfinite(metrics["elbo"]) else -metrics["loss"]
         if score > trainer.best_score:
             trainer.best_score = score
             save_checkpoint(trainer.state_dict(), self.directory / "best.pt")
-
-    def on_train_epoch_end(self, trainer):
-        save_checkpoint(trainer.state_dict(), self.directory / "last.pt")
+        self._save_last(trainer)
 
     def on_interrupt(self, trainer):
-        save_checkpoint(trainer.state_dict(), self.directory / "last.pt")
+        self._save_last(trainer)
 
     def on_fit_end(self, trainer):
-        save_checkpoint(trainer.state_dict(), self.directory / "last.pt")
+        self._save_last(trainer)
+
+    def _save_last(self, trainer) -> None:
+        if self.saved_step != trainer.step:
+            save_checkpoint(trainer.state_dict(), self.directory / "last.pt")
+            self.saved_step = trainer.step
 
 
 class ProgressBar(Callback):

@@ -178,6 +178,12 @@ class DataParallel:
         dist.all_reduce(values)
         return dict(zip(sums, (values[:-1] / values[-1]).tolist()))
 
+    def any_holds(self, flag: bool) -> bool:
+        """Whether `flag` holds in any process (an all-reduce MAX)."""
+        value = torch.tensor([int(flag)], dtype=torch.int32, device=self.device)
+        dist.all_reduce(value, op=dist.ReduceOp.MAX)
+        return bool(value.item())
+
     def all_hold(self, *flags: bool) -> list[bool]:
         """For each of `flags`, whether it holds in every process (an all-reduce MIN)."""
         values = torch.tensor(flags, dtype=torch.int32, device=self.device)

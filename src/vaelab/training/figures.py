@@ -56,4 +56,4 @@ class FigureWriter(Callback):
         plot_losses(read_metrics(self.run_dir / "metrics.jsonl"), self.directory / "losses.png", title=title)
         index = (trainer.val_index if len(trainer.val_index) else trainer.train_index)[:N_RECONSTRUCTIONS]
         # a loss-conditional model at its validation beta
-        draw_model_figures(at_beta(trainer.model, beta), trainer.batch(index), self.directory, title)
+        draw_model_figures(at_beta(trainer.eval_model, beta), trainer.batch(index), self.directory, title)

@@ -18,6 +18,7 @@ import torch
 
 from vaelab.config import Config
 from vaelab.data import ImageData, load_images, skipped_warning, split_indices, write_skipped
+from vaelab.data.augment import training_augmentation
 from vaelab.errors import UsageError
 from vaelab.files import remove_partial_writes
 from vaelab.model import build_model
@@ -28,11 +29,12 @@ from vaelab.training.device import keep_freed_memory, resolve_device
 from vaelab.training.distributed import DataParallel, data_parallel
 from vaelab.training.figures import FigureWriter
 from vaelab.training.gradient_view import GradientMonitor
+from vaelab.training.length import run_length
 from vaelab.training.lock import LOCK_NAME, run_lock
 from vaelab.training.loggers import JsonlLogger, Logger
 from vaelab.training.stop import Interrupted
 from vaelab.training.tensorboard import TensorBoardFigures, TensorBoardLogger
-from vaelab.training.trainer import Trainer, run_length
+from vaelab.training.trainer import Trainer
 from vaelab.viz.report import refresh_report
 
 log = logging.getLogger("vaelab")
@@ -113,7 +115,7 @@ def _train(
     image_shape = tuple(data.images.shape[1:])
 
     model = training_network(config, image_shape, device)
-    total_steps = run_length(config.training, len(train_index))
+    total_steps = run_length(config.training, len(train_index)).steps
     objective = build_objective(config, image_shape, total_steps=total_steps).to(device)
     if device.type == "cpu":
         keep_freed_memory()  # no page faults on every step's buffers: see its docstring
@@ -131,9 +133,10 @@ def _train(
 
     trainer_callbacks = (_callbacks(config, out, callbacks) if writes  # the other processes only average the metrics:
                          else [MetricLogging([], every=config.training.log_every)])
+    augmentation = training_augmentation(config.data, data, device=device, channels_last=config.training.channels_last)
     trainer = Trainer(
         config=config, model=model, objective=objective, images=data.images, train_index=train_index,
-        val_index=val_index, device=device, callbacks=trainer_callbacks, parallel=parallel,
+        val_index=val_index, device=device, callbacks=trainer_callbacks, augmentation=augmentation, parallel=parallel,
     )
     if resuming:
         trainer.load_state_dict(load_checkpoint(last, map_location=device))
@@ -141,8 +144,10 @@ def _train(
             truncate_metrics(run.metrics_file, trainer.step)
         log.info("resuming %s at step %d of %d", out, trainer.step, trainer.total_steps)
 
-    log.info("%s on %s: %d train / %d val images, %d steps on %s", config.describe(), data.source,
-             len(train_index), len(val_index), trainer.total_steps, device)
+    log.info("%s on %s: %d train / %d val images, %d steps (%s) on %s%s", config.describe(), data.source,
+             len(train_index), len(val_index), trainer.total_steps, trainer.length.reason, device,
+             "" if augmentation is None else f", training batches augmented ({config.data.augment}: "
+             f"{', '.join(sorted(k for k in ('flip', 'crop') if getattr(augmentation, k)))})")
     try:
         trainer.fit()
     except KeyboardInterrupt as interrupt:

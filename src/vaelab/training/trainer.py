@@ -1,9 +1,10 @@
-"""The training loop: Adam on the objective, one batch at a time; callbacks do everything else.
+"""The training loop: AdamW on the objective, one batch at a time; callbacks do everything else.
 
 The loop owns the state that a resumed run needs to continue exactly (DESIGN.md): the step, the
-optimiser, the objective's state (a learned sigma, GECO's multiplier) and the noise generator.
-Batch order is a pure function of (seed, epoch), see `batches.py`. Under torchrun the processes share
-each batch and average their gradients and metrics (`distributed.py`).
+optimiser, the moving average of the weights, the objective's state (a learned sigma, GECO's multiplier)
+and the noise generator. Batch order is a pure function of (seed, epoch) (batches.py), the learning rate
+of the step (lr_schedule.py) and the augmentation of (seed, step) (data/augment.py). Under torchrun the
+processes share each batch and average their gradients and metrics (distributed.py).
 """
 
 from __future__ import annotations
@@ -11,16 +12,21 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import time
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+from torch import nn
 
-from vaelab.config import Config, TrainingConfig
-from vaelab.model import ConvVAE
+from vaelab.config import Config, TrainingConfig, time_budget
+from vaelab.data.augment import BatchAugmentation
 from vaelab.objectives import LossTerms, Objective
 from vaelab.training.batches import batch_indices, epoch_order, steps_per_epoch, to_tensor
 from vaelab.training.callbacks import Callback
+from vaelab.training.ema import WeightAverage
+from vaelab.training.length import run_length, validation_interval
+from vaelab.training.lr_schedule import learning_rate, warmup_steps
 from vaelab.training.nonfinite import NonFiniteGuard
 from vaelab.training.stop import Interrupted, StopSignals
 from vaelab.training.validation import autocast, validate, validation_index, validation_sums
@@ -32,33 +38,31 @@ if TYPE_CHECKING:
 log = logging.getLogger("vaelab")
 
 
-def run_length(training: TrainingConfig, n_train: int) -> int:
-    """Optimiser steps in the run: `training.steps`, or `training.epochs` (default 10) of full batches."""
-    return training.steps or (training.epochs or 10) * steps_per_epoch(n_train, min(training.batch_size, n_train))
-
-
 def epoch_of(step: int, training: TrainingConfig, n_train: int) -> int:
     """The epoch (counted from 0) that `step` steps done are in, with n_train training images."""
     return step // steps_per_epoch(n_train, min(training.batch_size, n_train))
 
 
 class Trainer:
-    """Trains `model` on `images[train_index]` with `objective`, validating on `images[val_index]` each epoch.
+    """Trains `model` on `images[train_index]` with `objective`, validating on `images[val_index]`.
 
-    `parallel` is this process's place in a data-parallel run (None: it trains alone).
+    `augmentation` draws the augmented training batches (from images of its own, at the size its crops
+    need); None trains on `images` as they are. `parallel` is this process's place in a data-parallel run
+    (None: it trains alone).
     """
 
     def __init__(
         self,
         *,
         config: Config,
-        model: ConvVAE,
+        model: nn.Module,
         objective: Objective,
         images: np.ndarray,
         train_index: np.ndarray,
         val_index: np.ndarray,
         device: torch.device,
         callbacks: list[Callback],
+        augmentation: BatchAugmentation | None = None,
         parallel: DataParallel | None = None,
     ):
         self.config = config
@@ -69,20 +73,27 @@ class Trainer:
         self.val_index = val_index
         self.device = device
         self.callbacks = callbacks
+        self.augmentation = augmentation
         self.parallel = parallel
         self.network = model if parallel is None else parallel.wrap(model)  # what the training step runs
         training = config.training
         self.batch_size = min(training.batch_size, len(train_index))
         self.steps_per_epoch = steps_per_epoch(len(train_index), self.batch_size)
-        self.total_steps = run_length(training, len(train_index))
+        self.length = run_length(training, len(train_index))
+        self.total_steps = self.length.steps
+        self.val_interval = validation_interval(training, self.steps_per_epoch, self.total_steps)
+        self.warmup = warmup_steps(self.total_steps, training.warmup_steps)
         params = [*model.parameters(), *objective.parameters()]
         fused = device.type in ("cuda", "cpu")
-        self.optimizer = torch.optim.Adam(params, lr=training.lr, fused=fused)
+        self.optimizer = torch.optim.AdamW(params, lr=training.lr, weight_decay=training.weight_decay, fused=fused)
+        self.average = WeightAverage(model, training.ema_decay) if training.ema else None
         self.guard = NonFiniteGuard(training, params, self.total_steps, parallel)
         self.noise = torch.Generator(device=device).manual_seed(training.seed)
         self.step = 0
         self.best_score = -math.inf
         self.val_metrics: dict[str, float] | None = None
+        self.validated_at: int | None = None  # the step of the latest validation
+        self.out_of_time = False  # the run ended on its time budget (training.time), before total_steps
 
     @property
     def epoch(self) -> int:
@@ -93,11 +104,25 @@ class Trainer:
     def lr(self) -> float:
         return self.optimizer.param_groups[0]["lr"]
 
+    @property
+    def eval_model(self) -> nn.Module:
+        """The weights that are validated, drawn, kept as best.pt and evaluated: their moving average, or the
+        trained ones without `training.ema`."""
+        return self.model if self.average is None else self.average.model
+
     def autocast(self) -> contextlib.AbstractContextManager:
         return autocast(self.config, self.device)
 
     def batch(self, index: np.ndarray) -> torch.Tensor:
+        """The images at `index` as they are, (B, C, H, W) floats in [0, 1] on the device."""
         return to_tensor(self.images, index, self.device, self.config.training.channels_last)
+
+    def training_batch(self, index: np.ndarray) -> torch.Tensor:
+        """The training images at `index`, augmented for this step where the run augments."""
+        if self.augmentation is None:
+            return self.batch(index)
+        rank = 0 if self.parallel is None else self.parallel.rank
+        return self.augmentation.batch(index, seed=self.config.training.seed, step=self.step, rank=rank)
 
     def training_step(self, x: torch.Tensor) -> LossTerms:
         """One step on x (B, C, H, W). Its update is skipped when the loss or a gradient is not finite
@@ -112,15 +137,21 @@ class Trainer:
         terms.loss.backward()
         if self.parallel is not None:
             self.parallel.sync_objective(self.objective)
+        training = self.config.training
+        for group in self.optimizer.param_groups:
+            group["lr"] = learning_rate(self.step, lr=training.lr, schedule=training.lr_schedule,
+                                        warmup=self.warmup, total_steps=self.total_steps)
         if self.guard.allows_update(terms.loss, step=self.step + 1):
             self.optimizer.step()
+            if self.average is not None:
+                self.average.update(self.model)
         else:
             for buffer, before in zip(self.objective.buffers(), buffers):
                 buffer.copy_(before)
         return terms
 
     def fit(self) -> None:
-        """Train until `total_steps`.
+        """Train until `total_steps`, or until the time budget (training.time) is spent.
 
         Ctrl-C or SIGTERM stop it before the next step (stop.py): `last.pt` is saved (on_interrupt) and
         `Interrupted` raised. In a data-parallel run a signal that reaches one process stops them all before
@@ -129,10 +160,12 @@ class Trainer:
         """
         self.model.train()
         self.objective.train()
+        budget = self.config.training.time
+        deadline = None if budget is None else time.monotonic() + time_budget(budget)
         self._emit("on_fit_start")
         with StopSignals() as stop:
             try:
-                self._train_epochs(stop)
+                self._train_epochs(stop, deadline)
             except Interrupted as interrupt:
                 if interrupt.between_steps:
                     self._emit("on_interrupt")
@@ -142,9 +175,9 @@ class Trainer:
                 raise
         self._emit("on_fit_end")
 
-    def _train_epochs(self, stop: StopSignals) -> None:
-        """The loop of `fit`: steps, and at each epoch's end a validation pass; a requested stop is honoured
-        between two steps, never between an epoch's last step and its validation."""
+    def _train_epochs(self, stop: StopSignals, deadline: float | None) -> None:
+        """The loop of `fit`: steps, and every `val_interval` steps (and after the last) a validation pass; a
+        requested stop is honoured between two steps, never between a step and its validation."""
         while self.step < self.total_steps:
             epoch = self.epoch
             order = epoch_order(self.train_index, self.config.training.seed, epoch)
@@ -153,28 +186,43 @@ class Trainer:
                 requested = stop.requested if self.parallel is None else self.parallel.stop_request(stop.requested)
                 if requested is not None:
                     raise Interrupted(requested, between_steps=True)
+                if deadline is not None and self._spent(deadline):
+                    self.out_of_time = True
+                    if self.validated_at != self.step:
+                        self._validation()
+                    return
                 index = batch_indices(order, b, self.batch_size)
                 if self.parallel is not None:
                     index = self.parallel.shard(index)  # this process's share of the global batch
-                terms = self.training_step(self.batch(index))
+                terms = self.training_step(self.training_batch(index))
                 self.step += 1
                 self._emit("on_train_batch_end", terms)
+                if self.step % self.val_interval == 0 or self.step >= self.total_steps:
+                    self._validation()
                 if self.step >= self.total_steps:
-                    break
-            self.val_metrics = self.validate()
-            self._emit("on_validation_end", self.val_metrics)
-            self._emit("on_train_epoch_end")
+                    return
+
+    def _spent(self, deadline: float) -> bool:
+        """Whether the time budget is spent (in any process of a data-parallel run: then in all of them)."""
+        spent = time.monotonic() >= deadline
+        return spent if self.parallel is None else self.parallel.any_holds(spent)
+
+    def _validation(self) -> None:
+        self.val_metrics = self.validate()
+        self.validated_at = self.step
+        self._emit("on_validation_end", self.val_metrics)
 
     def validate(self) -> dict[str, float]:
         """Mean metrics over the validation images (validation.py: a fixed noise seed, so that every pass
-        is comparable); a data-parallel run shares the images out and averages over them all."""
+        is comparable) with the evaluated weights; a data-parallel run shares the images out and averages
+        over them all."""
         index = validation_index(self.train_index, self.val_index, self.batch_size)
         if self.parallel is None:
-            return validate(self.model, self.objective, self.images, index, config=self.config, step=self.step,
+            return validate(self.eval_model, self.objective, self.images, index, config=self.config, step=self.step,
                             device=self.device, batch_size=self.batch_size)
         share = self.parallel.validation_share(index)
-        sums = validation_sums(self.model, self.objective, self.images, share, config=self.config, step=self.step,
-                               device=self.device, batch_size=self.batch_size)
+        sums = validation_sums(self.eval_model, self.objective, self.images, share, config=self.config,
+                               step=self.step, device=self.device, batch_size=self.batch_size)
         return self.parallel.weighted_mean(sums, len(share))
 
     def state_dict(self) -> dict[str, Any]:
@@ -183,6 +231,7 @@ class Trainer:
             "config": self.config.to_dict(),
             "model_hparams": self.model.hparams,
             "model": self.model.state_dict(),
+            "ema": None if self.average is None else self.average.state_dict(),
             "objective": self.objective.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "step": self.step,
@@ -193,6 +242,11 @@ class Trainer:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
+        if self.average is not None:
+            if state.get("ema") is not None:
+                self.average.load_state_dict(state["ema"])
+            else:  # a checkpoint from before the moving average, or of a run without one: it starts here
+                self.average = WeightAverage(self.model, self.config.training.ema_decay)
         self.objective.load_state_dict(state["objective"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.step = state["step"]
