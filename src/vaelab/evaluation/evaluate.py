@@ -30,7 +30,9 @@ import torch
 
 from vaelab.defaults import IW_SAMPLES, MAX_IMAGES
 from vaelab.diagnostics import latent, smoothness
+from vaelab.diagnostics.reconstruction import reconstruction_quality
 from vaelab.errors import UsageError
+from vaelab.evaluation.baseline import linear_and_training_comparison
 from vaelab.evaluation.figures import draw_figures, draw_served_figures
 from vaelab.evaluation.images import evaluation_data
 from vaelab.evaluation.loaded import load_run, write_validation_record
@@ -88,6 +90,8 @@ def evaluate_run(
     encodings = latent.encode(model, images.x)
     reconstruction = smoothness.decode_means(model, encodings.mean)
     results.update(quality_metrics(images.x, reconstruction, not_applicable))
+    psnr = reconstruction_quality(images.x, reconstruction).psnr
+    results.update(linear_and_training_comparison(config, model, images.x, psnr, seed))
     results.update(latent_metrics(encodings, generator, not_applicable, warnings))
     if model.kind == "vae":
         results.update(likelihood_metrics(model, objective, config, images.x, iw_samples, generator, not_applicable))
