@@ -41,9 +41,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy import stats
 from torch import nn
 
+from vaelab.diagnostics.intervals import mean_and_interval
 from vaelab.model import AtBeta, ConvVAE
 from vaelab.objectives import Objective
 
@@ -166,18 +166,6 @@ def batch_statistics(gradients: TermGradients, groups: dict[str, list[Piece]],
         adam = None if preconditioner is None else GradientStatistics.of(*gradients.of_group(pieces, preconditioner))
         found[name] = (plain, adam)
     return found
-
-
-def mean_and_interval(values: list[float], level: float = 0.95) -> tuple[float, list[float] | None]:
-    """The mean of per-batch values and its t interval [lo, hi] (None from one value); nan values left out."""
-    finite = np.array([v for v in values if math.isfinite(v)], dtype=float)
-    if not len(finite):
-        return math.nan, None
-    mean = float(finite.mean())
-    if len(finite) < 2:
-        return mean, None
-    half = float(stats.t.ppf(0.5 + level / 2, len(finite) - 1) * finite.std(ddof=1) / math.sqrt(len(finite)))
-    return mean, [mean - half, mean + half]
 
 
 def summarise(per_batch: list[dict[str, tuple[GradientStatistics, GradientStatistics | None]]]) -> dict[str, object]:
