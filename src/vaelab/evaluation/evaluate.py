@@ -34,7 +34,7 @@ from vaelab.diagnostics.intervals import standard_error
 from vaelab.errors import UsageError
 from vaelab.evaluation.figures import draw_figures, draw_served_figures
 from vaelab.evaluation.images import evaluation_data, training_subset
-from vaelab.evaluation.latent_measures import latent_metrics
+from vaelab.evaluation.latent_measures import latent_metrics, linear_vae_metrics
 from vaelab.evaluation.loaded import load_run, write_validation_record
 from vaelab.evaluation.measures import (
     LIKELIHOOD_NAMES,
@@ -100,6 +100,7 @@ def evaluate_run(
         fit, train_images = training_subset(config, image_shape, seed, torch_device)
         sigma_fitted = fitted_sigma(model, objective.likelihood, fit, generator)
         results.update(sigma_fit_split="train", sigma_fit_images=len(fit), sigma_fit_of=train_images)
+        results.update(linear_vae_metrics(config, objective, fit, not_applicable))
         bounded = np.arange(len(images.x))
         if len(bounded) > iw_images:
             bounded = np.sort(np.random.default_rng(seed).choice(bounded, size=iw_images, replace=False))

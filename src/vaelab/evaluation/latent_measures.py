@@ -11,9 +11,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from vaelab.config import Config
 from vaelab.diagnostics import aggregate, latent
 from vaelab.diagnostics.aggregate_kl import BOOTSTRAP, ESS_MIN, SAMPLES_PER_IMAGE, aggregate_kl
 from vaelab.diagnostics.intervals import standard_error
+from vaelab.diagnostics.spectrum import linear_prediction, pixel_spectrum
+from vaelab.objectives import Objective
 
 AGGREGATE_MAX_IMAGES = 2000  # the aggregate posterior's estimators hold (S N) x N log densities: a seeded subset
 NO_DENSITY = "the autoencoder's posterior is a point mass: it has no density, so no KL to N(0, I) and no ELBO"
@@ -113,3 +116,28 @@ def _monte_carlo_kl(encodings: latent.Encodings, generator: torch.Generator, see
     if math.isnan(estimate.ess_q):
         not_applicable["aggregate_ess_q"] = "one image has no other images' posteriors to compare with"
     return results
+
+
+def linear_vae_metrics(config: Config, objective: Objective, fit: torch.Tensor, not_applicable: dict[str, str]
+                       ) -> dict[str, Any]:
+    """What a linear VAE would keep at the run's weight, from the spectrum of the training images `fit`
+    (diagnostics.spectrum): the noise variance in force sigma^2 (beta / 2 for sse; beta sigma^2 for a
+    Gaussian decoder of its own sigma), the count of eigenvalues above it, the first eigenvalues and the beta
+    at which each switches off. Withheld where no fixed Gaussian weight is in force."""
+    names = ("linear_vae_dims", "linear_vae_threshold", "linear_vae_eigenvalues", "linear_vae_switch_off")
+    objective_config = config.objective
+    reason = None
+    if objective_config.recon == "bernoulli":
+        reason = "the linear VAE's answer is for a Gaussian decoder; this run's is Bernoulli"
+    elif objective_config.capacity is not None or objective_config.free_bits > 0:
+        reason = "capacity control and free bits replace beta * KL: the linear VAE's threshold assumes that term"
+    if reason is not None:
+        not_applicable.update(dict.fromkeys(names, reason))
+        return {**dict.fromkeys(names), "linear_vae_images": None}
+    sigma = objective.sigma()
+    beta = objective.beta_at(0)
+    threshold = sigma**2 if objective_config.recon in ("sse", "mse-mean") else beta * sigma**2
+    eigenvalues, images = pixel_spectrum((fit * 255).round().to(torch.uint8).cpu().numpy())
+    prediction = linear_prediction(eigenvalues, threshold, beta=beta, images=images)
+    return {"linear_vae_dims": prediction.kept, "linear_vae_threshold": threshold, "linear_vae_images": images,
+            "linear_vae_eigenvalues": prediction.eigenvalues, "linear_vae_switch_off": prediction.switch_off}
