@@ -83,8 +83,8 @@ LATENT = (
     ("latent_dim", "latent dimensions", "all there are"),
     ("kl", "KL", "nats / image, the sum over dimensions of the bars above"),
     ("linear_vae_dims", "directions a linear VAE keeps at this beta",
-     "the training images' principal directions with variance above sigma^2 in force (Lucas et al. 2019): "
-     "compare with the dimensions of the bars above that carry KL"),
+     ("the training images' principal directions with variance above sigma^2 in force (Lucas et al. 2019): "
+     "compare with the dimensions of the bars above that carry KL")),
     ("linear_vae_threshold", "that sigma^2", "beta / 2 for summed squared error"),
 )
 WALKS = (
