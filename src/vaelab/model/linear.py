@@ -19,7 +19,7 @@ import math
 import torch
 from torch import nn
 
-from vaelab.model.conv import VAEOutput
+from vaelab.model.base import VAEOutput
 from vaelab.model.posterior import DiagonalGaussian
 
 
