@@ -6,6 +6,7 @@ without importing torch (cli/__init__.py).
 """
 
 IW_SAMPLES = 1000  # importance samples per image for `vaelab evaluate`'s IWAE bound
-MAX_IMAGES = 1000  # images `vaelab evaluate` measures at most
+MAX_IMAGES = 10_000  # images `vaelab evaluate` measures at most: every validation split vaelab's data has
+IW_IMAGES = 1000  # of which the importance-sampled bounds (ELBO, IWAE) use at most this many: K decodes each
 SWEEP_IW_SAMPLES = 10  # importance samples per image in each sweep run's evaluation: cheap, enough for the summary
 EXECUTORS = ("local", "ray")  # where `vaelab sweep` trains its runs: local processes or Ray tasks

@@ -38,3 +38,19 @@ def test_unknown_recon_is_refused_by_the_parser(capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["explain", "--beta", "1", "--recon", "bernoulli"])
     assert exit_.value.code == 2
+
+
+def test_explain_on_data_counts_the_directions_a_linear_vae_keeps(capsys):
+    from vaelab.config import DataConfig
+    from vaelab.data import load_images, split_indices
+    from vaelab.diagnostics.spectrum import pixel_spectrum
+
+    assert main(["explain", "--beta", "0.1", "--data", "digits"]) == 0
+    out = capsys.readouterr().out
+    data = load_images(DataConfig(spec="digits"))
+    train, _ = split_indices(len(data.images), 0.1, 0)
+    eigenvalues, n = pixel_spectrum(data.images[train])
+    kept = int((eigenvalues > 0.05).sum())  # sigma^2 = beta / 2
+    assert f"  {kept} direction" in out and f"of {n} training images" in out and "sigma^2 = beta / 2 = 0.05" in out
+    first = out.split("switches off at beta")[1].splitlines()[1].split()
+    assert float(first[2]) == pytest.approx(2 * eigenvalues[0], rel=1e-3)  # beta_1 = 2 lambda_1

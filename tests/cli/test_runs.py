@@ -71,3 +71,20 @@ def test_bad_input_is_one_line_and_exit_code_2(runs, capsys, args, message):
     assert main(["runs", *(a.replace("RUNS", str(runs)) for a in args)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err, err
+
+
+def test_compare_says_whether_differences_are_within_noise(runs, capsys):
+    from vaelab.evaluation.evaluate import evaluate_run
+    from vaelab.viz.noise import paired_difference
+
+    a, b = (evaluate_run(runs / name, iw_samples=2, write_figures=False) for name in ("b1", "b01"))
+    capsys.readouterr()
+    assert main(["runs", "compare", str(runs / "b1"), str(runs / "b01"), str(runs / "b1"),
+                 "--out", str(runs.parent / "noise.png")]) == 0
+    out = capsys.readouterr().out
+    difference, se, n = paired_difference(b, a, "mse")
+    assert n == 30 and se > 0
+    expected = "within noise" if abs(difference) < 2 * se else "beyond noise"
+    assert "b01 - b1: mse" in out and f"(paired over 30 images): {expected}" in out
+    # a run against itself: every difference is 0, within noise
+    assert paired_difference(a, a, "mse") == (0.0, 0.0, 30) or "b1 - b1: mse 0 +- 0" in out

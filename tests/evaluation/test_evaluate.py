@@ -31,7 +31,8 @@ def test_a_collapsed_posterior_is_warned_about_in_the_log_and_in_eval_json(tmp_p
     with caplog.at_level(logging.WARNING, logger="vaelab"):
         result = evaluate_run(run, iw_samples=8, write_figures=False)
     assert result["active_units"] == 0
-    assert len(result["warnings"]) == 1 and "posterior collapse" in result["warnings"][0]
+    assert len(result["warnings"]) == 2 and "posterior collapse" in result["warnings"][0]
+    assert result["warnings"][1].startswith("only 30 images evaluated")  # 10% of 300 digits
     assert "posterior collapse" in caplog.text
     assert json.loads((run / "eval.json").read_text())["warnings"] == result["warnings"]
     assert "figures" not in result
@@ -41,8 +42,13 @@ def test_the_autoencoder_reports_what_is_defined_and_says_why_the_rest_is_not(tm
     run = small_run(tmp_path / "ae", kind="ae")
     result = json.loads(json.dumps(evaluate_run(run, iw_samples=8)))
     saved = json.loads((run / "eval.json").read_text())
-    for name in ("mse", "psnr", "ssim", "aggregate_posterior_kl", "aggregate_posterior_mmd", "smoothness"):
+    for name in ("mse", "psnr", "ssim", "aggregate_posterior_mmd", "smoothness"):
         assert math.isfinite(saved[name]), name
+        assert math.isfinite(saved[f"{name}_se" if f"{name}_se" in saved else f"{name}_ci"][0 if name.endswith(
+            "mmd") else slice(None)] if name.endswith("mmd") else saved[f"{name}_se"]), name
+    # 30 images for 4 dimensions: the moment-matched KL is withheld, with the rule it fails
+    assert saved["aggregate_posterior_kl"] is None and "N >= 10 Z = 40" in saved["not_applicable"][
+        "aggregate_posterior_kl"]
     variances = saved["posterior_mean_variance"]
     assert saved["active_units"] == sum(v > saved["active_threshold"] for v in variances) and len(variances) == 4
     undefined = ("elbo", "iwae", "bits_per_dim", "elbo_optimal_sigma", "iwae_optimal_sigma",
@@ -51,7 +57,7 @@ def test_the_autoencoder_reports_what_is_defined_and_says_why_the_rest_is_not(tm
     for name in undefined:
         assert saved[name] is None, name
         assert "point mass" in saved["not_applicable"][name]
-    assert saved["warnings"] == []  # posterior collapse is a VAE's problem
+    assert not any("collapse" in warning for warning in saved["warnings"])  # posterior collapse is a VAE's problem
     assert result["model"] == "ae"
     for name in ("kl_per_dim.png", "interpolations.png", "traversals.png", "latent_map.png"):
         assert (run / "figures" / name).exists()
@@ -90,8 +96,25 @@ def test_bernoulli_has_no_bits_per_dim_and_sigma_optimal_is_read_at_one_shared_s
     assert math.isfinite(bernoulli["iwae"]) and math.isfinite(bernoulli["bits_per_dim_optimal_sigma"])
     optimal = evaluate_run(small_run(tmp_path / "optimal", recon="sigma-optimal", steps=5), iw_samples=4,
                            write_figures=False)
-    assert optimal["elbo"] == optimal["elbo_optimal_sigma"] and optimal["iwae"] == optimal["iwae_optimal_sigma"]
-    assert optimal["sigma"] == optimal["sigma_optimal"]
+    # its own sigma: one over the evaluated images (its rule); the comparison's: fitted on the training split
+    squared = np.array(optimal["per_image"]["mse"])
+    assert optimal["sigma"] > 0 and optimal["sigma_fit_split"] == "train"
+    assert optimal["sigma_fit_images"] == optimal["sigma_fit_of"] == 270  # every training image of 300 digits
+    assert optimal["sigma_optimal"] != optimal["sigma"] and math.isfinite(optimal["elbo_optimal_sigma"])
+    assert len(squared) == optimal["images"] == 30
+
+
+def test_every_number_carries_its_standard_error_over_the_images(vae_run):
+    result = evaluate_run(vae_run, iw_samples=4, write_figures=False)
+    for name in ("elbo", "iwae", "bits_per_dim", "elbo_optimal_sigma", "iwae_optimal_sigma", "mse", "psnr", "ssim",
+                 "kl", "smoothness"):
+        per_image = result["per_image"]["likelihood"].get(name, result["per_image"].get(name))
+        if name == "smoothness":
+            continue
+        assert result[name] == pytest.approx(np.mean(per_image)), name
+        assert result[f"{name}_se"] == pytest.approx(np.std(per_image, ddof=1) / math.sqrt(len(per_image))), name
+    assert result["smoothness_se"] > 0 and result["likelihood_images"] == 30
+    assert result["per_image"]["likelihood"]["index"] == result["per_image"]["index"]  # all 30 bounded
 
 
 def test_eval_json_scores_the_validation_images_through_the_posterior_mean(tmp_path):

@@ -39,3 +39,23 @@ def test_point_mass_is_deterministic_with_zero_kl_per_example():
     q = PointMass(torch.randn(5, 3))
     assert torch.equal(q.sample(), q.mean) and torch.equal(q.mode(), q.mean)
     assert q.kl().shape == (5,) and q.kl().abs().sum() == 0
+
+
+def test_bf16_autocast_leaves_the_posterior_and_the_kl_in_float32():
+    from vaelab.config import ObjectiveConfig
+    from vaelab.model import ConvVAE
+    from vaelab.objectives import Objective
+
+    torch.manual_seed(0)
+    model = ConvVAE(image_size=16, channels=1, latent_dim=8, width=4)
+    objective = Objective(ObjectiveConfig(recon="sse", beta=1.0), image_shape=(1, 16, 16))
+    x = torch.rand(4, 1, 16, 16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        output = model(x, generator=torch.Generator().manual_seed(0))
+        terms = objective(x, output, 0)
+        assert model.encoder[0](x).dtype == torch.bfloat16  # the network itself runs in bf16
+    assert output.posterior.mean.dtype == output.posterior.logvar.dtype == torch.float32
+    assert output.z.dtype == torch.float32 and terms.kl.dtype == torch.float32
+    exact = model(x, generator=torch.Generator().manual_seed(0)).posterior.kl()
+    # bf16 features into a float32 head: the KL moves by the rounding of the features, not in 0.25-nat steps
+    torch.testing.assert_close(terms.kl, exact, rtol=0.02, atol=0.02)

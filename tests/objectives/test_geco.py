@@ -90,3 +90,27 @@ def test_multiplier_and_moving_average_are_in_the_state_dict_and_restored():
     restored.load_state_dict(state)
     assert float(restored.weighting.multiplier) == float(objective.weighting.multiplier) > 1
     assert float(restored.weighting.error_ma) == pytest.approx(0.05)
+
+
+def test_the_logged_sigma_and_elbo_are_those_of_the_weight_in_force():
+    # GECO trains recon + (1 / lambda) KL: with summed squared error that is sigma^2 = (1 / lambda) / 2
+    torch.manual_seed(0)
+    model = ConvVAE(image_size=8, channels=1, latent_dim=2, width=2)
+    objective = Objective(ObjectiveConfig(geco_target=0.01, recon="sse"), image_shape=(1, 8, 8))
+    objective.weighting.multiplier.fill_(8.0)
+    objective.eval()
+    x = torch.rand(5, 1, 8, 8)
+    output = model(x, generator=torch.Generator().manual_seed(0))
+    terms = objective(x, output, 0)
+    sigma = math.sqrt(1 / (2 * 8.0))
+    assert float(terms.sigma) == pytest.approx(sigma) and terms.logged_beta() == pytest.approx(1 / 8)
+    assert objective.sigma() == pytest.approx(sigma)
+    sse = (x - output.reconstruction).pow(2).flatten(1).sum(1).double()
+    nll = sse / (2 * sigma**2) + 64 * (math.log(sigma) + 0.5 * math.log(2 * math.pi))
+    torch.testing.assert_close(terms.elbo.double(), -(nll + output.posterior.kl().double()), rtol=1e-6, atol=1e-5)
+
+
+def test_capacity_control_reads_summed_squared_error_at_beta_one():
+    # gamma |KL - C| has no weight to read as a sigma: the ELBO is that of SSE at beta = 1, sigma^2 = 1/2
+    objective = Objective(ObjectiveConfig(capacity=25.0, beta=0.1, recon="sse"), image_shape=SHAPE)
+    assert objective.sigma() == pytest.approx(math.sqrt(0.5))

@@ -21,7 +21,7 @@ def test_tensorboard_events_hold_the_logged_metrics_and_the_figures(tmp_path):
         scalars = events.Scalars(f"{split}/kl")
         assert [s.step for s in scalars] == [r["step"] for r in logged]
         assert [s.value for s in scalars] == pytest.approx([r["kl"] for r in logged], rel=1e-5)  # float32
-    assert "train/grad_kl_share/encoder" in events.Tags()["scalars"]
+    assert "train/grad_ratio/encoder" in events.Tags()["scalars"]
     images = events.Tags()["images"]
     assert {"figures/losses", "figures/reconstructions", "figures/samples"} <= set(images)
     last = events.Images("figures/losses")[-1]

@@ -73,7 +73,9 @@ def test_a_run_report_shows_every_section_its_data_fills(story):
         value = float(likelihood.split(f" {label} ", 1)[1].split()[0])
         assert value == pytest.approx(evaluation[key], rel=1e-3), label
     assert "KL of the moment-matched q(z) to N(0, I)" in section(html, "aggregate")
-    assert "grad_kl_share" in section(html, "gradients")
+    gradients = section(html, "gradients")
+    assert "|grad beta KL| / |grad recon|" in gradients and "Adam: ratio" in gradients
+    assert "mean_head" in gradients and "logvar_head" in gradients
 
 
 def test_the_autoencoder_report_says_there_is_no_beta_and_no_elbo(story):

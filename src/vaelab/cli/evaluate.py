@@ -6,11 +6,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from vaelab.defaults import IW_SAMPLES, MAX_IMAGES
+from vaelab.defaults import IW_IMAGES, IW_SAMPLES, MAX_IMAGES
 from vaelab.numbers import format_number
 
 EXAMPLES = """examples:
-  vaelab evaluate runs/art-b01                        # 1000 importance samples on up to 1000 validation images
+  vaelab evaluate runs/art-b01                        # all validation images; 1000 importance samples on 1000
   vaelab evaluate runs/fm --iw-samples 5000 --checkpoint last
   vaelab evaluate runs/fm --iw-samples 50 --max-images 200   # a quick look
   vaelab evaluate runs/fm --data ../shared/data/artworks    # another source, resized to the model's input
@@ -30,7 +30,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--checkpoint", choices=("best", "last"), default="best",
                         help="best (highest validation ELBO, the default) or last")
     parser.add_argument("--max-images", type=int, default=MAX_IMAGES, metavar="N",
-                        help=f"evaluate at most N images (default {MAX_IMAGES})")
+                        help=f"evaluate at most N images (default {MAX_IMAGES}: all validation images)")
+    parser.add_argument("--iw-images", type=int, default=IW_IMAGES, metavar="N",
+                        help=f"of which the ELBO and IWAE bounds use at most N (default {IW_IMAGES})")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     parser.add_argument("--seed", type=int, default=0, help="seed of the posterior samples and image choices")
     parser.add_argument("--beta", type=float, metavar="B",
@@ -44,30 +46,40 @@ def run(args: argparse.Namespace) -> int:
     from vaelab.run_dir import RunDir
 
     results = evaluate_run(args.run_dir, iw_samples=args.iw_samples, data=args.data, checkpoint=args.checkpoint,
-                           max_images=args.max_images, device=args.device, seed=args.seed, beta=args.beta)
+                           max_images=args.max_images, iw_images=args.iw_images, device=args.device, seed=args.seed,
+                           beta=args.beta)
     print(summary(results, args.run_dir if args.beta is None else RunDir(args.run_dir).at_beta(args.beta).path))
     return 0
 
 
 def summary(results: dict, directory: Path) -> str:
-    """A few lines for the terminal; everything is in `directory`/eval.json."""
+    """A few lines for the terminal, each number with its standard error or interval; everything is in
+    `directory`/eval.json."""
 
     def number(name: str, unit: str = "") -> str:
         value = results.get(name)
-        return format_number(value) + ("" if value is None else unit)
+        text = format_number(value) + ("" if value is None else unit)
+        if results.get(f"{name}_se") is not None:
+            return f"{text} +- {format_number(results[f'{name}_se'], 2)}"
+        interval = results.get(f"{name}_ci")
+        if isinstance(interval, list) and None not in interval:
+            return f"{text} [{format_number(interval[0], 3)}, {format_number(interval[1], 3)}]"
+        return text
 
     k = results["iw_samples"]
     lines = [
         (f"{results['run']}: {results['description']}, step {results['step']}, "
-         f"{results['images']} images ({results['split']})"),
+         f"{results['images']} images ({results['split']}); +- are standard errors over the images"),
         f"  ELBO {number('elbo')}  IWAE_{k} {number('iwae')} nats  ({number('bits_per_dim')} bits/dim)",
-        (f"  optimal sigma {number('sigma_optimal')}: ELBO {number('elbo_optimal_sigma')}  "
-         f"IWAE_{k} {number('iwae_optimal_sigma')} nats  ({number('bits_per_dim_optimal_sigma')} bits/dim)"),
-        (f"  KL {number('kl')} nats  active units {results['active_units']}/{results['latent_dim']}  "
-         f"aggregate-posterior KL {number('aggregate_posterior_kl')}  MMD {number('aggregate_posterior_mmd')}"),
+        (f"  sigma {number('sigma_optimal')} fitted on {results.get('sigma_fit_images', 0)} training images: "
+         f"ELBO {number('elbo_optimal_sigma')}  IWAE_{k} {number('iwae_optimal_sigma')} nats"),
+        f"  KL {number('kl')} nats  active units {results['active_units']}/{results['latent_dim']}",
+        (f"  aggregate posterior on {results['aggregate_images']} images: KL(q||p) {number('aggregate_kl_q_p')} "
+         f"(leave-one-out {number('aggregate_kl_q_p_loo')}), KL(p||q) {number('aggregate_kl_p_q')}, "
+         f"moment-matched {number('aggregate_posterior_kl')}, MMD {number('aggregate_posterior_mmd')}"),
         (f"  MSE {number('mse')}  PSNR {number('psnr', ' dB')}  SSIM {number('ssim')}  "
          f"smoothness {number('smoothness')}"),
         *[f"  warning: {warning}" for warning in results["warnings"]],
-        f"written: {directory / 'eval.json'} in {results['seconds']:.0f} s",
+        f"written: {directory / 'eval.json'} in {results['seconds']:.0f} s (n/a: its not_applicable says why)",
     ]
     return "\n".join(lines)

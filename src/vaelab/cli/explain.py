@@ -8,6 +8,7 @@ EXAMPLES = """examples:
   vaelab explain --beta 0.1                                      # the seed's loss: sigma = 0.22
   vaelab explain --beta 0.1 --recon sse --image-shape 3x64x64
   vaelab explain --beta 1 --recon mse-mean --image-shape 3x64x64   # F.mse_loss + KL: sigma = 78
+  vaelab explain --beta 0.1 --data ../shared/data/artworks --image-size 64   # and what a linear VAE keeps there
 """
 
 
@@ -21,12 +22,39 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="sse: squared error summed over pixels (default); mse-mean: averaged over pixels")
     parser.add_argument("--image-shape", default="3x64x64", metavar="CxHxW",
                         help="channels x height x width (default 3x64x64); D = C*H*W matters for mse-mean")
+    parser.add_argument("--data", metavar="SPEC",
+                        help="also read beta against these training images' spectrum: how many directions a linear "
+                             "VAE keeps at this beta, and the beta at which each switches off")
+    parser.add_argument("--image-size", type=int, metavar="N", help="with --data: resize to N x N (as vaelab train)")
+    parser.add_argument("--channels", type=int, choices=(1, 3), help="with --data: 1 (grey) or 3 (RGB)")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from vaelab.objectives.explain import explain_beta, parse_image_shape
 
-    reading = explain_beta(args.beta, recon=args.recon, image_shape=parse_image_shape(args.image_shape))
-    print(reading.text(), end="")
+    if args.data is None:
+        reading = explain_beta(args.beta, recon=args.recon, image_shape=parse_image_shape(args.image_shape))
+        print(reading.text(), end="")
+        return 0
+    return explain_on_data(args)
+
+
+def explain_on_data(args: argparse.Namespace) -> int:
+    """The reading for the data's own image shape, then the linear VAE's prediction on its training split."""
+    from vaelab.config import DataConfig
+    from vaelab.data import load_images, split_indices
+    from vaelab.diagnostics.spectrum import linear_prediction, pixel_spectrum
+    from vaelab.objectives.explain import explain_beta, implied_variance
+
+    config = DataConfig(spec=args.data, image_size=args.image_size, channels=args.channels)
+    config.validate()
+    data = load_images(config)
+    shape = tuple(int(size) for size in data.images.shape[1:])
+    reading = explain_beta(args.beta, recon=args.recon, image_shape=shape)
+    train_index, _ = split_indices(len(data.images), config.val_fraction, config.split_seed)
+    eigenvalues, images = pixel_spectrum(data.images[train_index])
+    threshold = implied_variance(args.beta, recon=args.recon, pixels=reading.pixels)
+    print(reading.text())
+    print(linear_prediction(eigenvalues, threshold, beta=args.beta, images=images).text(), end="")
     return 0

@@ -60,11 +60,15 @@ def compare_runs(args: argparse.Namespace) -> int:
     from vaelab.evaluation.compare import reconstruct
     from vaelab.run_dir import read_run
     from vaelab.viz.compare import format_table, plot_comparison
+    from vaelab.viz.noise import noise_lines
 
     if len(args.runs) < 2:
         raise UsageError("compare needs two runs or more: vaelab runs compare RUN RUN ...")
     runs = [read_run(path) for path in args.runs]
     print(format_table(runs))
+    print("differences against the first run, from eval.json (paired over the same validation images):")
+    for line in noise_lines([run.name for run in runs], [run.evaluation for run in runs]):
+        print(f"  {line}")
     same_data = all(run.config.data == runs[0].config.data for run in runs)
     if not same_data:
         print("the runs trained on different data: the figure shows their loss terms, not reconstructions")

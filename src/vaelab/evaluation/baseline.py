@@ -14,11 +14,11 @@ from torch import nn
 from vaelab.config import Config
 from vaelab.data import load_images, split_indices
 from vaelab.diagnostics.baseline import fit_linear_baseline
+from vaelab.diagnostics.intervals import standard_error
 from vaelab.diagnostics.latent import encode
 from vaelab.diagnostics.likelihood import bits_per_dim
 from vaelab.diagnostics.reconstruction import reconstruction_quality
 from vaelab.diagnostics.smoothness import decode_means
-from vaelab.training.batches import to_tensor
 
 
 def training_split(config: Config) -> tuple[np.ndarray, np.ndarray]:
@@ -28,40 +28,32 @@ def training_split(config: Config) -> tuple[np.ndarray, np.ndarray]:
     return data.images, train_index
 
 
-def training_sample(config: Config, count: int, seed: int, device: torch.device) -> torch.Tensor:
-    """`count` training images (a seeded subset; all of them if there are fewer), as they are: (n, C, H, W)."""
-    images, train_index = training_split(config)
-    if len(train_index) > count:
-        train_index = np.sort(np.random.default_rng(seed).choice(train_index, size=count, replace=False))
-    return to_tensor(images, train_index, device, channels_last=True)
-
-
-def linear_and_training_comparison(config: Config, model: nn.Module, x: torch.Tensor, psnr: np.ndarray, seed: int
-                                   ) -> dict[str, Any]:
+def linear_and_training_comparison(config: Config, model: nn.Module, x: torch.Tensor, psnr: np.ndarray,
+                                   train_x: torch.Tensor) -> dict[str, Any]:
     """The two comparisons every evaluation carries: the linear baseline on the same images x (N, C, H, W),
     whose per-image PSNRs under the model are `psnr` (N,), with the paired difference and its standard error
-    (`pca_*`, `psnr_gain_over_pca`); and the model on as many training images, as they are
-    (`train_*`, `generalisation_gap_psnr` = train PSNR - evaluated PSNR)."""
-    results, pca_psnr = pca_metrics(config, x, model.latent_dim, seed)
+    (`pca_*`, `psnr_gain_over_pca`); and the model on training images `train_x`, as they are (`train_*`,
+    `generalisation_gap_psnr` = train PSNR - evaluated PSNR, with its standard error)."""
+    results, pca_psnr = pca_metrics(config, x, model.latent_dim)
     gain = psnr - pca_psnr
     results["psnr_gain_over_pca"] = float(gain.mean())
-    results["psnr_gain_over_pca_se"] = float(gain.std(ddof=1) / math.sqrt(len(gain))) if len(gain) > 1 else None
-    train_x = training_sample(config, len(x), seed, x.device)
-    reconstruction = decode_means(model, encode(model, train_x).mean)
-    train = reconstruction_quality(train_x, reconstruction)
+    results["psnr_gain_over_pca_se"] = standard_error(gain)
+    train = reconstruction_quality(train_x, decode_means(model, encode(model, train_x).mean))
     results.update(train_images=len(train_x), train_mse=float(train.mse.mean()), train_psnr=float(train.psnr.mean()),
+                   train_psnr_se=standard_error(train.psnr),
                    train_ssim=None if train.ssim is None else float(train.ssim.mean()))
     results["generalisation_gap_psnr"] = results["train_psnr"] - float(psnr.mean())
+    results["generalisation_gap_psnr_se"] = math.hypot(results["train_psnr_se"], standard_error(psnr))
     return results
 
 
-def pca_metrics(config: Config, x: torch.Tensor, components: int, seed: int) -> tuple[dict[str, Any], np.ndarray]:
+def pca_metrics(config: Config, x: torch.Tensor, components: int) -> tuple[dict[str, Any], np.ndarray]:
     """`pca_*` of eval.json: PCA's reconstruction quality of the images x (N, C, H, W) and pPCA's exact
     log-likelihood (nats / image, and bits / dim as the VAE's), with `components` = the latent size; and
     PCA's per-image PSNRs (N,)."""
     images, train_index = training_split(config)
     fitted = images[np.sort(train_index)].reshape(len(train_index), -1).astype(np.float32) / 255
-    baseline = fit_linear_baseline(fitted, components, seed=seed)
+    baseline = fit_linear_baseline(fitted, components)
     flat = x.double().cpu().reshape(len(x), -1).numpy()
     reconstruction = torch.from_numpy(baseline.reconstruct(flat)).reshape(x.shape).to(x)
     quality = reconstruction_quality(x, reconstruction)

@@ -28,19 +28,20 @@ from typing import Any
 import numpy as np
 import torch
 
-from vaelab.defaults import IW_SAMPLES, MAX_IMAGES
+from vaelab.defaults import IW_IMAGES, IW_SAMPLES, MAX_IMAGES
 from vaelab.diagnostics import latent, smoothness
-from vaelab.diagnostics.reconstruction import reconstruction_quality
+from vaelab.diagnostics.intervals import standard_error
 from vaelab.errors import UsageError
 from vaelab.evaluation.baseline import linear_and_training_comparison
 from vaelab.evaluation.figures import draw_figures, draw_served_figures
-from vaelab.evaluation.images import evaluation_data
+from vaelab.evaluation.images import evaluation_data, training_subset
+from vaelab.evaluation.latent_measures import latent_metrics, linear_vae_metrics
 from vaelab.evaluation.loaded import load_run, write_validation_record
 from vaelab.evaluation.measures import (
     LIKELIHOOD_NAMES,
     NO_DENSITY,
+    fitted_sigma,
     interpolation_smoothness,
-    latent_metrics,
     likelihood_metrics,
     quality_metrics,
 )
@@ -50,12 +51,13 @@ from vaelab.training.device import resolve_device
 from vaelab.viz.report import refresh_report
 
 log = logging.getLogger("vaelab")
+FEW_IMAGES = 200  # below this many evaluated images, eval.json says so in its warnings
 
 
 def evaluate_run(
     run_dir: str | Path, *, iw_samples: int = IW_SAMPLES, data: str | None = None, checkpoint: str = "best",
-    max_images: int = MAX_IMAGES, device: str = "cpu", seed: int = 0, write_figures: bool = True,
-    beta: float | None = None,
+    max_images: int = MAX_IMAGES, iw_images: int = IW_IMAGES, device: str = "cpu", seed: int = 0,
+    write_figures: bool = True, beta: float | None = None,
 ) -> dict[str, Any]:
     """Evaluate `run_dir`'s checkpoint (`best` or `last`), write RUN/eval.json and figures, return the results;
     with `beta`, a loss-conditional run at that beta, into RUN/beta=B/ (see the module docstring)."""
@@ -63,6 +65,8 @@ def evaluate_run(
         raise UsageError(f"--iw-samples {iw_samples} must be at least 1: e.g. --iw-samples 1000")
     if max_images < 2:
         raise UsageError(f"--max-images {max_images} must be at least 2")
+    if iw_images < 2:
+        raise UsageError(f"--iw-images {iw_images} must be at least 2: e.g. --iw-images {IW_IMAGES}")
     started = time.perf_counter()
     run = RunDir(Path(run_dir))
     torch_device = resolve_device(device)
@@ -86,26 +90,45 @@ def evaluate_run(
         "pixels": math.prod(image_shape), "iw_samples": iw_samples, "seed": seed,
     }
     not_applicable: dict[str, str] = {}
+    caveats: dict[str, str] = {}
     warnings: list[str] = []
+    per_image: dict[str, Any] = {"index": images.index.tolist()}
     encodings = latent.encode(model, images.x)
     reconstruction = smoothness.decode_means(model, encodings.mean)
-    results.update(quality_metrics(images.x, reconstruction, not_applicable))
-    psnr = reconstruction_quality(images.x, reconstruction).psnr
-    results.update(linear_and_training_comparison(config, model, images.x, psnr, seed))
-    results.update(latent_metrics(encodings, generator, not_applicable, warnings))
+    results.update(quality_metrics(images.x, reconstruction, not_applicable, per_image))
+    fit, train_images = training_subset(config, image_shape, seed, torch_device)
+    results.update(linear_and_training_comparison(config, model, images.x, np.array(per_image["psnr"]), fit))
+    results.update(latent_metrics(encodings, generator, seed, not_applicable, caveats, warnings, per_image))
     if model.kind == "vae":
-        results.update(likelihood_metrics(model, objective, config, images.x, iw_samples, generator, not_applicable))
+        sigma_fitted = fitted_sigma(model, objective.likelihood, fit, generator)
+        results.update(sigma_fit_split="train", sigma_fit_images=len(fit), sigma_fit_of=train_images)
+        results.update(linear_vae_metrics(config, objective, fit, not_applicable))
+        bounded = np.arange(len(images.x))
+        if len(bounded) > iw_images:
+            bounded = np.sort(np.random.default_rng(seed).choice(bounded, size=iw_images, replace=False))
+        bounds: dict[str, Any] = {"index": images.index[bounded].tolist()}
+        results["likelihood_images"] = len(bounded)
+        results.update(likelihood_metrics(model, objective, config, images.x[torch.from_numpy(bounded)], iw_samples,
+                                          generator, not_applicable, sigma_fitted, bounds))
+        per_image["likelihood"] = bounds
     else:
         for name in LIKELIHOOD_NAMES:
             results[name] = None
             not_applicable[name] = NO_DENSITY
     ratios, paths, pairs = interpolation_smoothness(model, encodings, seed)
-    results["smoothness"] = float(np.nanmean(ratios)) if np.isfinite(ratios).any() else None
-    results["smoothness_pairs"] = int(np.isfinite(ratios).sum())
+    finite = ratios[np.isfinite(ratios)]
+    results["smoothness"] = float(finite.mean()) if len(finite) else None
+    results["smoothness_se"] = standard_error(finite) if len(finite) > 1 else None
+    results["smoothness_pairs"] = len(finite)
+    if len(images.x) < FEW_IMAGES:
+        warnings.append(f"only {len(images.x)} images evaluated: every number here carries its standard error or "
+                        "interval over them, and several are withheld at this N (not_applicable says why)")
     for warning in warnings:
         log.warning("%s: %s", run.path, warning)
     results["warnings"] = warnings
     results["not_applicable"] = not_applicable
+    results["caveats"] = caveats
+    results["per_image"] = per_image
     if write_figures:
         results["figures"] = draw_figures(out.path, config, model, images, encodings, results, paths, ratios, pairs)
         if beta is not None:  # the run's own were drawn during training, at its validation beta

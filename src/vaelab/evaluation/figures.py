@@ -73,7 +73,7 @@ def draw_figures(out: Path, config: Config, model: nn.Module, images: Evaluation
     written.append("latent_map.png")
 
     metrics = read_metrics(out / "metrics.jsonl")
-    if any("grad_recon_norm/all" in row for row in metrics):
+    if any("grad_recon_norm/encoder" in row for row in metrics):
         figures.plot_gradients(metrics, directory / "gradients.png", title=config.describe())
         written.append("gradients.png")
     return written

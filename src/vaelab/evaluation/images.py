@@ -22,6 +22,7 @@ class EvaluationData:
     classes: list[str] | None
     source: str
     split: str  # "val": the run's validation images; "all": images of another source
+    index: np.ndarray  # the images' indices in their source
 
 
 def evaluation_data(config: Config, spec: str | None, image_shape: tuple[int, int, int], max_images: int, seed: int,
@@ -46,4 +47,23 @@ def evaluation_data(config: Config, spec: str | None, image_shape: tuple[int, in
         index = np.sort(np.random.default_rng(seed).choice(index, size=max_images, replace=False))
     labels = None if data.labels is None else np.asarray(data.labels[index])
     x = to_tensor(data.images, index, device, channels_last=True)
-    return EvaluationData(x=x, labels=labels, classes=data.classes, source=data.source, split=split)
+    return EvaluationData(x=x, labels=labels, classes=data.classes, source=data.source, split=split, index=index)
+
+
+FIT_IMAGES = 500  # training images that fit the shared sigma of the comparison (a seeded subset)
+
+
+def training_subset(config: Config, image_shape: tuple[int, int, int], seed: int, device: torch.device
+                    ) -> tuple[torch.Tensor, int]:
+    """At most FIT_IMAGES of the run's training split (N, C, H, W) in [0, 1], a seeded subset, and how many
+    training images there are: the images the shared sigma of `elbo_optimal_sigma` is fitted on, by the same
+    rule for every run, apart from the validation images it then scores."""
+    data = load_images(config.data)
+    if tuple(data.images.shape[1:]) != tuple(image_shape):
+        raise UsageError(f"the run's images of {config.data.spec} are {data.images.shape[1:]}, the model takes "
+                         f"{image_shape}: the data changed since training")
+    train_index, _ = split_indices(len(data.images), config.data.val_fraction, config.data.split_seed)
+    index = train_index
+    if len(index) > FIT_IMAGES:
+        index = np.sort(np.random.default_rng(seed).choice(index, size=FIT_IMAGES, replace=False))
+    return to_tensor(data.images, index, device, channels_last=True), len(train_index)

@@ -18,7 +18,7 @@ from vaelab.run_dir import RunDir, write_records
 from vaelab.run_dir.model import load_network
 from vaelab.training.device import resolve_device
 from vaelab.training.trainer import epoch_of
-from vaelab.training.validation import validate, validation_index
+from vaelab.training.validation import validate
 
 
 @dataclasses.dataclass
@@ -84,8 +84,7 @@ def write_validation_record(path: Path, loaded: LoadedRun, device: torch.device)
     data = load_images(config.data)
     train_index, val_index = split_indices(len(data.images), config.data.val_fraction, config.data.split_seed)
     batch_size = min(config.training.batch_size, len(train_index))  # the training batch in force
-    index = validation_index(train_index, val_index, batch_size)
-    metrics = validate(loaded.network, loaded.objective, data.images, index, config=config, step=step,
+    metrics = validate(loaded.network, loaded.objective, data.images, val_index, config=config, step=step,
                        device=device, batch_size=batch_size)
     record = {"step": step, "epoch": epoch_of(step, config.training, len(train_index)), "split": "val", **metrics}
     write_records(path, [record])

@@ -1,6 +1,7 @@
 """The evaluation's numbers: each diagnostic (vaelab.diagnostics) applied to a trained model and its images,
-under the names of docs/metrics.md. Numbers a model cannot have are None, with the reason in
-`not_applicable`."""
+under the names of docs/metrics.md, each mean with its standard error over the images (`<name>_se`), and
+each image's value kept for paired comparisons of runs (`per_image`). Numbers a model cannot have are
+None, with the reason in `not_applicable`. The latent space's numbers are latent_measures.py's."""
 
 from __future__ import annotations
 
@@ -12,86 +13,86 @@ import torch
 from torch import nn
 
 from vaelab.config import Config
-from vaelab.diagnostics import aggregate, latent, likelihood, smoothness
+from vaelab.diagnostics import latent, smoothness
+from vaelab.diagnostics import likelihood as likelihood_module
+from vaelab.diagnostics.intervals import standard_error
 from vaelab.diagnostics.reconstruction import reconstruction_quality
+from vaelab.evaluation.latent_measures import NO_DENSITY
 from vaelab.objectives import Objective
+from vaelab.objectives.likelihood import Likelihood
+
+__all__ = ["NO_DENSITY", "fitted_sigma", "interpolation_smoothness", "likelihood_metrics", "quality_metrics"]
 
 SMOOTHNESS_PAIRS = 32  # pairs measured; the figure shows the first INTERPOLATION_ROWS
 INTERPOLATION_STEPS = 10
-LIKELIHOOD_NAMES = ("elbo", "iwae", "bits_per_dim", "sigma", "sigma_optimal", "elbo_optimal_sigma",
-                    "iwae_optimal_sigma", "bits_per_dim_optimal_sigma")
-NO_DENSITY = "the autoencoder's posterior is a point mass: it has no density, so no KL to N(0, I) and no ELBO"
+FIT_SAMPLES = 4  # posterior samples per training image that fit the shared sigma
+LIKELIHOOD_NAMES = ("elbo", "iwae", "bits_per_dim", "elbo_optimal_sigma", "iwae_optimal_sigma",
+                    "bits_per_dim_optimal_sigma")
+LIKELIHOOD_NAMES = (*LIKELIHOOD_NAMES, *(f"{name}_se" for name in LIKELIHOOD_NAMES), "sigma", "sigma_optimal")
 
 
-def quality_metrics(x: torch.Tensor, reconstruction: torch.Tensor, not_applicable: dict[str, str]) -> dict[str, Any]:
-    """mse (per pixel), psnr (dB) and ssim of the posterior-mean reconstructions, means over the images."""
+def with_standard_errors(values: dict[str, np.ndarray], per_image: dict[str, list[float]]) -> dict[str, Any]:
+    """{name: mean, name_se: its standard error over the images}, and each image's value into `per_image`."""
+    results = {}
+    for name, array in values.items():
+        results[name] = float(np.mean(array))
+        results[f"{name}_se"] = standard_error(array)
+        per_image[name] = [float(v) for v in array]
+    return results
+
+
+def quality_metrics(x: torch.Tensor, reconstruction: torch.Tensor, not_applicable: dict[str, str],
+                    per_image: dict[str, list[float]]) -> dict[str, Any]:
+    """mse (per pixel), psnr (dB) and ssim of the posterior-mean reconstructions: means over the images with
+    their standard errors (`_se`)."""
     quality = reconstruction_quality(x, reconstruction)
+    values = {"mse": quality.mse, "psnr": quality.psnr}
     if quality.ssim is None:
-        not_applicable["ssim"] = "SSIM's 11x11 window needs images of at least 11x11 pixels"
-    return {
-        "mse": float(quality.mse.mean()), "psnr": float(quality.psnr.mean()),
-        "ssim": None if quality.ssim is None else float(quality.ssim.mean()),
-    }
+        not_applicable["ssim"] = not_applicable["ssim_se"] = "SSIM's 11x11 window needs images of at least 11x11 pixels"
+        return {**with_standard_errors(values, per_image), "ssim": None, "ssim_se": None}
+    return with_standard_errors({**values, "ssim": quality.ssim}, per_image)
 
 
-def latent_metrics(encodings: latent.Encodings, generator: torch.Generator, not_applicable: dict[str, str],
-                   warnings: list[str]) -> dict[str, Any]:
-    """Active units, KL per dimension, aggregate posterior against the prior, ELBO decomposition."""
-    latent_dim = encodings.mean.shape[1]
-    variance = latent.posterior_mean_variance(encodings)
-    active = latent.active_units(encodings)
-    mean, covariance = aggregate.aggregate_moments(encodings)
-    bandwidth = aggregate.imq_bandwidth(latent_dim)
-    prior_samples = torch.randn(encodings.mean.shape, generator=generator, device=encodings.mean.device)
-    results = {
-        "active_units": active, "active_threshold": latent.ACTIVE_THRESHOLD,
-        "posterior_mean_variance": variance.tolist(),
-        "aggregate_posterior_kl": aggregate.moment_matched_kl(mean, covariance),
-        "aggregate_posterior_mmd": aggregate.mmd_imq(encodings.sample(generator), prior_samples, bandwidth),
-        "mmd_kernel": "imq", "mmd_bandwidth": bandwidth,
-    }
-    if math.isinf(results["aggregate_posterior_kl"]):
-        not_applicable["aggregate_posterior_kl"] = "the covariance of q(z) is singular: a dimension barely varies"
-    if not encodings.gaussian:
-        for name in ("kl", "kl_per_dim", "index_code_mi", "total_correlation", "dimensionwise_kl"):
-            results[name] = None
-            not_applicable[name] = NO_DENSITY
-        return results
-    if (warning := latent.collapse_warning(active, latent_dim)) is not None:
-        warnings.append(warning)
-    kl_dims = latent.kl_per_dim(encodings)
-    decomposition = aggregate.elbo_decomposition(encodings, generator=generator)
-    return {
-        **results, "kl": float(kl_dims.sum()), "kl_per_dim": kl_dims.tolist(),
-        "index_code_mi": decomposition.index_code_mi, "total_correlation": decomposition.total_correlation,
-        "dimensionwise_kl": decomposition.dimensionwise_kl,
-    }
+def fitted_sigma(model: nn.Module, likelihood: Likelihood, fit: torch.Tensor, generator: torch.Generator
+                 ) -> float:
+    """The shared decoder sigma fitted on the images `fit` (a subset of the training split): sigma^2 = the mean
+    squared error per pixel over FIT_SAMPLES posterior samples of each, the maximiser of their Gaussian ELBO."""
+    samples = likelihood_module.importance_samples(model, likelihood, fit, samples=FIT_SAMPLES, generator=generator)
+    return likelihood_module.optimal_sigma(samples.squared_error, math.prod(fit.shape[1:]))
 
 
 def likelihood_metrics(model: nn.Module, objective: Objective, config: Config, x: torch.Tensor,
-                       iw_samples: int, generator: torch.Generator, not_applicable: dict[str, str]) -> dict[str, Any]:
-    """beta = 1 ELBO, IWAE and bits/dim under the run's likelihood and under the optimal shared sigma."""
+                       iw_samples: int, generator: torch.Generator, not_applicable: dict[str, str],
+                       sigma_fitted: float, per_image: dict[str, list[float]]) -> dict[str, Any]:
+    """beta = 1 ELBO, IWAE and bits/dim under the run's likelihood and under the shared sigma fitted on the
+    training split (`sigma_fitted`), each a mean over the images of x with its standard error (`_se`)."""
     pixels = math.prod(x.shape[1:])
-    samples = likelihood.importance_samples(model, objective.likelihood, x, samples=iw_samples, generator=generator)
-    sigma_optimal = likelihood.optimal_sigma(samples.squared_error, pixels)
-    optimal = samples.log_weights(likelihood.gaussian_log_likelihood(samples.squared_error, sigma_optimal, pixels))
+    samples = likelihood_module.importance_samples(model, objective.likelihood, x, samples=iw_samples,
+                                                   generator=generator)
+    optimal = samples.log_weights(likelihood_module.gaussian_log_likelihood(samples.squared_error, sigma_fitted,
+                                                                            pixels))
     own = samples.log_weights()
-    sigma = objective.likelihood.sigma()
+    sigma = objective.sigma()
+    if config.objective.recon in ("sse", "mse-mean"):  # the sigma in force (GECO: its 1 / lambda's)
+        own = samples.log_weights(likelihood_module.gaussian_log_likelihood(samples.squared_error, sigma, pixels))
     if config.objective.recon == "sigma-optimal":
-        # The run re-fits sigma to every batch; a density needs one sigma: the optimum over these images.
-        own, sigma = optimal, sigma_optimal
-    iwae = likelihood.iwae_bound(own, iw_samples)
-    iwae_optimal = likelihood.iwae_bound(optimal, iw_samples)
-    results = {
-        "elbo": float(likelihood.iwae_bound(own, 1).mean()), "iwae": float(iwae.mean()),
-        "bits_per_dim": float(likelihood.bits_per_dim(iwae, pixels).mean()),
-        "sigma": sigma, "sigma_optimal": sigma_optimal,
-        "elbo_optimal_sigma": float(likelihood.iwae_bound(optimal, 1).mean()),
-        "iwae_optimal_sigma": float(iwae_optimal.mean()),
-        "bits_per_dim_optimal_sigma": float(likelihood.bits_per_dim(iwae_optimal, pixels).mean()),
+        # The run re-fits sigma to every batch; a density needs one sigma: its rule over these images.
+        sigma = likelihood_module.optimal_sigma(samples.squared_error, pixels)
+        own = samples.log_weights(likelihood_module.gaussian_log_likelihood(samples.squared_error, sigma, pixels))
+    iwae, iwae_optimal = likelihood_module.iwae_bound(own, iw_samples), likelihood_module.iwae_bound(optimal,
+                                                                                                     iw_samples)
+    values = {
+        "elbo": likelihood_module.iwae_bound(own, 1), "iwae": iwae,
+        "bits_per_dim": likelihood_module.bits_per_dim(iwae, pixels),
+        "elbo_optimal_sigma": likelihood_module.iwae_bound(optimal, 1), "iwae_optimal_sigma": iwae_optimal,
+        "bits_per_dim_optimal_sigma": likelihood_module.bits_per_dim(iwae_optimal, pixels),
     }
+    results = with_standard_errors({name: value.cpu().numpy() for name, value in values.items()}, per_image)
+    results.update(sigma=sigma, sigma_optimal=sigma_fitted)
     if config.objective.recon == "bernoulli":
-        results["sigma"] = results["bits_per_dim"] = None
+        for name in ("sigma", "bits_per_dim", "bits_per_dim_se"):
+            results[name] = None
+        per_image.pop("bits_per_dim")
         not_applicable["sigma"] = "the Bernoulli likelihood has no sigma"
         not_applicable["bits_per_dim"] = ("the Bernoulli likelihood is not a density over pixel values in [0, 1] "
                                           "(Loaiza-Ganem & Cunningham 2019); see bits_per_dim_optimal_sigma")

@@ -91,7 +91,11 @@ class ConvVAE(LatentModel):
 
     def encode(self, x: torch.Tensor, beta: float | torch.Tensor | None = None) -> DiagonalGaussian | PointMass:
         """x: (B, C, H, W) in [0, 1] -> q(z|x); a conditional model's beta: one number or (B,)."""
-        return self.posterior(self.head(self._modulated(self.encoder, "encoder_films", x, self.condition(beta, x))))
+        features = self._modulated(self.encoder, "encoder_films", x, self.condition(beta, x))
+        # The posterior's parameters in float32 under bf16 autocast: a KL near 50 nats in bf16 moves in
+        # steps of 0.25 nats, and the noise and log-variance would be rounded as coarsely.
+        with torch.autocast(x.device.type, enabled=False):
+            return self.posterior(self.head(features.float()))
 
     def decode(self, z: torch.Tensor, beta: float | torch.Tensor | None = None) -> torch.Tensor:
         """z: (B, Z) -> logits (B, C, H, W); pixel means are sigmoid(logits); a conditional model's beta as in

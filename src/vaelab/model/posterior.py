@@ -26,7 +26,9 @@ class DiagonalGaussian:
     """
 
     def __init__(self, mean: torch.Tensor, logvar: torch.Tensor):
-        self.mean = mean
+        # float32 at least (float64 stays): under bf16 autocast the KL, the noise and log q(z|x) keep their precision
+        self.mean = mean if mean.dtype == torch.float64 else mean.float()
+        logvar = logvar if logvar.dtype == torch.float64 else logvar.float()
         # Clamp only against overflow in exp(): std in [2e-9, 5e8] is far outside anything a trained
         # encoder produces, so the gradient is unaffected in practice.
         self.logvar = logvar.clamp(-40.0, 40.0)

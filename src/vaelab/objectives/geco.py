@@ -25,7 +25,9 @@ direction, and under Adam (invariant to the scale of the loss) the same steps wh
 slowly. So GECO is a beta-VAE whose beta = 1 / lambda is found by the constraint; that beta is what
 `beta` logs, next to `geco_lambda`, `geco_error_ma` and `geco_constraint_ma` (= error_ma - kappa).
 lambda and error_ma are buffers: they go into every checkpoint and survive a resume. They change
-only in training mode, never during validation.
+only in training mode, never during validation. Under DDP the batch error is all-reduced first, so lambda
+follows the global batch's error. With a squared error, the sigma the loss implies is that of the weight
+in force, sigma^2 = (1 / lambda) / 2: the logged `sigma` and `elbo` use it (Objective.forward).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.distributed as dist
 
 from vaelab.config import ObjectiveConfig
 from vaelab.errors import UsageError
@@ -91,8 +94,15 @@ class GECO(KLWeighting):
     def update(self, error: torch.Tensor) -> None:
         """One step of the moving average and of the multiplicative lambda update. error: scalar.
 
-        Written without a branch on the device's values, so that a training step never waits for them.
+        Written without a branch on the device's values, so that a training step never waits for them. In a
+        data-parallel run (torch.distributed initialised) the error is first averaged over the processes, whose
+        shares of the global batch are of equal size: every process then takes the same step from the global
+        batch's error, as one process training alone would.
         """
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            error = error.clone()
+            dist.all_reduce(error)
+            error /= dist.get_world_size()
         averaged = self.alpha * self.error_ma + (1 - self.alpha) * error
         # start the average at the first batch, as the paper does
         self.error_ma.copy_(torch.where(torch.isnan(self.error_ma), error, averaged))

@@ -97,8 +97,17 @@ class SumSquaredError(Likelihood):
         super().__init__()
         self.pixels = pixels
         self.scale = 1.0 / pixels if mean_over_pixels else 1.0
-        recon = "mse-mean" if mean_over_pixels else "sse"
-        self.implied_sigma = math.sqrt(implied_variance(beta, recon=recon, pixels=pixels))
+        self.kind = "mse-mean" if mean_over_pixels else "sse"
+        self.implied_sigma = math.sqrt(implied_variance(beta, recon=self.kind, pixels=pixels))
+
+    def nll_at_weight(self, recon: torch.Tensor, beta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(-log p(x|z) per example, sigma) under the sigma that a KL weight `beta` in force implies (GECO's
+        1 / lambda, which changes every step): sigma^2 = beta / 2 (sse) or beta * D / 2 (mse-mean), from the
+        recon term (B,) of the step. beta: a 0-d tensor, so that no value leaves the device."""
+        variance = implied_variance(beta, recon=self.kind, pixels=self.pixels)
+        sse = recon / self.scale
+        nll = sse / (2 * variance) + self.pixels * (0.5 * torch.log(variance) + 0.5 * LOG_2PI)
+        return nll, variance.sqrt()
 
     def recon(self, x, logits):
         return self.scale * squared_error(x, torch.sigmoid(logits))

@@ -24,6 +24,7 @@ from vaelab.model import VAEOutput
 from vaelab.objectives.capacity import CapacityControl
 from vaelab.objectives.conditional import LogUniformBeta
 from vaelab.objectives.decoder_variance import LearnedSigmaGaussian, OptimalSigmaGaussian
+from vaelab.objectives.explain import implied_variance
 from vaelab.objectives.free_bits import FreeBits
 from vaelab.objectives.geco import GECO
 from vaelab.objectives.likelihood import Bernoulli, FixedGaussian, Likelihood, SumSquaredError
@@ -37,7 +38,11 @@ def make_likelihood(config: ObjectiveConfig, image_shape: tuple[int, int, int]) 
     pixels = math.prod(image_shape)
     channels = image_shape[0]
     if config.recon in ("sse", "mse-mean"):
-        return SumSquaredError(beta=config.beta, pixels=pixels, mean_over_pixels=config.recon == "mse-mean")
+        # Capacity control has no KL weight to read as a sigma (gamma |KL - C| pins the KL instead): its ELBO is
+        # the one summed squared error means at beta = 1, sigma^2 = 1/2. GECO's sigma follows its weight in
+        # force (Objective.forward).
+        beta = 1.0 if config.capacity is not None else config.beta
+        return SumSquaredError(beta=beta, pixels=pixels, mean_over_pixels=config.recon == "mse-mean")
     if config.recon == "gaussian":
         return FixedGaussian(config.sigma)
     if config.recon == "bernoulli":
@@ -108,15 +113,32 @@ class Objective(nn.Module):
         else:
             weight = self.weighting(recon=recon, kl=kl, kl_per_dim=kl_per_dim, mse=mse, step=step)
         loss = recon.mean() + (weight.beta * weight.kl_objective).mean()
+        sigma = self.likelihood.logged_sigma()
         with torch.no_grad():
             if self.deterministic:
                 elbo = torch.full_like(recon, math.nan)  # a point-mass posterior has no finite ELBO
+            elif self._sigma_follows_weight():
+                nll, sigma = self.likelihood.nll_at_weight(recon.detach(), torch.as_tensor(weight.beta).double())
+                elbo = -(nll + kl)
             else:
                 elbo = -(self.likelihood.nll_given_recon(x, output.logits, recon) + kl)
         return LossTerms(
-            loss=loss, recon=recon, kl=kl, elbo=elbo, mse=mse, beta=weight.beta, sigma=self.likelihood.logged_sigma(),
+            loss=loss, recon=recon, kl=kl, elbo=elbo, mse=mse, beta=weight.beta, sigma=sigma,
             extras={**weight.extras, **self.likelihood.metrics()},
         )
+
+    def _sigma_follows_weight(self) -> bool:
+        """GECO with a squared error: the sigma the loss implies is that of the weight found, 1 / lambda."""
+        return isinstance(self.weighting, GECO) and isinstance(self.likelihood, SumSquaredError)
+
+    def sigma(self) -> float:
+        """The decoder std in force now (nan where there is none): under GECO with a squared error, the sigma
+        of its current weight 1 / lambda; else the likelihood's (implied, fixed, learned or latest optimal)."""
+        if self._sigma_follows_weight():
+            variance = implied_variance(self.weighting.beta_at(0), recon=self.likelihood.kind,
+                                        pixels=self.likelihood.pixels)
+            return math.sqrt(variance)
+        return self.likelihood.sigma()
 
 
 def build_objective(config: Config, image_shape: tuple[int, int, int], *, total_steps: int) -> Objective:

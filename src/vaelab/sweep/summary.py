@@ -41,8 +41,41 @@ FROM_METRICS = ("beta", "sigma", "loss", "elbo", "mse")
 FROM_EVALUATION = ("elbo_optimal_sigma", "active_units", "aggregate_posterior_kl", "aggregate_posterior_mmd")
 
 
+SEED_KEY = "training.seed"
+SEED_SUMMARISED = ("rate", "distortion", "elbo", "elbo_optimal_sigma", "mse")  # mean and sd over the seeds
+
+
 def columns(plan: SweepPlan) -> list[str]:
-    return ["run", *(axis.key for axis in plan.axes), *METRIC_COLUMNS]
+    """summary.csv's columns; a grid over training.seed adds `<name>_mean`, `<name>_sd` and `seeds`."""
+    seeded = [f"{name}_{stat}" for name in SEED_SUMMARISED for stat in ("mean", "sd")] + ["seeds"]
+    return ["run", *(axis.key for axis in plan.axes), *METRIC_COLUMNS, *(seeded if has_seed_axis(plan) else [])]
+
+
+def has_seed_axis(plan: SweepPlan) -> bool:
+    return any(axis.key == SEED_KEY for axis in plan.axes)
+
+
+def with_seed_statistics(plan: SweepPlan, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each row with the mean and sd (ddof 1) over the seeds of its grid point (the rows that share every axis
+    but training.seed) of SEED_SUMMARISED, and how many seeds had the number; rows as they are without a seed
+    axis."""
+    if not has_seed_axis(plan):
+        return rows
+    others = [axis.key for axis in plan.axes if axis.key != SEED_KEY]
+    points: dict[tuple, list[dict[str, Any]]] = {}
+    for row in rows:
+        points.setdefault(tuple(row.get(key) for key in others), []).append(row)
+    for members in points.values():
+        for name in SEED_SUMMARISED:
+            values = [row[name] for row in members
+                      if isinstance(row.get(name), (int, float)) and math.isfinite(row[name])]
+            mean = sum(values) / len(values) if values else None
+            sd = (math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else None)
+            for row in members:
+                row[f"{name}_mean"], row[f"{name}_sd"] = mean, sd
+        for row in members:
+            row["seeds"] = len(members)
+    return rows
 
 
 def distortion(recon_kind: str, recon: float, pixels: int | None) -> float:
@@ -84,7 +117,7 @@ def write_summary(plan: SweepPlan, rows: list[dict[str, Any]]) -> Path:
     text = io.StringIO(newline="")
     writer = csv.DictWriter(text, fieldnames=columns(plan))
     writer.writeheader()
-    for row in rows:
+    for row in with_seed_statistics(plan, rows):
         writer.writerow({key: _cell(value, key in axis_keys) for key, value in row.items()})
     atomic_write_text(path, text.getvalue())
     return path

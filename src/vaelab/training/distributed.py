@@ -31,8 +31,8 @@ model's state and the global step, so a run resumes under any number of processe
 
 What is not the same as one process: the noise (each process draws its own), and a statistic of
 the batch taken inside the objective (free bits' per-dimension mean KL, capacity's |KL - C|, the
-optimal sigma, GECO's error) is taken over each process's B / W examples, as BatchNorm's
-statistics are under DDP; GECO's lambda follows the error of rank 0's share.
+optimal sigma) is taken over each process's B / W examples, as BatchNorm's statistics are under
+DDP. GECO's error is the exception: it is all-reduced (geco.py), so lambda follows the global batch.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The callback that records the gradient decomposition (vaelab.diagnostics.gradients) during training."""
+"""The callback that records the gradient view (vaelab.diagnostics.gradients) during training."""
 
 from __future__ import annotations
 
@@ -7,22 +7,41 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vaelab.diagnostics.gradients import gradient_metrics, term_gradients
+from vaelab.diagnostics.gradients import batch_statistics, parameter_groups, summarise, term_gradients
 from vaelab.model import at_beta
 from vaelab.run_dir import read_metrics
 from vaelab.training.callbacks import Callback
 from vaelab.training.loggers import Logger
 from vaelab.viz.diagnostics import plot_gradients
 
+GRADIENT_BATCHES = 4  # fixed batches each record is averaged over (its interval is a t interval over them)
+
+
+def adam_denominators(optimizer: torch.optim.Optimizer) -> dict[int, torch.Tensor] | None:
+    """{id(parameter): sqrt(v_hat) + eps}, the per-coordinate divisor of Adam's current step (Kingma & Ba 2015,
+    Algorithm 1: v_hat = v / (1 - beta2^t)); None before the optimiser's first step."""
+    denominators = {}
+    for group in optimizer.param_groups:
+        _, beta2 = group["betas"]
+        for p in group["params"]:
+            state = optimizer.state.get(p, {})
+            if "exp_avg_sq" not in state:
+                return None
+            step = float(state["step"])
+            denominators[id(p)] = (state["exp_avg_sq"] / (1 - beta2**step)).sqrt() + group["eps"]
+    return denominators
+
 
 class GradientMonitor(Callback):
-    """Every `every` steps, the gradient decomposition on one fixed training batch.
+    """At step 1, every `every` steps and at the last step: the gradient view on GRADIENT_BATCHES fixed
+    training batches.
 
-    The batch (of the training batch size) is the same all run long, so the curves show the network
-    changing, not the data; the noise comes from its own generator, seeded by the step, so the
-    trainer's random streams (and with them a resumed run's numbers) are untouched. Records go to
-    the run's loggers with `split: "train"`; `figures/gradients.png` is redrawn whenever the other
-    figures are.
+    The batches (of the training batch size, disjoint, fewer when the training set is small) are the same
+    all run long, so the curves show the network changing, not the data; the noise comes from its own
+    generator, seeded by the step, so the trainer's random streams (and with them a resumed run's numbers)
+    are untouched. Adam's preconditioner is read from the trainer's optimiser as it stands after the step.
+    Records go to the run's loggers with `split: "train"`; `figures/gradients.png` is redrawn whenever the
+    other figures are.
     """
 
     def __init__(self, loggers: list[Logger], *, every: int, run_dir: Path, figures: bool = True):
@@ -30,20 +49,25 @@ class GradientMonitor(Callback):
         self.every = every
         self.metrics_path = run_dir / "metrics.jsonl"
         self.figure = run_dir / "figures" / "gradients.png" if figures else None
-        self.index: np.ndarray | None = None
+        self.batches: list[np.ndarray] = []
 
     def on_fit_start(self, trainer):
         rng = np.random.default_rng(trainer.config.training.seed)
-        self.index = np.sort(rng.choice(trainer.train_index, size=trainer.batch_size, replace=False))
+        order = rng.permutation(trainer.train_index)
+        count = max(1, min(GRADIENT_BATCHES, len(order) // trainer.batch_size))
+        self.batches = [np.sort(order[b * trainer.batch_size : (b + 1) * trainer.batch_size]) for b in range(count)]
 
     def on_train_batch_end(self, trainer, terms):
-        if trainer.step % self.every != 0:
+        if not (trainer.step % self.every == 0 or trainer.step in (1, trainer.total_steps)):
             return
         generator = torch.Generator(device=trainer.device).manual_seed(trainer.config.training.seed + trainer.step)
         served = at_beta(trainer.model, trainer.config.objective.beta)  # a loss-conditional model: its validation beta
-        gradients = term_gradients(served, trainer.objective, trainer.batch(self.index), step=trainer.step,
-                                   generator=generator)
-        record = {"epoch": trainer.epoch, "split": "train", **gradient_metrics(gradients)}
+        groups = parameter_groups(served)
+        preconditioner = adam_denominators(trainer.optimizer)
+        per_batch = [batch_statistics(term_gradients(served, trainer.objective, trainer.batch(index),
+                                                     step=trainer.step, generator=generator), groups, preconditioner)
+                     for index in self.batches]
+        record = {"epoch": trainer.epoch, "split": "train", **summarise(per_batch)}
         for logger in self.loggers:
             logger.log_metrics(record, trainer.step)
 

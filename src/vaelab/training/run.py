@@ -109,9 +109,12 @@ def _train(
     device = resolve_device(config.training.device) if parallel is None else parallel.device
 
     data = load_images(config.data)
+    train_index, val_index = split_indices(len(data.images), config.data.val_fraction, config.data.split_seed)
+    if not len(val_index):  # validation on training images would pass them off as held-out ones
+        raise UsageError(f"data.val_fraction={config.data.val_fraction} leaves no validation images of the "
+                         f"{len(data.images)}: use --val-fraction 0.1 (best.pt and the report need held-out images)")
     if writes:
         _report_skipped(data, out)
-    train_index, val_index = split_indices(len(data.images), config.data.val_fraction, config.data.split_seed)
     image_shape = tuple(data.images.shape[1:])
 
     model = training_network(config, image_shape, device)

@@ -1,6 +1,6 @@
 """TensorBoard event files for `--tensorboard` (the optional extra `pip install 'vaelab[tensorboard]'`).
 
-The same metrics as metrics.jsonl, under `<split>/<name>` (e.g. `val/kl`, `train/grad_kl_share/encoder`),
+The same metrics as metrics.jsonl, under `<split>/<name>` (e.g. `val/kl`, `train/grad_ratio/encoder`),
 and the run's figures as images, in RUN/tensorboard/. View them with `tensorboard --logdir RUN/tensorboard`.
 """
 

@@ -29,7 +29,7 @@ from vaelab.training.length import run_length, validation_interval
 from vaelab.training.lr_schedule import learning_rate, warmup_steps
 from vaelab.training.nonfinite import NonFiniteGuard
 from vaelab.training.stop import Interrupted, StopSignals
-from vaelab.training.validation import autocast, validate, validation_index, validation_sums
+from vaelab.training.validation import autocast, validate, validation_sums, with_one_sigma
 from vaelab.version import __version__
 
 if TYPE_CHECKING:
@@ -216,14 +216,14 @@ class Trainer:
         """Mean metrics over the validation images (validation.py: a fixed noise seed, so that every pass
         is comparable) with the evaluated weights; a data-parallel run shares the images out and averages
         over them all."""
-        index = validation_index(self.train_index, self.val_index, self.batch_size)
+        index = self.val_index
         if self.parallel is None:
             return validate(self.eval_model, self.objective, self.images, index, config=self.config, step=self.step,
                             device=self.device, batch_size=self.batch_size)
         share = self.parallel.validation_share(index)
         sums = validation_sums(self.eval_model, self.objective, self.images, share, config=self.config,
                                step=self.step, device=self.device, batch_size=self.batch_size)
-        return self.parallel.weighted_mean(sums, len(share))
+        return with_one_sigma(self.parallel.weighted_mean(sums, len(share)), self.objective, self.images.shape[1:])
 
     def state_dict(self) -> dict[str, Any]:
         return {

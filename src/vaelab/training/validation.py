@@ -9,6 +9,7 @@ beta. It runs the model in eval mode and leaves it, and the objective, in the mo
 from __future__ import annotations
 
 import contextlib
+import math
 
 import numpy as np
 import torch
@@ -16,9 +17,13 @@ from torch import nn
 
 from vaelab.config import Config
 from vaelab.model import at_beta
+from vaelab.model.posterior import LOG_2PI
 from vaelab.objectives import Objective
+from vaelab.objectives.decoder_variance import LOG_SIGMA_FLOOR, OptimalSigmaGaussian
 from vaelab.objectives.terms import as_floats
 from vaelab.training.batches import to_tensor
+
+SSE_PREFIX = "_sse/"  # a sigma-optimal run's summed squared error per channel, during a validation pass
 
 
 def autocast(config: Config, device: torch.device) -> contextlib.AbstractContextManager:
@@ -33,18 +38,44 @@ def validation_seed(config: Config) -> int:
     return config.training.seed + 1
 
 
-def validation_index(train_index: np.ndarray, val_index: np.ndarray, batch_size: int) -> np.ndarray:
-    """The images a run validates on: its validation split, or with none (val_fraction = 0) its first
-    training batch."""
-    return val_index if len(val_index) else train_index[:batch_size]
-
-
 def validate(model: nn.Module, objective: Objective, images: np.ndarray, index: np.ndarray, *, config: Config,
              step: int, device: torch.device, batch_size: int) -> dict[str, float]:
     """The mean loss terms (metrics.jsonl's names) over the images `images[index]`, uint8 (N, C, H, W)."""
     sums = validation_sums(model, objective, images, index, config=config, step=step, device=device,
                            batch_size=batch_size)
-    return {name: total / len(index) for name, total in sums.items()}
+    return with_one_sigma({name: total / len(index) for name, total in sums.items()}, objective, images.shape[1:])
+
+
+def with_one_sigma(means: dict[str, float], objective: Objective, image_shape: tuple[int, ...]) -> dict[str, float]:
+    """The validation means of a `sigma-optimal` run re-read under one sigma for the whole validation set.
+
+    Its training re-fits sigma to every batch; scored chunk by chunk, each chunk would be scored under its
+    own sigma. The optimum over the whole set is sigma_c^2 = mean SSE_c / P_c, P_c the pixels a sigma covers
+    (H W per channel c, or all D for one shared sigma), from the summed squared errors that `validation_sums`
+    adds up (`_sse/<c>`). The Gaussian NLL is linear in the SSE, so the means follow in closed form
+    (Rybkin et al. 2021), with sigma floored at e^-6 as in training:
+
+        recon = sum_c [ mean SSE_c / (2 sigma_c^2) + P_c log sigma_c ] + D/2 log 2 pi,   elbo = -(recon + kl)
+
+    and the loss changes by the change in recon (its KL term does not depend on sigma). Other runs' means
+    come back as they are; the `_sse/` entries are dropped."""
+    sse = [means.pop(f"{SSE_PREFIX}{c}") for c in range(image_shape[0]) if f"{SSE_PREFIX}{c}" in means]
+    likelihood = objective.likelihood
+    if not sse or not isinstance(likelihood, OptimalSigmaGaussian):
+        return means
+    channels, height, width = image_shape
+    groups = sse if likelihood.per_channel else [sum(sse)]  # mean SSE under each sigma
+    pixels = height * width if likelihood.per_channel else channels * height * width
+    log_sigma = [max(0.5 * math.log(max(total / pixels, 1e-300)), LOG_SIGMA_FLOOR) for total in groups]
+    recon = sum(total / (2 * math.exp(2 * ls)) + pixels * ls for total, ls in zip(groups, log_sigma))
+    recon += 0.5 * channels * height * width * LOG_2PI
+    means["loss"] += recon - means["recon"]
+    means["recon"] = recon
+    means["elbo"] = -(recon + means["kl"])
+    means["sigma"] = sum(math.exp(ls) for ls in log_sigma) / len(log_sigma)
+    if likelihood.per_channel:
+        means.update({f"sigma_channel_{c}": math.exp(ls) for c, ls in enumerate(log_sigma)})
+    return means
 
 
 @torch.no_grad()
@@ -67,8 +98,13 @@ def validation_sums(model: nn.Module, objective: Objective, images: np.ndarray, 
         for start in range(0, len(index), chunk):
             x = to_tensor(images, index[start : start + chunk], device, config.training.channels_last)
             with autocast(config, device):
-                terms = objective(x, served(x, generator=generator), step)
-            for name, value in terms.metric_values().items():
+                output = served(x, generator=generator)
+                terms = objective(x, output, step)
+            values = terms.metric_values()
+            if isinstance(objective.likelihood, OptimalSigmaGaussian):  # summed for `with_one_sigma`
+                sse = (x - output.reconstruction.float()).pow(2).sum(dim=(2, 3)).double().mean(dim=0)  # (C,)
+                values.update({f"{SSE_PREFIX}{c}": value for c, value in enumerate(sse.unbind())})
+            for name, value in values.items():
                 sums[name] = sums.get(name, 0.0) + value * len(x)
     finally:
         model.train(was_training[0])

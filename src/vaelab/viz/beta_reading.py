@@ -15,15 +15,33 @@ def beta_reading(run: RunSummary) -> dict[str, Any] | None:
     None while the image size that the reading names is unknown (no checkpoint yet)."""
     objective = run.config.objective
     kind = run.config.model.kind
-    facts = {"reading": None, "recon": objective.recon, "kind": kind, "beta": objective.beta,
+    method = weighting_method(run)
+    beta = objective.beta
+    if method == "geco":  # the weight in force is 1 / lambda: the final validation record's beta
+        beta = run.final("val").get("beta", beta)
+    facts = {"reading": None, "recon": objective.recon, "kind": kind, "beta": beta, "method": method,
              "sigma": run.final("val").get("sigma", math.nan)}
-    if kind == "ae" or objective.recon not in ("sse", "mse-mean"):
+    if kind == "ae" or objective.recon not in ("sse", "mse-mean") or method == "capacity":
         return facts
     shape = _image_shape(run)
     if shape is None:
         return None
-    reading = explain_beta(objective.beta, recon=objective.recon, image_shape=shape)
+    reading = explain_beta(beta, recon=objective.recon, image_shape=shape)
     return {**facts, "reading": reading, "blocks": _explain_blocks(reading)}
+
+
+def weighting_method(run: RunSummary) -> str:
+    """How the run weighs its KL: "geco", "capacity", "free-bits", "schedule", "conditional" or "beta"."""
+    objective = run.config.objective
+    if objective.geco_target is not None:
+        return "geco"
+    if objective.capacity is not None:
+        return "capacity"
+    if objective.free_bits > 0:
+        return "free-bits"
+    if objective.beta_range is not None:
+        return "conditional"
+    return "schedule" if objective.beta_schedule != "constant" else "beta"
 
 
 def _explain_blocks(reading: BetaReading) -> list[tuple[str, str]]:

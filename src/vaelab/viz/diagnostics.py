@@ -15,51 +15,65 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from vaelab.viz.figures import KL_COLOUR, RECON_COLOUR
+from vaelab.viz.figures import KL_COLOUR
 from vaelab.viz.grid import image_row, show
 from vaelab.viz.saving import save_figure
 
-PART_STYLES = {"encoder": "-", "decoder": ":", "all": "--"}
+GROUP_COLOURS = {"encoder": "black", "encoder_body": "tab:green", "mean_head": "tab:blue",
+                 "logvar_head": "tab:orange"}
 INACTIVE_COLOUR = "0.7"
 
 
-def _grad_series(rows: list[dict[str, Any]], key: str) -> tuple[list[int], list[float]]:
-    points = [(r["step"], r[key]) for r in rows if key in r and isinstance(r[key], float) and math.isfinite(r[key])]
-    return [p[0] for p in points], [p[1] for p in points]
+def _grad_series(rows: list[dict[str, Any]], key: str) -> tuple[list[int], list[float], list[list[float] | None]]:
+    """(steps, values, intervals) of one gradient-view metric; intervals from `<name>_ci/<group>` where logged."""
+    name, _, group = key.partition("/")
+    points = [(r["step"], r[key], r.get(f"{name}_ci/{group}")) for r in rows
+              if isinstance(r.get(key), float) and math.isfinite(r[key])]
+    return [p[0] for p in points], [p[1] for p in points], [p[2] for p in points]
+
+
+def _band(ax: matplotlib.axes.Axes, steps: list[int], intervals: list[list[float] | None], colour: str) -> None:
+    known = [(s, ci) for s, ci in zip(steps, intervals) if ci is not None and None not in ci]
+    if len(known) > 1:
+        ax.fill_between([s for s, _ in known], [ci[0] for _, ci in known], [ci[1] for _, ci in known],
+                        color=colour, alpha=0.15, lw=0)
 
 
 def plot_gradients(rows: list[dict[str, Any]], path: Path, title: str = "") -> Figure:
-    """Over training: the norms of the two gradients, their cosine, and the KL term's share of the update,
-    for the encoder, the decoder and all parameters (the records of diagnostics.gradients)."""
-    fig, (norms, cosine, share) = plt.subplots(3, 1, figsize=(8, 8), sharex=True, height_ratios=(3, 2, 2))
-    for part, style in PART_STYLES.items():
-        for name, colour, label in (("grad_recon_norm", RECON_COLOUR, "|grad recon|"),
-                                    ("grad_kl_norm", KL_COLOUR, "|grad beta KL|")):
-            steps, values = _grad_series(rows, f"{name}/{part}")
-            positive = [(s, v) for s, v in zip(steps, values) if v > 0]  # the decoder's KL gradient is 0
+    """Over training (the records of diagnostics.gradients): the norms of the two gradients per group, the
+    ratio |grad beta KL| / |grad recon| and their cosine, each with its 95% interval over the fixed batches,
+    in gradient descent (solid) and in Adam's preconditioned coordinates (dashed)."""
+    fig, (norms, ratio, cosine) = plt.subplots(3, 1, figsize=(8, 8.5), sharex=True, height_ratios=(3, 2, 2))
+    for group, colour in GROUP_COLOURS.items():
+        for name, style, label in (("grad_recon_norm", "-", "|grad recon|"), ("grad_kl_norm", "--", "|grad beta KL|")):
+            steps, values, _ = _grad_series(rows, f"{name}/{group}")
+            positive = [(s, v) for s, v in zip(steps, values) if v > 0]
             if positive:
-                norms.plot(*zip(*positive), style, color=colour, lw=1.3, label=f"{label}, {part}")
-        for ax, name, colour in ((cosine, "grad_cosine", "tab:purple"), (share, "grad_kl_share", KL_COLOUR)):
-            steps, values = _grad_series(rows, f"{name}/{part}")
-            if steps:  # the decoder's cosine is undefined: its KL gradient is 0
-                ax.plot(steps, values, style, color=colour, lw=1.3, label=part)
+                norms.plot(*zip(*positive), style, color=colour, lw=1.2, label=f"{label}, {group}")
+        for ax, name in ((ratio, "ratio"), (cosine, "cosine")):
+            for prefix, style in (("grad", "-"), ("adam", "--")):
+                steps, values, intervals = _grad_series(rows, f"{prefix}_{name}/{group}")
+                if steps:
+                    ax.plot(steps, values, style, color=colour, lw=1.2, marker=".", ms=3,
+                            label=f"{group}{', Adam' if prefix == 'adam' else ''}")
+                    _band(ax, steps, intervals, colour)
+    steps, values, _ = _grad_series(rows, "grad_recon_norm/decoder")
+    if steps:
+        norms.plot(steps, values, ":", color="tab:red", lw=1.2, label="|grad recon|, decoder (no KL there)")
     norms.set_yscale("log")
     norms.set_ylabel("gradient norm")
     _legend(norms, ncol=2)
     norms.set_title(title or "gradients of the two loss terms")
+    ratio.axhline(1, color="0.5", lw=0.8)
+    ratio.set_yscale("log")
+    ratio.set_ylabel("|grad beta KL| / |grad recon|\n(solid: gradient; dashed: Adam)")
+    _legend(ratio, ncol=2)
     cosine.axhline(0, color="0.5", lw=0.8)
+    cosine.axhspan(-1.05, -0.9, color="0.9", lw=0, zorder=0)
     cosine.set_ylim(-1.05, 1.05)
-    cosine.set_ylabel("cosine(recon, KL)\n(-1: they fight)")
-    _legend(cosine)
-    share.axhline(0, color="0.5", lw=0.8)
-    share.axhline(1, color="0.5", lw=0.8)
-    share.set_yscale("symlog", linthresh=1)  # linear in [-1, 1]; large when the two terms nearly cancel
-    low, high = share.get_ylim()
-    share.set_yticks([t for t in (-1000, -100, -10, -1, -0.5, 0, 0.5, 1, 10, 100, 1000) if low <= t <= high])
-    share.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
-    share.set_ylabel("KL share of the update\n<g_kl, g> / |g|^2")
-    _legend(share)
-    share.set_xlabel("step")
+    cosine.set_ylabel("cosine(recon, KL)\n(-1: they cancel)")
+    _legend(cosine, ncol=2)
+    cosine.set_xlabel("step (bands: 95% intervals over the fixed batches)")
     fig.tight_layout()
     return save_figure(fig, path)
 

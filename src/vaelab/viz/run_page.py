@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from vaelab.diagnostics.gradients import GROUPS, regime
 from vaelab.numbers import format_number
 from vaelab.run_dir import RunSummary, read_run
 from vaelab.viz.beta_reading import beta_reading
@@ -26,7 +27,7 @@ SECTIONS = {
     "reconstructions": "Reconstructions",
     "samples": "Samples from the prior",
     "walks": "Interpolations and traversals",
-    "gradients": "Gradient shares",
+    "gradients": "The two gradients",
     "latent-usage": "KL per dimension and active units",
     "aggregate": "Aggregate posterior against the prior",
     "likelihood": "Likelihood and reconstruction quality",
@@ -42,8 +43,9 @@ CAPTIONS = {
     "interpolations.png": "Decoded straight lines in latent space between pairs of validation images.",
     "traversals.png": "One latent dimension at a time swept across its range, the others held fixed: the most "
                       "active dimensions first.",
-    "gradients.png": "Norms of the two gradients, their cosine, and the KL term's share of the update, per part "
-                     "of the network, over training.",
+    "gradients.png": "Norms of the two gradients, the ratio |grad beta KL| / |grad recon| and their cosine, per "
+                     "group of parameters, over training: solid in gradient descent, dashed in Adam's preconditioned "
+                     "coordinates (the steps it takes); bands are 95% intervals over the fixed batches.",
     "kl_per_dim.png": "The mean KL of each latent dimension, sorted: a dimension near zero carries no information.",
     "latent_map.png": "The posterior means of validation images, projected on their two principal components.",
 }
@@ -64,10 +66,15 @@ LIKELIHOOD = (
     ("ssim", "SSIM", "1 is a perfect reconstruction"),
 )
 AGGREGATE = (
+    ("aggregate_kl_q_p", "KL(q(z) || N(0, I)), Monte Carlo",
+     "nats; the mixture of the posteriors with each code's own in it: biased high (at most log N of MI)"),
+    ("aggregate_kl_q_p_loo", "KL(q(z) || N(0, I)), leave-one-out", "nats; biased low: the truth lies between the two"),
+    ("aggregate_kl_p_q", "KL(N(0, I) || q(z)): the prior's holes", "nats; where prior samples land that no code reaches"),
     ("aggregate_posterior_kl", "KL of the moment-matched q(z) to N(0, I)",
-     "nats; 0 when q(z) has the prior's mean and covariance"),
+     "nats; a moment-only lower bound, blind to holes; needs N >= 10 Z images"),
     ("aggregate_posterior_mmd", "MMD between q(z) and N(0, I)", "0 when the two agree"),
-    ("index_code_mi", "index-code mutual information", "nats; what z tells about which image it came from"),
+    ("index_code_mi", "index-code mutual information", "nats; what z tells about which image it came from; at most log N"),
+    ("index_code_mi_cap", "log N", "nats; the most the MI estimate can show on these images"),
     ("total_correlation", "total correlation", "nats; dependence between the latent dimensions"),
     ("dimensionwise_kl", "dimension-wise KL", "nats; each marginal of q(z) against N(0, 1)"),
 )
@@ -75,15 +82,23 @@ LATENT = (
     ("active_units", "active units", "dimensions with Var_x E[z|x] > 0.01 (Burda et al. 2016)"),
     ("latent_dim", "latent dimensions", "all there are"),
     ("kl", "KL", "nats / image, the sum over dimensions of the bars above"),
+    ("linear_vae_dims", "directions a linear VAE keeps at this beta",
+     ("the training images' principal directions with variance above sigma^2 in force (Lucas et al. 2019): "
+     "compare with the dimensions of the bars above that carry KL")),
+    ("linear_vae_threshold", "that sigma^2", "beta / 2 for summed squared error"),
 )
 WALKS = (
     ("smoothness", "interpolation smoothness",
      "summed step-to-step distances / end-to-end distance along decoded lines; 1 is perfectly even"),
 )
+GRADIENT_COLUMNS = ("grad_ratio", "grad_cosine", "adam_ratio", "adam_cosine")
 # eval.json entries that describe the evaluation rather than measure the model: shown in a sentence.
 EVALUATION_FACTS = ("run", "checkpoint", "step", "description", "model", "recon", "beta", "data", "split", "images",
                     "pixels", "iw_samples", "seed", "seconds", "active_threshold", "mmd_kernel", "mmd_bandwidth",
-                    "smoothness_pairs", "warnings", "not_applicable", "figures")
+                    "smoothness_pairs", "warnings", "not_applicable", "figures", "caveats", "per_image",
+                    "likelihood_images", "aggregate_images", "aggregate_bootstrap", "aggregate_samples",
+                    "aggregate_ess_min", "decomposition_samples", "sigma_fit_split", "sigma_fit_images",
+                    "sigma_fit_of", "linear_vae_images")
 # metrics.jsonl fields that count training events worth a warning (steps skipped for a non-finite loss, ...)
 EVENT_FIELD = re.compile(r"skipped|nonfinite|non_finite|^nan")
 
@@ -112,9 +127,9 @@ def run_context(run: RunSummary) -> dict[str, Any]:
         found = []
         for key, label, note in spec:
             if key in evaluation and (is_number(evaluation[key]) or evaluation[key] is None):
-                reason = evaluation.get("not_applicable", {}).get(key)
-                found.append((label, evaluation[key], reason or note))
-                used.add(key)
+                reason = evaluation.get("not_applicable", {}).get(key) or evaluation.get("caveats", {}).get(key)
+                found.append((label, _with_uncertainty(evaluation, key), reason or note))
+                used.update({key, f"{key}_se", f"{key}_ci"})
         return found
 
     context: dict[str, Any] = {
@@ -202,24 +217,46 @@ def _final_table(run: RunSummary) -> Table:
 
 
 def _gradient_table(run: RunSummary) -> Table:
-    """The latest gradient decomposition (`grad_<name>/<part>` in metrics.jsonl): one row per part."""
-    latest = next((r for r in reversed(run.records) if any(_is_decomposition(key) for key in r)), None)
+    """The latest gradient view (`grad_*/<group>`, `adam_*/<group>` in metrics.jsonl): one row per group, with
+    the 95% intervals over its batches and the two terms' regime in a word (diagnostics.gradients)."""
+    latest = next((r for r in reversed(run.records) if "grad_ratio/encoder" in r), None)
     if latest is None:
         return Table(columns=[], rows=[])
-    values: dict[str, dict[str, Any]] = {}
-    names: list[str] = []
-    for key, value in latest.items():
-        if _is_decomposition(key):
-            name, _, part = key.partition("/")
-            values.setdefault(part, {})[name] = value
-            names += [] if name in names else [name]
-    rows = [[part, *(parts.get(name, math.nan) for name in names)] for part, parts in values.items()]
-    return Table(columns=[f"step {latest['step']}", *names], rows=rows)
+    rows = []
+    for group in GROUPS:
+        if f"grad_ratio/{group}" not in latest:
+            continue
+        ratio = latest[f"grad_ratio/{group}"]
+        label = regime(ratio if is_number(ratio) else math.nan,
+                       latest.get(f"grad_cancellation/{group}") if is_number(latest.get(f"grad_cancellation/{group}"))
+                       else math.nan)
+        rows.append([group, *(_with_interval(latest, f"{name}/{group}") for name in GRADIENT_COLUMNS), label])
+    return Table(columns=[f"step {latest['step']} ({latest.get('grad_batches', 1)} batches)",
+                          "|grad beta KL| / |grad recon|", "cosine", "Adam: ratio", "Adam: cosine", "the two terms"],
+                 rows=rows)
 
 
-def _is_decomposition(key: str) -> bool:
-    """`grad_<name>/<part>`, not the train records' `grad_norm` (the total norm, logged when clipping)."""
-    return key.startswith("grad_") and "/" in key
+def _with_uncertainty(evaluation: dict[str, Any], key: str) -> Any:
+    """An eval.json number with its standard error, "0.0142 ± 0.0003", or interval, "5.3 [4.1, 6.8]"."""
+    value = evaluation[key]
+    if not is_number(value):
+        return value
+    if is_number(evaluation.get(f"{key}_se")):
+        return f"{format_number(value)} ± {format_number(evaluation[f'{key}_se'], 2)}"
+    interval = evaluation.get(f"{key}_ci")
+    if isinstance(interval, list) and len(interval) == 2 and all(is_number(v) for v in interval):
+        return f"{format_number(value)} [{format_number(interval[0], 3)}, {format_number(interval[1], 3)}]"
+    return value
+
+
+def _with_interval(record: dict[str, Any], key: str) -> Any:
+    """A gradient-view number with its 95% interval, "0.98 [0.91, 1.05]", or the bare number."""
+    value = record.get(key)
+    name, _, group = key.partition("/")
+    interval = record.get(f"{name}_ci/{group}")
+    if not is_number(value) or not isinstance(interval, list) or None in interval:
+        return value
+    return f"{format_number(value, 3)} [{format_number(interval[0], 3)}, {format_number(interval[1], 3)}]"
 
 
 def _warnings(run: RunSummary) -> list[dict[str, Any]]:

@@ -112,6 +112,7 @@ def plot_rate_distortion(rows: Sequence[Row], path: Path, *, group_keys: Sequenc
     if norm is not None:
         colourbar = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap="viridis"), ax=ax, pad=0.02)
         colourbar.set_label("β (KL weight)")
+    _seed_error_bars(ax, shown)
     if shown:
         _iso_elbo_lines(ax, shown, elbo_offset(shown, recon))
     ax.set_xlabel("rate R = KL[q(z|x) || N(0, I)]  (nats / image)")
@@ -187,6 +188,21 @@ def plot_metrics_vs_beta(rows: Sequence[Row], path: Path, *, group_keys: Sequenc
     fig.suptitle(title or "final validation metrics against β (log axis; β = 0 on its own at the left)", fontsize=11)
     fig.tight_layout()
     return save_figure(fig, path)
+
+
+def _seed_error_bars(ax, rows: Sequence[Row]) -> None:
+    """Over a grid of seeds (summary.csv's `rate_mean`, `rate_sd`, ...): each grid point's mean, with error
+    bars of +- 1 sd over its seeds in both rate and distortion."""
+    points = {}
+    for row in rows:
+        if all(finite(row.get(f"{name}_{stat}")) for name in ("rate", "distortion") for stat in ("mean", "sd")):
+            points[(row["rate_mean"], row["distortion_mean"])] = (row["rate_sd"], row["distortion_sd"], row["seeds"])
+    for (rate, dist), (rate_sd, dist_sd, seeds) in points.items():
+        ax.errorbar(rate, dist, xerr=rate_sd, yerr=dist_sd, fmt="+", color="black", ms=12, capsize=4, lw=1.2,
+                    zorder=4)
+    if points:
+        ax.errorbar([], [], xerr=[], yerr=[], fmt="+", color="black", capsize=4,
+                    label=f"mean ± 1 sd over {next(iter(points.values()))[2]} seeds")
 
 
 def _iso_elbo_lines(ax, rows: Sequence[Row], offset: float | None) -> None:

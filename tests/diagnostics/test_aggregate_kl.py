@@ -1,0 +1,111 @@
+"""Known answers for the estimators of the aggregate posterior against the prior at the N they use: the
+auditor's population whose aggregate is exactly N(0, I), a two-component mixture with its KL integrated
+numerically, intervals that shrink with N, and the ELBO decomposition's cap at log N."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from vaelab.diagnostics.aggregate import (
+    aggregate_moments,
+    elbo_decomposition,
+    imq_bandwidth,
+    mmd_imq,
+    mmd_interval,
+    moment_matched_interval,
+    moment_matched_kl,
+    moment_matched_withheld,
+)
+from vaelab.diagnostics.aggregate_kl import aggregate_kl
+from vaelab.diagnostics.latent import Encodings
+
+
+def prior_population(n, z, active, variance, seed=0):
+    """Posteriors N(m_n, s^2) on `active` dimensions with m_n ~ N(0, (1 - s^2) I), N(0, 1) on the rest: the
+    population's aggregate q(z) = E_x q(z|x) is exactly N(0, I), so both KLs to the prior are 0."""
+    generator = torch.Generator().manual_seed(seed)
+    mean, logvar = torch.zeros(n, z), torch.zeros(n, z)
+    mean[:, :active] = math.sqrt(1 - variance) * torch.randn(n, active, generator=generator)
+    logvar[:, :active] = math.log(variance)
+    return Encodings(mean, logvar)
+
+
+def test_the_auditors_population_is_withheld_where_n_cannot_resolve_it():
+    # latent 128, 125 active dimensions, about 176 nats per image, 70 validation images
+    encodings = prior_population(70, 128, 125, variance=math.exp(-2.8))
+    assert float(encodings.posterior().kl().mean()) == pytest.approx(176, rel=0.05)
+    assert moment_matched_kl(*aggregate_moments(encodings)) > 30  # the true value is 0: the old number's bias
+    assert "rank at most N - 1" in moment_matched_withheld(70, 128)
+    result = aggregate_kl(encodings, generator=torch.Generator().manual_seed(0), bootstrap=20)
+    assert result.q_p is None and result.q_p_loo is None and result.p_q is None
+    assert result.ess_q < 2 and "does not resolve q(z)" in result.withheld["q_p"]
+    assert "upper bound" in result.withheld["p_q"]
+
+
+def test_where_the_posteriors_overlap_the_intervals_cover_the_true_zero():
+    encodings = prior_population(500, 2, 2, variance=0.5)
+    result = aggregate_kl(encodings, generator=torch.Generator().manual_seed(1), bootstrap=100)
+    assert not result.withheld
+    for value, (low, high) in ((result.q_p, result.q_p_ci), (result.q_p_loo, result.q_p_loo_ci)):
+        assert low <= 0 <= high and abs(value) < 0.03
+    # KL(p || q) is biased high by about 1 / (2 ESS): its interval reaches down to within twice that of 0
+    assert result.p_q_ci[0] <= 1 / result.ess_p and abs(result.p_q) < 0.03
+    assert result.q_p_loo <= result.q_p  # the leave-one-out estimate is the low end of the bracket
+    assert moment_matched_withheld(500, 2) is None
+    low, high = moment_matched_interval(encodings, resamples=100)
+    assert low <= 0.01 and high < 0.05  # the moment-matched KL is >= 0: its interval hugs 0
+
+
+def kl_by_integration(log_q, log_p):
+    grid = np.linspace(-12, 12, 200_001)
+    q, p = np.exp(log_q(grid)), np.exp(log_p(grid))
+    return (np.trapezoid(q * (log_q(grid) - log_p(grid)), grid), np.trapezoid(p * (log_p(grid) - log_q(grid)), grid))
+
+
+def test_a_two_component_mixture_has_the_kl_that_numerical_integration_gives():
+    # half the images have q(z|x) = N(-1.5, 0.5^2), half N(1.5, 0.5^2): q(z) is their equal mixture
+    n = 400
+    mean = torch.tensor([-1.5, 1.5]).repeat(n // 2)[:, None]
+    encodings = Encodings(mean, torch.full((n, 1), math.log(0.25)))
+
+    def log_q(z):
+        return np.logaddexp(-0.5 * ((z + 1.5) / 0.5) ** 2, -0.5 * ((z - 1.5) / 0.5) ** 2) - np.log(
+            2 * 0.5 * np.sqrt(2 * np.pi))
+
+    def log_p(z):
+        return -0.5 * z**2 - 0.5 * np.log(2 * np.pi)
+
+    q_p, p_q = kl_by_integration(log_q, log_p)
+    result = aggregate_kl(encodings, samples_per_image=4, generator=torch.Generator().manual_seed(2), bootstrap=100)
+    assert q_p == pytest.approx(0.7, abs=0.1) and p_q > 0.5  # what the integrals are, to see the scale
+    assert result.q_p_ci[0] <= q_p <= result.q_p_ci[1] and result.q_p == pytest.approx(q_p, abs=0.05)
+    assert result.q_p_loo_ci[0] <= q_p <= result.q_p_loo_ci[1]
+    assert result.p_q_ci[0] <= p_q <= result.p_q_ci[1] and result.p_q == pytest.approx(p_q, abs=0.05)
+
+
+def test_intervals_shrink_as_n_grows():
+    widths = []
+    for n in (100, 1600):
+        encodings = prior_population(n, 2, 2, variance=0.5, seed=n)
+        result = aggregate_kl(encodings, generator=torch.Generator().manual_seed(n), bootstrap=100)
+        samples_q, samples_p = encodings.sample(torch.Generator().manual_seed(0)), torch.randn(n, 2)
+        mmd = mmd_interval(samples_q, samples_p, imq_bandwidth(2), resamples=50)
+        widths.append((result.q_p_ci[1] - result.q_p_ci[0], result.p_q_ci[1] - result.p_q_ci[0], mmd[1] - mmd[0]))
+    for small, large in zip(*widths):
+        assert large < small / 2  # ~ 1 / sqrt(N): four times narrower for 16 times the images
+    assert mmd_imq(samples_q, samples_p, imq_bandwidth(2)) == pytest.approx(0, abs=0.005)
+
+
+def test_the_decomposition_is_capped_at_log_n_and_flagged_when_the_kl_exceeds_it():
+    # independent dimensions, so TC = 0 in the population, and MI = 30 nats: 30 dims of 0.5 log(1 / s^2) = 1 nat
+    encodings = prior_population(70, 30, 30, variance=math.exp(-2))
+    result = elbo_decomposition(encodings, samples_per_image=4, generator=torch.Generator().manual_seed(0))
+    assert result.mi_cap == pytest.approx(math.log(70)) and result.index_code_mi <= math.log(70) + 1e-9
+    assert result.total_correlation > 20  # the auditor's 24.9: what MI cannot hold on 70 images goes to TC
+    assert not result.informative
+    low, high = result.total_correlation_ci
+    assert low <= result.total_correlation <= high and result.samples == 4
+    overlapping = elbo_decomposition(prior_population(200, 2, 2, variance=0.5), generator=torch.Generator())
+    assert overlapping.informative
