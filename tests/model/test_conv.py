@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from vaelab.model import ConvVAE, spatial_sizes
+from vaelab.model import ConvVAE, model_from_hparams, spatial_sizes
 from vaelab.model.posterior import DiagonalGaussian, PointMass
 
 
@@ -36,7 +36,7 @@ def test_ae_is_the_same_network_with_a_deterministic_bottleneck():
 
 def test_hparams_rebuild_the_model():
     model = ConvVAE(image_size=28, channels=1, latent_dim=8, width=4, kind="ae")
-    clone = ConvVAE(**model.hparams)
+    clone = model_from_hparams(model.hparams)
     clone.load_state_dict(model.state_dict())
     x = torch.rand(2, 1, 28, 28)
     torch.testing.assert_close(clone(x).logits, model(x).logits)

@@ -4,7 +4,7 @@ layers makes beta change the output, and a checkpoint's hparams rebuild the cond
 import pytest
 import torch
 
-from vaelab.model import AtBeta, ConvVAE, at_beta
+from vaelab.model import AtBeta, ConvVAE, at_beta, model_from_hparams
 from vaelab.model.film import FiLM
 
 SIZE = {"image_size": 16, "channels": 1, "latent_dim": 4, "width": 8}
@@ -78,7 +78,7 @@ def test_the_beta_must_be_given_to_a_conditional_model_and_only_to_it():
 
 def test_hparams_rebuild_the_conditional_model():
     _, conditional = conditional_twin()
-    rebuilt = ConvVAE(**conditional.hparams)
+    rebuilt = model_from_hparams(conditional.hparams)
     rebuilt.load_state_dict(conditional.state_dict())  # strict: the same FiLM layers
     assert rebuilt.conditional and len(rebuilt.encoder_films) == 2 and len(rebuilt.decoder_films) == 1
 

@@ -54,7 +54,8 @@ def test_a_linear_vae_keeps_the_predicted_number_of_directions():
     predicted = linear_prediction(eigenvalues, BETA / 2, beta=BETA, images=n)
     config = Config(objective=ObjectiveConfig(recon="sse", beta=BETA),
                     training=TrainingConfig(steps=1000, batch_size=256, lr=2e-2, seed=0, progress=False,
-                                            figures=False, channels_last=False, threads=1)).validate()
+                                            figures=False, channels_last=False, threads=1, lr_schedule="constant",
+                                            ema=False)).validate()
     torch.manual_seed(0)
     model = LinearVAE(image_size=4, channels=1, latent_dim=6)
     objective = build_objective(config, (1, 4, 4), total_steps=1000)

@@ -62,7 +62,7 @@ def plain() -> Trainer:
 
 def test_channels_last_trains_the_same(plain):
     other = trained(channels_last=True)
-    assert other.model.encoder[0].weight.is_contiguous(memory_format=torch.channels_last)
+    assert other.model.conv_in.weight.is_contiguous(memory_format=torch.channels_last)
     assert_same_run(plain, other)
 
 
@@ -85,7 +85,7 @@ def test_keep_freed_memory_applies_on_glibc():
 def test_amp_trains_in_bfloat16_to_the_same_losses(plain):
     amp = trained(channels_last=False, amp=True)
     with amp.autocast():
-        assert amp.model.encoder[0](amp.batch(amp.val_index[:2])).dtype == torch.bfloat16
+        assert amp.model.conv_in(amp.batch(amp.val_index[:2])).dtype == torch.bfloat16
     for name in ("loss", "recon", "elbo", "mse"):
         assert amp.val_metrics[name] == pytest.approx(plain.val_metrics[name], rel=0.02), name
     assert amp.val_metrics["kl"] == pytest.approx(plain.val_metrics["kl"], abs=0.01)  # nats, beside a loss of ~40

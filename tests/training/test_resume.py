@@ -26,12 +26,13 @@ def test_same_seed_same_numbers(tmp_path):
     assert c["loss"] != a["loss"]
 
 
-def test_resume_equals_uninterrupted(tmp_path):
-    # 40 steps = 2 epochs of 16 steps + 8 more; stop after 23 steps (mid-epoch) and resume
-    full = train(small_config(40), tmp_path / "full")
-    partial = train(small_config(23), tmp_path / "resumed")
+def test_a_run_extended_on_resume_equals_one_planned_that_long(tmp_path):
+    # 40 steps = 2 epochs of 16 steps + 8 more; a 23-step run (ending mid-epoch) extended to 40. A constant learning
+    # rate: the cosine schedule follows the run's planned length, so a run planned for 23 steps has another.
+    full = train(small_config(40, lr_schedule="constant"), tmp_path / "full")
+    partial = train(small_config(23, lr_schedule="constant"), tmp_path / "resumed")
     assert partial.steps == 23
-    resumed = train(small_config(40), tmp_path / "resumed", resume=True)
+    resumed = train(small_config(40, lr_schedule="constant"), tmp_path / "resumed", resume=True)
     assert resumed.steps == 40
     assert resumed.metrics == full.metrics
     a = load_checkpoint(tmp_path / "full" / "checkpoints" / "last.pt")

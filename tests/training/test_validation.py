@@ -34,15 +34,15 @@ def test_the_trainer_validates_on_the_validation_split_and_nothing_else():
     config, data, train_index, val_index, model, objective = setup()
     trainer = Trainer(config=config, model=model, objective=objective, images=data.images, train_index=train_index,
                       val_index=val_index, device=torch.device("cpu"), callbacks=[])
-    seen = images_seen(model)
+    seen = images_seen(trainer.eval_model)  # the moving average of the weights is what is validated
     metrics = trainer.validate()
     scored = torch.cat(seen)
     expected = to_tensor(data.images, val_index, torch.device("cpu"))
     assert len(val_index) == 30 and not set(val_index) & set(train_index)
     torch.testing.assert_close(scored, expected, rtol=0, atol=0)  # the validation images, each once, in order
     # and the numbers are those images' mean (the free function's, as evaluation calls it)
-    again = validate(model, objective, data.images, val_index, config=config, step=0, device=torch.device("cpu"),
-                     batch_size=trainer.batch_size)
+    again = validate(trainer.eval_model, objective, data.images, val_index, config=config, step=0,
+                     device=torch.device("cpu"), batch_size=trainer.batch_size)
     assert metrics == again
 
 

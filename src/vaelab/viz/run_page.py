@@ -17,6 +17,7 @@ from vaelab.run_dir import RunSummary, read_run
 from vaelab.viz.beta_reading import beta_reading
 from vaelab.viz.compare import KEY_METRICS
 from vaelab.viz.html import REPORT, Figure, Section, Table, embed_png, is_number, render
+from vaelab.viz.linear_baseline import BASELINE, verdict
 
 SECTIONS = {
     "run": "The run",
@@ -31,6 +32,7 @@ SECTIONS = {
     "latent-usage": "KL per dimension and active units",
     "aggregate": "Aggregate posterior against the prior",
     "likelihood": "Likelihood and reconstruction quality",
+    "linear": "Against the linear model, and on training images",
     "other-figures": "Other figures",
 }
 
@@ -98,7 +100,7 @@ EVALUATION_FACTS = ("run", "checkpoint", "step", "description", "model", "recon"
                     "smoothness_pairs", "warnings", "not_applicable", "figures", "caveats", "per_image",
                     "likelihood_images", "aggregate_images", "aggregate_bootstrap", "aggregate_samples",
                     "aggregate_ess_min", "decomposition_samples", "sigma_fit_split", "sigma_fit_images",
-                    "sigma_fit_of", "linear_vae_images")
+                    "sigma_fit_of", "linear_vae_images", "pca_components", "pca_fit_images", "train_images")
 # metrics.jsonl fields that count training events worth a warning (steps skipped for a non-finite loss, ...)
 EVENT_FIELD = re.compile(r"skipped|nonfinite|non_finite|^nan")
 
@@ -154,6 +156,8 @@ def run_context(run: RunSummary) -> dict[str, Any]:
         "latent": rows(LATENT),
         "aggregate": rows(AGGREGATE),
         "likelihood": rows(LIKELIHOOD),
+        "linear": rows(BASELINE),
+        "verdict": verdict(evaluation),
         "warnings": _warnings(run),
     }
     context["other_numbers"] = [(key, value) for key, value in evaluation.items()
@@ -173,6 +177,7 @@ def run_context(run: RunSummary) -> dict[str, Any]:
         "latent-usage": bool(context["figures"]["latent-usage"] or context["latent"]),
         "aggregate": bool(context["figures"]["aggregate"] or context["aggregate"]),
         "likelihood": bool(context["likelihood"] or context["other_numbers"]),
+        "linear": bool(context["linear"]),
         "other-figures": bool(context["figures"]["other-figures"]),
     }
     context["sections"] = [Section(id, title) for id, title in SECTIONS.items() if present[id]]
