@@ -18,8 +18,9 @@ from factories import tiny_config
 
 
 def conditional_config(steps: int, beta_range=(0.01, 10.0)) -> Config:
+    # a constant learning rate: the run is extended on resume, and the cosine schedule follows the planned length
     return tiny_config(steps, model__film_width=16, objective__beta_range=list(beta_range) if beta_range else None,
-                       training__log_every=10, training__threads=1)
+                       training__log_every=10, training__threads=1, training__lr_schedule="constant")
 
 
 def val_records(run_dir):

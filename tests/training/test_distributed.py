@@ -36,9 +36,10 @@ from factories import tiny_config
 
 
 def tiny(steps: int, kind: str = "ae", recon: str = "sse") -> Config:
-    """digits at 16 x 16, width 8, latent 4, a global batch of 32 (540 training images: 16 steps an epoch)."""
+    """digits at 16 x 16, width 8, latent 4, a global batch of 32 (540 training images: 16 steps an epoch); a
+    constant learning rate, as runs are extended on resume (the cosine schedule follows the planned length)."""
     return tiny_config(steps, model__kind=kind, objective__recon=recon, training__threads=1, training__log_every=5,
-                       training__grad_every=5)
+                       training__grad_every=5, training__lr_schedule="constant")
 
 
 def losses(run: Path) -> list[tuple[int, str, float]]:

@@ -90,12 +90,12 @@ def regime(ratio: float, cancellation: float) -> str:
 
 def parameter_groups(model: ConvVAE | AtBeta) -> dict[str, list[Piece]]:
     """The groups reported on (GROUPS): the encoder, its body and the mean and log-variance rows of its
-    posterior head (a `head` Linear whose output is chunked into mean and log-variance, as ConvVAE's), and
+    posterior head (the `posterior_head` Linear whose output is chunked into mean and log-variance), and
     the decoder. A network without such a head gets the encoder and the decoder alone."""
     network = model.model if isinstance(model, AtBeta) else model
     encoder = [(p, None) for p in model.encoder_parameters]
     groups: dict[str, list[Piece]] = {"encoder": encoder}
-    head = getattr(network, "head", None)
+    head = getattr(network, "posterior_head", None)
     if model.kind == "vae" and isinstance(head, nn.Linear):
         z = model.latent_dim
         in_head = {id(head.weight), id(head.bias)}

@@ -8,9 +8,10 @@ from vaelab.config import Config
 from vaelab.errors import UsageError
 from vaelab.model.base import LatentModel
 from vaelab.model.conv import ConvVAE, spatial_sizes
+from vaelab.model.linear import LinearVAE
 from vaelab.model.resnet import ResNetVAE, default_channel_mults
 
-ARCHS = {"resnet": ResNetVAE, "plain": ConvVAE}
+ARCHS = {"resnet": ResNetVAE, "plain": ConvVAE, "linear": LinearVAE}  # linear: the analytic answer's network
 
 
 def build_model(config: Config, image_shape: tuple[int, int, int]) -> LatentModel:

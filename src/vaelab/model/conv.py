@@ -104,6 +104,11 @@ class ConvVAE(LatentModel):
         return self._modulated(self.decoder, "decoder_films", h, self.condition(beta, z))
 
     @property
+    def posterior_head(self) -> nn.Linear:
+        """The linear layer whose output is the posterior's mean (and log-variance)."""
+        return self.head
+
+    @property
     def encoder_parameters(self) -> list[nn.Parameter]:
         films = [*self.encoder_films.parameters()] if self.conditional else []
         return [*self.encoder.parameters(), *self.head.parameters(), *films]

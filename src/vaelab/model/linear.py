@@ -19,37 +19,33 @@ import math
 import torch
 from torch import nn
 
-from vaelab.model.base import VAEOutput
+from vaelab.model.base import LatentModel
 from vaelab.model.posterior import DiagonalGaussian
 
 
-class LinearVAE(nn.Module):
+class LinearVAE(LatentModel):
     """Linear encoder to (mean, log-variance), linear decoder to logits; images (C, H, W) flattened."""
 
     def __init__(self, *, image_size: int, channels: int, latent_dim: int):
         super().__init__()
-        self.hparams = {"image_size": image_size, "channels": channels, "latent_dim": latent_dim}
+        self.hparams = {"arch": "linear", "image_size": image_size, "channels": channels, "latent_dim": latent_dim}
         self.kind = "vae"
         self.latent_dim = latent_dim
+        self.embedding = None
         self.image_shape = (channels, image_size, image_size)
         pixels = math.prod(self.image_shape)
-        self.head = nn.Linear(pixels, 2 * latent_dim)  # (mean, log-variance), as ConvVAE's head
+        self.head = nn.Linear(pixels, 2 * latent_dim)  # (mean, log-variance)
         self.decoder = nn.Linear(latent_dim, pixels)
 
-    conditional = False
-
     def encode(self, x: torch.Tensor, beta: None = None) -> DiagonalGaussian:
-        mean, logvar = self.head(x.flatten(1)).chunk(2, dim=1)  # (B, Z) each
-        return DiagonalGaussian(mean, logvar)
+        return self.posterior(self.head(x.flatten(1)))
 
     def decode(self, z: torch.Tensor, beta: None = None) -> torch.Tensor:
         return self.decoder(z).view(-1, *self.image_shape)  # logits (B, C, H, W)
 
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None, sample: bool = True,
-                beta: None = None) -> VAEOutput:
-        posterior = self.encode(x)
-        z = posterior.sample(generator) if sample else posterior.mode()
-        return VAEOutput(posterior=posterior, z=z, logits=self.decode(z))
+    @property
+    def posterior_head(self) -> nn.Linear:
+        return self.head
 
     @property
     def encoder_parameters(self) -> list[nn.Parameter]:

@@ -170,6 +170,11 @@ class ResNetVAE(LatentModel):
         return self.conv_out(h)
 
     @property
+    def posterior_head(self) -> nn.Linear:
+        """The linear layer whose output is the posterior's mean (and log-variance)."""
+        return self.head[-1]
+
+    @property
     def encoder_parameters(self) -> list[nn.Parameter]:
         return [*self.conv_in.parameters(), *self.down.parameters(), *self.head.parameters()]
 
