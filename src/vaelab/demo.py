@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from vaelab.config import Config, DataConfig, ModelConfig, ObjectiveConfig, TrainingConfig
+from vaelab.evaluation.baseline import pca_on_validation
 from vaelab.evaluation.compare import plot_run_reconstructions
 from vaelab.evaluation.loaded import validate_at_beta
 from vaelab.run_dir import RunDir
@@ -46,26 +47,38 @@ class DemoResult:
 
 
 def demo_config(kind: str, beta: float, quick: bool, data: str = "fashion-mnist",
-                beta_range: list[float] | None = None) -> Config:
+                beta_range: list[float] | None = None, *, image_size: int | None = None,
+                time: str | None = None) -> Config:
+    """Fashion-MNIST (and digits): latent 16, a few epochs of 20,000 images. Another source (a folder of the
+    user's pictures, a Hugging Face dataset): the seed's latent 128 and a length that fits the data, or `time`
+    per run."""
+    builtin = data in ("fashion-mnist", "digits")
+    if builtin:
+        training = TrainingConfig(epochs=1 if quick else 4, batch_size=64, lr=2e-3, progress=not quick, time=time)
+    else:
+        training = TrainingConfig(steps=200 if quick else None, batch_size=64, lr=2e-3, progress=not quick, time=time)
     return Config(
-        data=DataConfig(spec=data, limit=4000 if quick else 20000),
-        model=ModelConfig(kind=kind, latent_dim=16, width=32),
+        data=DataConfig(spec=data, limit=4000 if quick else 20000, image_size=image_size),
+        model=ModelConfig(kind=kind, latent_dim=16 if builtin else 128, width=32),
         objective=ObjectiveConfig(recon="sse", beta=beta if kind == "vae" else 1.0, beta_range=beta_range),
-        training=TrainingConfig(epochs=1 if quick else 4, batch_size=64, lr=2e-3, progress=not quick),
+        training=training,
     ).validate()
 
 
-def run_demo(out: str | Path = "demo", *, quick: bool = False, data: str = "fashion-mnist") -> DemoResult:
+def run_demo(out: str | Path = "demo", *, quick: bool = False, data: str = "fashion-mnist",
+             image_size: int | None = None, time: str | None = None) -> DemoResult:
     """Train the three scenarios into out/<name>/ and the conditional model into out/all-betas/, and compare
-    them (an interrupted demo resumes its runs)."""
+    them with PCA of the same latent size (an interrupted demo resumes its runs)."""
     out = Path(out)
     runs = {}
+    options = {"image_size": image_size, "time": time}
     for name, _, kind, beta in SCENARIOS:
-        runs[name] = train_or_resume(demo_config(kind, beta, quick, data), out / name)
-    curve_config = demo_config("vae", 1.0, quick, data, beta_range=[CURVE_BETAS[0], CURVE_BETAS[-1]])
+        runs[name] = train_or_resume(demo_config(kind, beta, quick, data, **options), out / name)
+    curve_config = demo_config("vae", 1.0, quick, data, beta_range=[CURVE_BETAS[0], CURVE_BETAS[-1]], **options)
     curve_run = train_or_resume(curve_config, out / CURVE).run_dir
     curve_rows = [validate_at_beta(curve_run, beta) for beta in CURVE_BETAS]  # also in out/all-betas/beta=B/
-    table = format_table(runs) + "\n\n" + format_curve(curve_rows)
+    pca = pca_on_validation(curve_config, curve_config.model.latent_dim)
+    table = format_table(runs, pca) + "\n\n" + format_curve(curve_rows)
     figure = out / "reconstructions.png"
     write_comparison(runs, figure)
     curve = out / "rate_distortion.png"
@@ -80,13 +93,17 @@ def train_or_resume(config: Config, run_dir: Path) -> RunResult:
     return train(config, run_dir, resume=(run_dir / "config.yaml").exists())
 
 
-def format_table(runs: dict[str, RunResult]) -> str:
-    """One line per run: the validation recon, KL, beta = 1 ELBO and MSE."""
-    lines = [f"{'run':<30} {'recon (SSE)':>12} {'KL (nats)':>10} {'ELBO (b=1)':>12} {'MSE':>9}"]
+def format_table(runs: dict[str, RunResult], pca: dict[str, Any]) -> str:
+    """One line per run: the validation recon, KL, beta = 1 ELBO, MSE and PSNR of the mean MSE; then PCA with
+    the same latent size on the same images (its MSE and PSNR, mean of the images')."""
+    lines = [f"{'run':<30} {'recon (SSE)':>12} {'KL (nats)':>10} {'ELBO (b=1)':>12} {'MSE':>9} {'PSNR (dB)':>10}"]
     for name, label, _, _ in SCENARIOS:
         m = runs[name].metrics
         elbo = f"{m['elbo']:12.1f}" if math.isfinite(m["elbo"]) else f"{'n/a':>12}"
-        lines.append(f"{label:<30} {m['recon']:12.2f} {m['kl']:10.2f} {elbo} {m['mse']:9.4f}")
+        lines.append(f"{label:<30} {m['recon']:12.2f} {m['kl']:10.2f} {elbo} {m['mse']:9.4f} "
+                     f"{10 * math.log10(1 / m['mse']):10.2f}")
+    label = f"PCA-{pca['pca_components']} (linear, same latent)"
+    lines.append(f"{label:<30} {'':>12} {'':>10} {'':>12} {pca['pca_mse']:9.4f} {pca['pca_psnr']:10.2f}")
     return "\n".join(lines)
 
 

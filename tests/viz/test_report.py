@@ -12,13 +12,14 @@ from html import unescape
 import pytest
 
 from vaelab.errors import UsageError
+from vaelab.numbers import format_number
 from vaelab.run_dir import read_run
 from vaelab.training import run as run_module
 from vaelab.viz import report as report_module
 from vaelab.viz.report import write_report
 
 RUN_SECTIONS = ["run", "questions", "beta", "losses", "reconstructions", "samples", "walks", "gradients",
-                "latent-usage", "aggregate", "likelihood"]
+                "latent-usage", "aggregate", "likelihood", "linear"]
 
 
 def section_ids(html: str) -> list[str]:
@@ -55,6 +56,10 @@ def test_a_run_report_shows_every_section_its_data_fills(story):
     for id in ids:  # the table of contents lists every section, in order
         assert f'href="#{id}"' in html
     assert "VAE, latent 4, summed squared error + 0.1 x KL" in section(html, "run")
+    evaluation = json.loads((run_dir / "eval.json").read_text())
+    linear = section(html, "linear")  # the network against PCA of its latent size, with the numbers of eval.json
+    assert f"PCA-{evaluation['pca_components']}, the linear autoencoder with the same latent size" in linear
+    assert f"{format_number(evaluation['psnr'], 3)} against {format_number(evaluation['pca_psnr'], 3)} dB" in linear
     # what beta = 0.1 means: sigma^2 = beta / 2, from vaelab.objectives.explain
     beta = section(html, "beta")
     assert "sigma = 0.22 on a 0-1 scale (57 on 0-255)" in beta and "tempers the likelihood" in beta

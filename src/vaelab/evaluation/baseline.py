@@ -67,3 +67,12 @@ def pca_metrics(config: Config, x: torch.Tensor, components: int) -> tuple[dict[
         "pca_log_likelihood": float(log_likelihood.mean()),
         "pca_bits_per_dim": float(bits_per_dim(torch.from_numpy(log_likelihood), pixels).mean()),
     }, quality.psnr
+
+
+def pca_on_validation(config: Config, components: int) -> dict[str, Any]:
+    """The `pca_*` numbers of a run's data on its validation images, without a model: the PCA row that tables of
+    runs (the demo, a sweep, `runs compare`) carry beside the networks' numbers."""
+    images = load_images(config.data).images
+    _, val_index = split_indices(len(images), config.data.val_fraction, config.data.split_seed)
+    x = torch.from_numpy(np.asarray(images[val_index])).float() / 255
+    return {**pca_metrics(config, x, components)[0], "images": len(val_index)}

@@ -33,8 +33,10 @@ def gaussian_nll_from_sse(sse: torch.Tensor, sigma: float, pixels: int) -> torch
 
         SSE / (2 sigma^2) + D log sigma + D/2 log(2 pi)
 
-    One shared sigma (a float > 0); written on the SSE so that one decoding pass serves every sigma.
-    Same shape as `sse`."""
+    One shared sigma; written on the SSE so that one decoding pass serves every sigma. sigma = 0 (sse at
+    beta = 0) is a point mass: an infinite NLL. Same shape as `sse`."""
+    if sigma == 0:
+        return torch.full_like(sse, math.inf)
     return sse / (2 * sigma**2) + pixels * (math.log(sigma) + 0.5 * LOG_2PI)
 
 
@@ -120,8 +122,6 @@ class SumSquaredError(Likelihood):
 
     def nll_given_recon(self, x, logits, recon):
         # `nll` in closed form from SSE = recon / scale
-        if self.implied_sigma == 0:
-            return self.nll(x, logits)
         return gaussian_nll_from_sse(recon / self.scale, self.implied_sigma, self.pixels)
 
     def mse_given_recon(self, x, logits, recon):
