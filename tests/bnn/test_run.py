@@ -10,7 +10,7 @@ from vaelab.bnn.config import BNNConfig
 from vaelab.bnn.run import train_bnn
 from vaelab.bnn.train import Callback
 from vaelab.errors import UsageError
-from vaelab.training.checkpoint import load_checkpoint
+from vaelab.run_dir.checkpoint import load_checkpoint
 from vaelab.training.stop import Interrupted
 
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,8 +16,9 @@ from typing import Any
 import yaml
 
 from vaelab.bnn.weighting import KLWeighting, Tempering
-from vaelab.config import _build, _parse_value
+from vaelab.config.loading import build_dataclass, parse_value, read_mapping
 from vaelab.errors import UsageError
+from vaelab.files import atomic_write_text
 
 TABLES = ("diabetes", "wine", "breast-cancer", "digits")  # scikit-learn's bundled tables, read offline
 TASKS = ("regression", "classification")
@@ -173,24 +172,16 @@ class BNNConfig:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> BNNConfig:
-        return _build(cls, raw, prefix="").validate()
+        return build_dataclass(cls, raw).validate()
 
     def save(self, path: Path) -> None:
-        """Written through a temporary file and a rename: never half a config."""
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w") as handle:
-            handle.write(yaml.safe_dump(self.to_dict(), sort_keys=False))
-        os.replace(tmp, path)
+        """Written atomically (vaelab.files): never half a config."""
+        atomic_write_text(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
 
     @classmethod
     def load(cls, path: Path) -> BNNConfig:
-        try:
-            raw = yaml.safe_load(Path(path).read_text()) or {}
-        except FileNotFoundError:
-            raise UsageError(f"config file {path} does not exist: check the path") from None
-        except yaml.YAMLError as error:
-            raise UsageError(f"config file {path} is not valid YAML ({type(error).__name__}): fix the file") from None
-        if not isinstance(raw, dict) or raw.get("kind") != RUN_KIND:
+        raw = read_mapping(path, "sections (kind, data, model, objective, training)")
+        if raw.get("kind") != RUN_KIND:
             raise UsageError(f"config file {path} is not a vaelab bnn config (no 'kind: {RUN_KIND}'): an image run's "
                              "config goes to vaelab train --config")
         return cls.from_dict(raw)
@@ -204,5 +195,5 @@ class BNNConfig:
                 raise UsageError(f"unknown config key {key!r}: keys look like objective.kl_weight or model.prior_std")
             if name not in raw[section]:
                 raise UsageError(f"unknown config key {key!r}: {section} has {', '.join(raw[section])}")
-            raw[section][name] = _parse_value(value) if isinstance(value, str) else value
+            raw[section][name] = parse_value(value) if isinstance(value, str) else value
         return BNNConfig.from_dict(raw)

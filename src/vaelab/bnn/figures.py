@@ -23,7 +23,7 @@ import torch
 
 from vaelab.bnn.metrics import SNR_THRESHOLD, Calibration
 from vaelab.bnn.train import BNNTrainer
-from vaelab.training.loggers import read_metrics
+from vaelab.run_dir.metrics import read_metrics
 
 NLL_COLOUR, KL_COLOUR = "tab:blue", "tab:red"
 

@@ -11,8 +11,9 @@ from typing import Any
 from vaelab.bnn.config import BNNConfig
 from vaelab.bnn.explain import explain_kl_weight
 from vaelab.bnn.metrics import ECE_BINS, SNR_THRESHOLD
-from vaelab.training.loggers import read_metrics
-from vaelab.viz.report import REPORT, Section, Table, _render, embed_png
+from vaelab.run_dir.layout import REPORT
+from vaelab.run_dir.metrics import read_metrics
+from vaelab.viz.html import Section, Table, embed_png, render
 
 log = logging.getLogger("vaelab")
 
@@ -85,7 +86,7 @@ def write_bnn_report(run_dir: str | Path) -> Path:
                "layers": bool(context["figures"]["layers"] or layers.rows),
                "calibration": bool(context["figures"]["calibration"])}
     context["sections"] = [Section(id, title) for id, title in SECTIONS.items() if present[id]]
-    return _render("bnn.html.j2", run_dir / REPORT, titles=SECTIONS, **context)
+    return render("bnn.html.j2", run_dir / REPORT, titles=SECTIONS, **context)
 
 
 def refresh_bnn_report(run_dir: Path) -> Path | None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,9 +28,10 @@ from vaelab.bnn.data import load_table
 from vaelab.bnn.metrics import Calibration
 from vaelab.bnn.train import BNNTrainer, Callback
 from vaelab.errors import UsageError
-from vaelab.training.checkpoint import load_checkpoint, remove_partial_checkpoints, save_checkpoint
+from vaelab.files import atomic_write_text, remove_partial_writes
+from vaelab.run_dir.checkpoint import load_checkpoint, save_checkpoint
+from vaelab.run_dir.metrics import MetricsWriter, truncate_metrics
 from vaelab.training.lock import LOCK_NAME, run_lock
-from vaelab.training.loggers import JsonlLogger, truncate_metrics
 from vaelab.training.stop import Interrupted
 
 log = logging.getLogger("vaelab")
@@ -73,15 +73,15 @@ def check_run_dir(config: BNNConfig, out: Path, resume: bool) -> None:
 class RunFiles(Callback):
     """metrics.jsonl, the checkpoints and the progress lines of a run directory."""
 
-    def __init__(self, out: Path, logger: JsonlLogger, progress: bool):
-        self.out, self.logger, self.progress = out, logger, progress
+    def __init__(self, out: Path, writer: MetricsWriter, progress: bool):
+        self.out, self.writer, self.progress = out, writer, progress
         self.last_val: dict[str, Any] = {}
 
     def on_train_record(self, trainer, record):
-        self.logger.log_metrics({k: v for k, v in record.items() if k != "step"}, record["step"])
+        self.writer.write(record)
 
     def on_validation_end(self, trainer: BNNTrainer, record: dict[str, Any], calibration: Calibration) -> None:
-        self.logger.log_metrics({k: v for k, v in record.items() if k != "step"}, record["step"])
+        self.writer.write(record)
         self.last_val = record
         if record["predictive_nll"] < trainer.best_score:
             trainer.best_score = record["predictive_nll"]
@@ -104,9 +104,7 @@ def drop_test_records(path: Path) -> None:
     lines = path.read_text().splitlines(keepends=True)
     kept = [line for line in lines if json.loads(line).get("split") != "test"]
     if len(kept) != len(lines):
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text("".join(kept))
-        os.replace(tmp, path)
+        atomic_write_text(path, "".join(kept))
 
 
 def train_bnn(config: BNNConfig, out: str | Path, *, resume: bool = False,
@@ -136,11 +134,11 @@ def _train(config: BNNConfig, out: Path, resume: bool, callbacks: list[Callback]
         (out / "metrics.jsonl").unlink(missing_ok=True)
         shutil.rmtree(checkpoints, ignore_errors=True)
     else:
-        remove_partial_checkpoints(checkpoints)
+        remove_partial_writes(checkpoints)
         truncate_metrics(out / "metrics.jsonl", load_checkpoint(last)["step"])
         drop_test_records(out / "metrics.jsonl")
-    logger = JsonlLogger(out / "metrics.jsonl")
-    files = RunFiles(out, logger, config.training.progress)
+    writer = MetricsWriter(out / "metrics.jsonl")
+    files = RunFiles(out, writer, config.training.progress)
     trainer = BNNTrainer(config, data, callbacks=[files, *callbacks])
     if resuming:
         trainer.load_state_dict(load_checkpoint(last))
@@ -152,7 +150,7 @@ def _train(config: BNNConfig, out: Path, resume: bool, callbacks: list[Callback]
             trainer.fit()
         val = files.last_val or trainer.evaluate("val")[0]
         test, calibration = trainer.evaluate("test")
-        logger.log_metrics({k: v for k, v in test.items() if k != "step"}, test["step"])
+        writer.write(test)
     except KeyboardInterrupt as interrupt:
         if isinstance(interrupt, Interrupted) and not interrupt.between_steps:
             log.warning("stopped at once after step %d, which is not saved: continue from the last checkpoint with: "
@@ -162,7 +160,7 @@ def _train(config: BNNConfig, out: Path, resume: bool, callbacks: list[Callback]
                         trainer.step, out)
         raise
     finally:
-        logger.close()
+        writer.close()
     if config.training.figures:
         write_figures(out, trainer, calibration)
     refresh_bnn_report(out)

@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from vaelab import __version__
 from vaelab.bnn.config import BNNConfig, BNNTrainingConfig
 from vaelab.bnn.data import SPLITS, TableData
 from vaelab.bnn.metrics import Calibration, evaluate
@@ -24,6 +23,7 @@ from vaelab.bnn.objective import minibatch_terms
 from vaelab.bnn.weighting import KLWeighting, Tempering, minibatch_index, minibatch_size, minibatches
 from vaelab.errors import UsageError
 from vaelab.training.stop import Interrupted, StopSignals
+from vaelab.version import __version__
 
 DEFAULT_EPOCHS = 300
 
