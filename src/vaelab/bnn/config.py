@@ -26,6 +26,7 @@ KINDS = ("bayes", "map", "ensemble")
 NOISES = ("learned", "fixed")
 LR_SCHEDULES = ("constant", "cosine")
 RUN_KIND = "bnn"
+RESUMABLE_KEYS = ("training.epochs", "training.steps", "training.progress", "training.figures", "training.threads")
 
 
 @dataclass
@@ -157,6 +158,16 @@ class BNNConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def run_identity(self) -> dict[str, Any]:
+        """What makes two configs the same run: everything but RESUMABLE_KEYS (the run length, the display and
+        thread options), which a resumed run may set anew."""
+        raw = self.to_dict()
+        raw.pop("kind")  # always "bnn": the sections alone, as an image run's Config.run_identity gives them
+        for key in RESUMABLE_KEYS:
+            section, _, name = key.partition(".")
+            raw[section].pop(name)
+        return raw
 
     def describe(self) -> str:
         """The run in words, e.g. 'mean-field BNN 50, prior N(0, 1), KL weight elbo, on diabetes'."""

@@ -139,3 +139,58 @@ def plot_reliability(calibration: Calibration, path: Path, title: str = "") -> N
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def plot_lambda_sweep(rows: list[dict[str, Any]], path: Path, title: str = "") -> None:
+    """A sweep's test predictive NLL, RMSE or accuracy and pruned units against lambda (summary rows of
+    vaelab.sweep.bnn): mean and sd over the rows that share a scheme and temperature (e.g. seeds); the MAP
+    network and the ensemble as horizontal lines with their sd band. Schemes that are not a constant
+    lambda (blundell, uniform-minibatch, batch, linear) are labelled at their epoch-mean lambda."""
+    quality = "test_rmse" if any(r.get("test_rmse") is not None for r in rows) else "test_accuracy"
+    panels = (("test_predictive_nll", "test predictive NLL, nats / example"),
+              (quality, "test RMSE (target std units)" if quality == "test_rmse" else "test accuracy"),
+              ("pruned_fraction", "pruned hidden units (fraction)"))
+    rows = [{**row, "pruned_fraction": row["pruned_units"] / row["hidden_units"]
+             if row.get("pruned_units") is not None and row.get("hidden_units") else None} for row in rows]
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
+    bayes = [r for r in rows if r["kind"] == "bayes" and r.get("lambda")]
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for row in bayes:
+        groups.setdefault((row["tempering"] if row["temperature"] != 1 else "likelihood", row["kl_weight"],
+                           row["temperature"]), []).append(row)
+    for ax, (key, label) in zip(axes, panels):
+        for tempering, colour in (("likelihood", "tab:blue"), ("posterior", "tab:purple")):
+            points = sorted((members[0]["lambda"], *_mean_sd([m[key] for m in members]), scheme)
+                            for (kind, scheme, _), members in groups.items() if kind == tempering)
+            points = [p for p in points if math.isfinite(p[1])]
+            if not points:
+                continue
+            x, mean, sd, schemes = zip(*points)
+            ax.errorbar(x, mean, yerr=sd, fmt="o-", color=colour, ms=4, capsize=3,
+                        label="lambda on the KL (likelihood tempering)" if tempering == "likelihood"
+                        else "posterior tempering at T")
+            for xi, yi, scheme in zip(x, mean, schemes):
+                if not scheme.startswith("constant") and scheme != "elbo":
+                    ax.annotate(scheme, (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=7)
+        if key != "pruned_fraction":  # a point estimate has no posterior to prune
+            for kind, colour in (("map", "tab:green"), ("ensemble", "tab:orange")):
+                mean, sd = _mean_sd([r[key] for r in rows if r["kind"] == kind])
+                if math.isfinite(mean):
+                    ax.axhline(mean, color=colour, ls="--", lw=1, label=f"{kind} (mean)")
+                    ax.axhspan(mean - sd, mean + sd, color=colour, alpha=0.15)
+        ax.set_xscale("log")
+        ax.set_xlabel("lambda (KL weight against the ELBO; 1 = ELBO)")
+        ax.set_ylabel(label)
+        ax.axvline(1, color="grey", lw=0.8, ls=":")
+    axes[0].legend(fontsize=7)
+    fig.suptitle(title + "  (error bars: sd over the runs of each point, e.g. seeds)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _mean_sd(values: list[Any]) -> tuple[float, float]:
+    numbers = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+    if not numbers:
+        return math.nan, math.nan
+    return float(np.mean(numbers)), float(np.std(numbers, ddof=1)) if len(numbers) > 1 else 0.0

@@ -106,3 +106,24 @@ def _train_rows(config: BNNConfig) -> int:
 
     return load_table(config.data).size("train")
 
+
+
+SWEEP_COLUMNS = ("kind", "lambda", "test_predictive_nll", "test_rmse", "test_accuracy", "test_ece", "test_elbo",
+                 "pruned_units", "status")
+
+
+def write_bnn_sweep_report(out: Path, rows: list[dict[str, Any]], figures: list[Path], axis_keys: list[str]) -> Path:
+    """SWEEP/report.html of a bnn sweep: the figure and the summary table, each run linked to its own page."""
+    shown = [column for column in SWEEP_COLUMNS if any(row.get(column) is not None for row in rows)]
+    columns = ["run", *axis_keys, *shown]
+    table = Table(columns=columns, rows=[[row.get(column) for column in columns] for row in rows],
+                  links={i: f"{row['run_dir']}/report.html" for i, row in enumerate(rows)})
+    sections = [Section("figure", "Test metrics against lambda"), Section("summary", "Every run")]
+    return render("bnn_sweep.html.j2", out / REPORT, title=f"{out.name}: a sweep of table networks",
+                  sections=sections if figures else sections[1:], sweep_dir=out, table=table,
+                  figures=[embed_png(path, SWEEP_CAPTION) for path in figures])
+
+
+SWEEP_CAPTION = ("Left to right: test predictive NLL, RMSE or accuracy, and the fraction of hidden units pruned "
+                 f"(incoming-weight SNR < {SNR_THRESHOLD:g}) against lambda, the KL weight relative to the ELBO "
+                 "(lambda = 1, dotted). Dashed lines: the MAP network and the deep ensemble, with their sd bands.")

@@ -36,9 +36,6 @@ from vaelab.training.stop import Interrupted
 
 log = logging.getLogger("vaelab")
 
-RESUMABLE = ("epochs", "steps", "progress", "figures", "threads")  # training.* keys a resumed run may change
-
-
 @dataclass
 class BNNResult:
     """What `train_bnn` returns: where the run lives, its last validation record and its test record."""
@@ -49,21 +46,13 @@ class BNNResult:
     steps: int
 
 
-def run_identity(config: BNNConfig) -> dict[str, Any]:
-    """What makes two configs the same run: all but the run length and the display and thread options."""
-    raw = config.to_dict()
-    for key in RESUMABLE:
-        raw["training"].pop(key)
-    return raw
-
-
 def check_run_dir(config: BNNConfig, out: Path, resume: bool) -> None:
     """Never overwrite another run; resume only the run that is there."""
     saved = out / "config.yaml"
     if resume:
         if not saved.exists():
             raise UsageError(f"{out} holds no run to resume (no config.yaml): start it without --resume")
-        if run_identity(BNNConfig.load(saved)) != run_identity(config):
+        if BNNConfig.load(saved).run_identity() != config.run_identity():
             raise UsageError(f"the config differs from {saved}: resume with the saved config (only --epochs, "
                              "--steps and display options may change)")
     elif any(path.name != LOCK_NAME for path in out.iterdir()):

@@ -128,6 +128,66 @@ def config_from_args(args: argparse.Namespace) -> BNNConfig:
     return base.with_updates(updates)
 
 
+def sweep_config_from_args(args: argparse.Namespace, axis_keys: set[str]) -> BNNConfig:
+    """The base config of `vaelab sweep --bnn`: defaults < --config < the sweep's flags that a bnn run has (--data,
+    --epochs/--steps, --batch-size, --lr, --seed) < --set."""
+    from vaelab.cli.options import SHORTCUTS as IMAGE_SHORTCUTS
+    from vaelab.cli.options import config_updates as sweep_updates
+
+    if args.conditional or args.beta_range is not None:
+        raise UsageError("--conditional and --beta-range train a loss-conditional VAE: drop them with --bnn")
+    updates = sweep_updates(args)
+    flags = {key: f"--{name.replace('_', '-')}" for name, key in IMAGE_SHORTCUTS.items()}
+    image_only = sorted(flags[key] for key in updates if key in flags and key not in SHORTCUTS.values())
+    if image_only:
+        raise UsageError(f"{image_only[0]} is an option of image runs; a --bnn sweep takes --data, --epochs/--steps, "
+                         "--batch-size, --lr, --seed, and --set KEY=VALUE for the rest (keys of vaelab bnn's config)")
+    both = sorted(axis_keys & set(updates))
+    if both:
+        raise UsageError(f"{both[0]} is a --grid axis and is also set by a flag or --set: drop one of them")
+    if args.config is not None:
+        base = BNNConfig.load(args.config)
+    elif args.data is None:
+        raise UsageError(f"say what to train on: --data {' | '.join(TABLES)} or --data FILE.csv "
+                         "--set data.target=COLUMN")
+    else:
+        base = BNNConfig()
+    if any(key in updates for key in RUN_LENGTH):
+        base = base.with_updates({"training.epochs": None, "training.steps": None})
+    return base.with_updates(updates)
+
+
+def run_sweep(args: argparse.Namespace) -> int:
+    """`vaelab sweep --bnn`: a grid of bnn runs (vaelab.sweep.bnn) and its table on stdout."""
+    import sys
+
+    from vaelab.numbers import format_number
+    from vaelab.sweep.bnn import run_bnn_sweep
+    from vaelab.sweep.executor import make_executor
+    from vaelab.sweep.grid import parse_axes
+
+    axes = parse_axes(args.grid)
+    base = sweep_config_from_args(args, {axis.key for axis in axes})
+    result = run_bnn_sweep(base, axes, args.out, executor=make_executor(args.executor, args.workers),
+                           baselines=not args.no_baselines)
+    quality = "test_rmse" if base.data.spec == "diabetes" or any(r["test_rmse"] is not None for r in result.rows) \
+        else "test_accuracy"
+    table = ("status", "lambda", "test_predictive_nll", quality, "test_ece", "pruned_units")
+    width = max(len("run"), *(len(row["run"]) for row in result.rows))
+    print("  ".join([f"{'run':<{width}}", *(f"{name:>19}" for name in table)]))
+    for row in result.rows:
+        print("  ".join([f"{row['run']:<{width}}", *(f"{format_number(row[name]):>19}" for name in table)]))
+    print(f"summary: {result.summary}")
+    for figure in result.figures:
+        print(f"figure: {figure}")
+    if result.unfinished:
+        listed = "; ".join(f"{outcome.name}: {outcome.reason or outcome.status}" for outcome in result.unfinished)
+        print(f"vaelab: {len(result.unfinished)} of {len(result.rows)} runs did not finish ({listed}); re-run the "
+              "same command to retry them", file=sys.stderr)
+        return 1
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from vaelab.bnn.run import train_bnn
 
