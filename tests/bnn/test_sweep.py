@@ -52,6 +52,10 @@ def test_a_sweep_trains_the_grid_and_its_baselines(tmp_path):
     html = (tmp_path / "s" / "report.html").read_text()
     assert "baseline=ensemble,seed=1" in html and "data:image/png;base64," in html
 
+    (tmp_path / "s" / "report.html").unlink()
+    assert main(["report", str(tmp_path / "s")]) == 0  # the page again, from the files alone
+    assert "baseline=ensemble,seed=1" in (tmp_path / "s" / "report.html").read_text()
+
     again = InProcess()
     run_bnn_sweep(BNNConfig().with_updates(BASE), axes, tmp_path / "s", executor=again)
     assert again.ran == []  # every run finished: kept as it is

@@ -17,6 +17,9 @@ def test_bnn_trains_and_prints_its_test_metrics(tmp_path, capsys):
     assert "kl_weight: batch" in (tmp_path / "run" / "config.yaml").read_text()
     assert main(["bnn", "--out", str(tmp_path / "run"), "--resume", "--steps", "30"]) == 0
     assert "step 30" in capsys.readouterr().out
+    (tmp_path / "run" / "report.html").unlink()
+    assert main(["report", str(tmp_path / "run")]) == 0
+    assert "What your KL weight means" in (tmp_path / "run" / "report.html").read_text()
 
 
 def test_a_csv_classification_run(tmp_path, capsys):

@@ -28,17 +28,18 @@ import yaml
 from vaelab.bnn.config import BNNConfig
 from vaelab.bnn.data import load_table
 from vaelab.bnn.figures import plot_lambda_sweep
-from vaelab.bnn.report import write_bnn_sweep_report
+from vaelab.bnn.report import write_bnn_report, write_bnn_sweep_report
 from vaelab.bnn.run import train_bnn
 from vaelab.bnn.train import run_length
 from vaelab.bnn.weighting import KLWeighting, Tempering
 from vaelab.errors import UsageError
 from vaelab.numbers import format_number
 from vaelab.run_dir.checkpoint import load_checkpoint
+from vaelab.run_dir.layout import REPORT
 from vaelab.run_dir.metrics import read_metrics
 from vaelab.sweep.executor import Executor
 from vaelab.sweep.grid import Axis, grid_points, run_name, run_names
-from vaelab.sweep.jobs import ERROR_FILE, FAILED, FINISHED, JobOutcome
+from vaelab.sweep.jobs import ERROR_FILE, FAILED, FINISHED, INTERRUPTED, JobOutcome
 from vaelab.sweep.plan import RUNS, SWEEP_FILE, PlannedModel, PlannedRun, SweepPlan, record_or_check
 from vaelab.sweep.run import FIGURES, SweepResult
 from vaelab.sweep.summary import write_summary
@@ -138,17 +139,43 @@ def run_bnn_sweep(base: BNNConfig, axes: list[Axis], out: str | Path, *, executo
             log.warning("interrupted: the runs under way saved their checkpoints; run the same command again to "
                         "resume the sweep")
             raise
-        rows = [bnn_row(plan, run, statuses[run.name], rows_of[run.name]) for run in plan.runs]
-        summary = write_summary(plan, rows, BNN_COLUMNS, BNN_SUMMARISED, group_by=("kind",))
-        finished_rows = [row for row in rows if row["status"] == FINISHED and row["test_predictive_nll"] is not None]
-        figures = []
-        if finished_rows:
-            (plan.out / FIGURES).mkdir(exist_ok=True)
-            figures = [plan.out / FIGURES / "bnn_sweep.png"]
-            plot_lambda_sweep(finished_rows, figures[0], title=f"{plan.out.name}: {base.data.spec}")
-        write_bnn_sweep_report(plan.out, rows, figures, [axis.key for axis in axes])
+        rows, summary, figures = summarise(plan, statuses, rows_of)
     unfinished = [outcome for outcome in outcomes if outcome.status != FINISHED]
     return SweepResult(out=plan.out, rows=rows, unfinished=unfinished, summary=summary, figures=figures)
+
+
+def summarise(plan: SweepPlan, statuses: dict[str, str], rows_of: dict[str, int]
+              ) -> tuple[list[dict[str, Any]], Path, list[Path]]:
+    """SWEEP/summary.csv, SWEEP/figures/bnn_sweep.png (from the finished runs) and SWEEP/report.html."""
+    rows = [bnn_row(plan, run, statuses[run.name], rows_of[run.name]) for run in plan.runs]
+    summary = write_summary(plan, rows, BNN_COLUMNS, BNN_SUMMARISED, group_by=("kind",))
+    finished_rows = [row for row in rows if row["status"] == FINISHED and row["test_predictive_nll"] is not None]
+    figures = []
+    if finished_rows:
+        (plan.out / FIGURES).mkdir(exist_ok=True)
+        figures = [plan.out / FIGURES / "bnn_sweep.png"]
+        plot_lambda_sweep(finished_rows, figures[0], title=f"{plan.out.name}: {plan.base.data.spec}")
+    write_bnn_sweep_report(plan.out, rows, figures, [axis.key for axis in plan.axes])
+    return rows, summary, figures
+
+
+def write_bnn_page(path: Path) -> Path | None:
+    """`vaelab report` of a bnn run (RUN/report.html) or a bnn sweep (its summary, figure and page, from what its
+    runs wrote); None when `path` is neither."""
+    path = Path(path)
+    if (path / "config.yaml").is_file() and (yaml.safe_load((path / "config.yaml").read_text()) or {}).get(
+            "kind") == "bnn":
+        return write_bnn_report(path)
+    record = yaml.safe_load((path / SWEEP_FILE).read_text()) or {} if (path / SWEEP_FILE).is_file() else {}
+    if record.get("base", {}).get("kind") != "bnn":
+        return None
+    axes = [Axis(axis["key"], tuple(axis["values"])) for axis in record["axes"]]
+    baselines = any(name.startswith("baseline=") for name in record.get("runs", []))
+    plan = plan_bnn_sweep(BNNConfig.from_dict(record["base"]), axes, path, baselines=baselines)
+    rows_of = _training_rows(plan)
+    statuses = {run.name: FINISHED if finished(run, rows_of[run.name]) else INTERRUPTED for run in plan.runs}
+    summarise(plan, statuses, rows_of)
+    return path / REPORT
 
 
 def finished(run: PlannedRun, n_train: int) -> bool:
