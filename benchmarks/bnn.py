@@ -125,17 +125,17 @@ def report(args: argparse.Namespace) -> str:
     started = time.perf_counter()
     lines = ["## Bayesian neural networks", "",
              "Written by `benchmarks/bnn.py`; every number below comes from one run of", "",
-             "    python benchmarks/bnn.py --write docs/benchmarks.md", "",
-             f"Machine: {cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__}, one torch thread; load "
+             f"    python benchmarks/bnn.py {' '.join(args.given)}--write docs/benchmarks.md", "",
+             (f"Machine: {cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__}, one torch thread; load "
              f"average {load:.2f} at the start (the machine was shared with other work: the CPU-time ratio, "
-             "measured side by side, is the number to read, not the seconds).", ""]
+             "measured side by side, is the number to read, not the seconds)."), ""]
     for table in args.tables:
         results = quality(table, args.seeds, args.epochs)
         regression = "rmse" in results["bayes"][0]
         quality_name = "rmse" if regression else "accuracy"
         lines += [f"### {table}: test metrics, {args.seeds} seeds (mean ± sd)", "",
-                  f"| network | predictive NLL (nats) | ECE | {'RMSE (target sd)' if regression else 'accuracy'} "
-                  "| pruned units |", "|---|---|---|---|---|"]
+                  (f"| network | predictive NLL (nats) | ECE | {'RMSE (target sd)' if regression else 'accuracy'} "
+                  "| pruned units |"), "|---|---|---|---|---|"]
         for kind, label in KINDS:
             records = results[kind]
             pruned = (mean_sd([r["pruned_units"] for r in records]) + f" of {records[0]['hidden_units']}"
@@ -152,8 +152,8 @@ def report(args: argparse.Namespace) -> str:
             median = statistics.median(values)
             lines.append(f"| {name} | {median:.2f} | {1000 * median / args.steps:.2f} | "
                          f"{', '.join(f'{v:.2f}' for v in values)} |")
-        lines += ["", f"vaelab / bayesian-torch CPU time: {statistics.median(ratios):.2f}x (median of the per-pair "
-                      f"ratios; range {min(ratios):.2f}-{max(ratios):.2f}).", ""]
+        lines += ["", (f"vaelab / bayesian-torch CPU time: {statistics.median(ratios):.2f}x (median of the per-pair "
+                      f"ratios; range {min(ratios):.2f}-{max(ratios):.2f})."), ""]
     lines.append(f"Load average {os.getloadavg()[0]:.2f} at the end; the run took "
                  f"{(time.perf_counter() - started) / 60:.1f} min.")
     return "\n".join(lines) + "\n"
@@ -169,6 +169,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="a smoke run: 1 seed, 5 epochs, 50 steps, 2 repeats")
     parser.add_argument("--write", type=Path, help="write the report into this markdown file's section")
     args = parser.parse_args(argv)
+    args.given = [f"{arg} " for arg in (sys.argv[1:] if argv is None else argv) if arg != "--write"
+                  and arg != str(args.write)]  # the command line, as the report quotes it
     if args.quick:
         args.seeds, args.epochs, args.steps, args.repeats = 1, 5, 50, 2
     text = report(args)

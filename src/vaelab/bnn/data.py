@@ -131,12 +131,13 @@ def read_csv(path: Path, target: str | None, *, numeric_target: bool) -> tuple[l
             raise UsageError(f"{path}, row {number} (line {number + 1}), column {target!r} is "
                              f"{'empty' if not row[column].strip() else 'NaN'}: fill it or drop the row")
         if numeric_target:
-            _cell(row[column], target, number, path)
+            _cell(row[column], target, number, path, fix="a regression target must be numbers (or use --task classification)")
         labels.append(row[column].strip())
     return features, x, target, labels
 
 
-def _cell(text: str, column: str, number: int, path: Path) -> float:
+def _cell(text: str, column: str, number: int, path: Path, fix: str = "encode it as numbers or drop the column"
+          ) -> float:
     where = f"{path}, row {number} (line {number + 1}), column {column!r}"
     if not text.strip():
         raise UsageError(f"{where} is empty: fill it or drop the row")
@@ -144,7 +145,7 @@ def _cell(text: str, column: str, number: int, path: Path) -> float:
         value = float(text)
     except ValueError:
         raise UsageError(f"column {column!r} of {path} is not numeric: row {number} (line {number + 1}) holds "
-                         f"{text.strip()[:40]!r}; encode it as numbers or drop the column") from None
+                         f"{text.strip()[:40]!r}; {fix}") from None
     if math.isnan(value):
         raise UsageError(f"{where} is NaN: fill it or drop the row")
     if math.isinf(value):

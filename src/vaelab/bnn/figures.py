@@ -163,15 +163,15 @@ def plot_lambda_sweep(rows: list[dict[str, Any]], path: Path, title: str = "") -
             points = sorted((members[0]["lambda"], *_mean_sd([m[key] for m in members]), scheme)
                             for (kind, scheme, _), members in groups.items() if kind == tempering)
             points = [p for p in points if math.isfinite(p[1])]
-            if not points:
-                continue
-            x, mean, sd, schemes = zip(*points)
-            ax.errorbar(x, mean, yerr=sd, fmt="o-", color=colour, ms=4, capsize=3,
-                        label="lambda on the KL (likelihood tempering)" if tempering == "likelihood"
-                        else "posterior tempering at T")
-            for xi, yi, scheme in zip(x, mean, schemes):
-                if not scheme.startswith("constant") and scheme != "elbo":
-                    ax.annotate(scheme, (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=7)
+            line = [p for p in points if p[3] == "elbo" or p[3].startswith("constant")]
+            if line:
+                x, mean, sd, _ = zip(*line)
+                ax.errorbar(x, mean, yerr=sd, fmt="o-", color=colour, ms=4, capsize=3,
+                            label="constant lambda on the KL (likelihood tempering)" if tempering == "likelihood"
+                            else "posterior tempering at T")
+            for index, (xi, mean, sd, scheme) in enumerate(p for p in points if p not in line):
+                ax.errorbar([xi], [mean], yerr=[sd], fmt="s", color="black", ms=4, capsize=3)
+                ax.annotate(scheme, (xi, mean), textcoords="offset points", xytext=(5, 4 - 10 * index), fontsize=7)
         if key != "pruned_fraction":  # a point estimate has no posterior to prune
             for kind, colour in (("map", "tab:green"), ("ensemble", "tab:orange")):
                 mean, sd = _mean_sd([r[key] for r in rows if r["kind"] == kind])
