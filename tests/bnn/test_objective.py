@@ -29,8 +29,8 @@ def test_the_loss_is_the_sum_of_its_terms(tempering):
     lam = 2.0 * (tempering.temperature if tempering.kind == "likelihood" else 1)
     entropy_factor = 1 - tempering.temperature if tempering.kind == "posterior" else 0
     assert terms.kl_weight == pytest.approx(lam)
-    assert terms.loss.item() == pytest.approx((terms.nll + lam * (terms.kl + entropy_factor * terms.entropy) / 50).item(),
-                                              rel=1e-6)
+    expected = terms.nll + lam * (terms.kl + entropy_factor * terms.entropy) / 50
+    assert terms.loss.item() == pytest.approx(expected.item(), rel=1e-6)
     assert terms.elbo.item() == pytest.approx(-(terms.nll + terms.kl / 50).item(), rel=1e-6)
     assert terms.kl.item() == pytest.approx(sum(v.item() for v in terms.kl_per_layer.values()), rel=1e-6)
     assert set(terms.kl_per_layer) == {"layer1", "layer2"}

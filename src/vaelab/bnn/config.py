@@ -47,7 +47,8 @@ class TableConfig:
             raise UsageError(f"--data {self.spec} is a CSV: name the column to predict with --target COLUMN")
         if self.task is not None and self.task not in TASKS:
             raise UsageError(f"data.task={self.task!r} is unknown: use --task regression or --task classification")
-        if not (0 < self.val_fraction < 1 and 0 < self.test_fraction < 1 and self.val_fraction + self.test_fraction < 1):
+        fractions = (self.val_fraction, self.test_fraction)
+        if not (all(0 < fraction < 1 for fraction in fractions) and sum(fractions) < 1):
             raise UsageError(f"data.val_fraction={self.val_fraction} and data.test_fraction={self.test_fraction} must "
                              "be in (0, 1) and leave rows to train on: e.g. 0.15 and 0.2")
 

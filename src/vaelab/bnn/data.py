@@ -131,7 +131,8 @@ def read_csv(path: Path, target: str | None, *, numeric_target: bool) -> tuple[l
             raise UsageError(f"{path}, row {number} (line {number + 1}), column {target!r} is "
                              f"{'empty' if not row[column].strip() else 'NaN'}: fill it or drop the row")
         if numeric_target:
-            _cell(row[column], target, number, path, fix="a regression target must be numbers (or use --task classification)")
+            _cell(row[column], target, number, path,
+                  fix="a regression target must be numbers (or use --task classification)")
         labels.append(row[column].strip())
     return features, x, target, labels
 

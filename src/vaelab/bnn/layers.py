@@ -65,7 +65,8 @@ class BayesLinear(nn.Module):
         delta = F.linear(x.square(), self.weight_sigma.square(), self.bias_sigma.square())
         return gamma, delta
 
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None, *, sample: bool = True) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None, *,
+                sample: bool = True) -> torch.Tensor:
         """Pre-activations (B, K): one draw per example (local reparameterisation), or their mean (sample=False)."""
         gamma, delta = self.moments(x)
         if not sample:
@@ -108,7 +109,8 @@ class PointLinear(nn.Module):
         self.weight = nn.Parameter(torch.empty(out_features, in_features).uniform_(-bound, bound))  # (K, J)
         self.bias = nn.Parameter(torch.empty(out_features).uniform_(-bound, bound))  # (K,)
 
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None, *, sample: bool = True) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None, *,
+                sample: bool = True) -> torch.Tensor:
         return F.linear(x, self.weight, self.bias)
 
     def neg_log_prior(self) -> torch.Tensor:

@@ -40,7 +40,8 @@ class MLP(nn.Module):
             for i, o in itertools.pairwise(sizes)
         )
 
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None, *, sample: bool = True) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None, *,
+                sample: bool = True) -> torch.Tensor:
         for index, layer in enumerate(self.layers):
             x = layer(x, generator, sample=sample)
             if index < len(self.layers) - 1:

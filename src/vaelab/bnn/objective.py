@@ -69,8 +69,13 @@ def minibatch_terms(net: TableNet, x: torch.Tensor, y: torch.Tensor, *, n: int, 
         return BNNTerms(loss=nll + penalty / n, nll=nll, n=n, kl_weight=0.0, neg_log_prior=penalty)
     per_layer = net.kl_per_layer()
     kl = torch.stack(list(per_layer.values())).sum()
-    entropy = net.entropy()
     weight = kl_weight * tempering.lambda_factor
-    loss = nll + weight * (kl + tempering.entropy_factor * entropy) / n
+    if tempering.entropy_factor:
+        entropy = net.entropy()
+        loss = nll + weight * (kl + tempering.entropy_factor * entropy) / n
+    else:
+        with torch.no_grad():  # logged, not trained: its gradient would be multiplied by 0
+            entropy = net.entropy()
+        loss = nll + weight * kl / n
     return BNNTerms(loss=loss, nll=nll, n=n, kl_weight=weight, entropy_factor=tempering.entropy_factor, kl=kl,
                     kl_per_layer=per_layer, entropy=entropy)

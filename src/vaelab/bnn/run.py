@@ -36,6 +36,7 @@ from vaelab.training.stop import Interrupted
 
 log = logging.getLogger("vaelab")
 
+
 @dataclass
 class BNNResult:
     """What `train_bnn` returns: where the run lives, its last validation record and its test record."""

@@ -9,6 +9,7 @@ never moves the training noise.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -42,11 +43,19 @@ def learning_rate(step: int, total: int, lr: float, schedule: str) -> float:
     return lr
 
 
+@functools.lru_cache(maxsize=2)
+def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
+    """The permutation of the N training rows in `epoch`, seeded by (seed, epoch); cached, as every step of the
+    epoch reads it (read-only)."""
+    order = np.random.default_rng([seed, epoch]).permutation(n)
+    order.flags.writeable = False
+    return order
+
+
 def batch_rows(step: int, n: int, batch_size: int, seed: int) -> np.ndarray:
     """The training rows of the minibatch at `step`: minibatch i of epoch step // M of a permutation seeded
     by (seed, epoch); the last minibatch of an epoch holds the remainder (weighting.minibatch_size)."""
-    m = minibatches(n, batch_size)
-    order = np.random.default_rng([seed, step // m]).permutation(n)
+    order = epoch_order(n, seed, step // minibatches(n, batch_size))
     start = (minibatch_index(step, n, batch_size) - 1) * batch_size
     return np.sort(order[start:start + minibatch_size(minibatch_index(step, n, batch_size), n, batch_size)])
 

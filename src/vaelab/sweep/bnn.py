@@ -114,7 +114,7 @@ def run_bnn_sweep(base: BNNConfig, axes: list[Axis], out: str | Path, *, executo
     plan = plan_bnn_sweep(base, axes, out, baselines=baselines)
     with run_lock(plan.out):  # one sweep at a time in SWEEP/
         saved = plan.out / SWEEP_FILE
-        if saved.exists() and (yaml.safe_load(saved.read_text()) or {}).get("base", {}).get("kind") != "bnn":
+        if saved.exists() and _mapping_of(_mapping(saved), "base").get("kind") != "bnn":
             raise UsageError(f"{plan.out} holds a sweep of image runs: run it without --bnn, or choose a new --out")
         record_or_check(plan)
         rows_of = _training_rows(plan)
@@ -163,11 +163,10 @@ def write_bnn_page(path: Path) -> Path | None:
     """`vaelab report` of a bnn run (RUN/report.html) or a bnn sweep (its summary, figure and page, from what its
     runs wrote); None when `path` is neither."""
     path = Path(path)
-    if (path / "config.yaml").is_file() and (yaml.safe_load((path / "config.yaml").read_text()) or {}).get(
-            "kind") == "bnn":
+    if _mapping(path / "config.yaml").get("kind") == "bnn":
         return write_bnn_report(path)
-    record = yaml.safe_load((path / SWEEP_FILE).read_text()) or {} if (path / SWEEP_FILE).is_file() else {}
-    if record.get("base", {}).get("kind") != "bnn":
+    record = _mapping(path / SWEEP_FILE)
+    if _mapping_of(record, "base").get("kind") != "bnn":
         return None
     axes = [Axis(axis["key"], tuple(axis["values"])) for axis in record["axes"]]
     baselines = any(name.startswith("baseline=") for name in record.get("runs", []))
@@ -241,3 +240,15 @@ def _training_rows(plan: SweepPlan) -> dict[str, int]:
         rows[run.name] = sizes[key]
     return rows
 
+
+def _mapping(path: Path) -> dict[str, Any]:
+    """A YAML file's mapping; {} when the file is missing, unreadable as YAML or not a mapping."""
+    try:
+        raw = yaml.safe_load(path.read_text()) if path.is_file() else {}
+    except yaml.YAMLError:
+        return {}
+    return raw if isinstance(raw, dict) else {}
+
+
+def _mapping_of(raw: dict[str, Any], key: str) -> dict[str, Any]:
+    return raw[key] if isinstance(raw.get(key), dict) else {}
