@@ -6,7 +6,7 @@ import pytest
 
 from vaelab.bnn.config import BNNConfig
 from vaelab.cli import main
-from vaelab.sweep.bnn import BNN_COLUMNS, run_bnn_sweep
+from vaelab.sweep.bnn import BNN_COLUMNS, BNN_SUMMARISED, run_bnn_sweep
 from vaelab.sweep.grid import parse_axes
 from vaelab.sweep.jobs import FINISHED
 
@@ -43,7 +43,14 @@ def test_a_sweep_trains_the_grid_and_its_baselines(tmp_path):
                          "baseline=ensemble,seed=1"]
     assert all(row["status"] == FINISHED and row["test_predictive_nll"] is not None for row in result.rows)
     rows = {row["run"]: row for row in csv.DictReader((tmp_path / "s" / "summary.csv").open())}
-    assert list(next(iter(rows.values()))) == ["run", "objective.kl_weight", "training.seed", *BNN_COLUMNS]
+    seeded = [f"{name}_{stat}" for name in BNN_SUMMARISED for stat in ("mean", "sd")]
+    assert list(next(iter(rows.values()))) == ["run", "objective.kl_weight", "training.seed", *BNN_COLUMNS, *seeded,
+                                               "seeds"]
+    batch = [float(rows[f"kl_weight=batch,seed={seed}"]["test_predictive_nll"]) for seed in (0, 1)]
+    assert float(rows["kl_weight=batch,seed=1"]["test_predictive_nll_mean"]) == pytest.approx(sum(batch) / 2)
+    maps = [float(rows[f"baseline=map,seed={seed}"]["test_predictive_nll"]) for seed in (0, 1)]
+    assert float(rows["baseline=map,seed=0"]["test_predictive_nll_mean"]) == pytest.approx(sum(maps) / 2)  # not
+    assert rows["baseline=map,seed=0"]["seeds"] == "2"  # mixed with the ensemble's rows, which share its axes
     assert float(rows["kl_weight=batch,seed=0"]["lambda"]) == pytest.approx(9)  # N / B = 288 / 32
     assert float(rows["kl_weight=constant_0.1,seed=1"]["lambda"]) == pytest.approx(0.1)
     assert rows["baseline=map,seed=1"]["lambda"] == "" and rows["baseline=map,seed=1"]["kind"] == "map"
