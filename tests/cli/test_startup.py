@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-COMMANDS = ("train", "evaluate", "sweep", "report", "runs", "demo", "explain")
+COMMANDS = ("train", "evaluate", "sweep", "report", "runs", "demo", "explain", "bnn")
 HEAVY = ("torch", "matplotlib", "sklearn", "numpy", "PIL")
 
 PROBE = """
@@ -23,7 +23,8 @@ print(",".join(sorted({name.split(".")[0] for name in sys.modules} & set(%r))))
 
 
 @pytest.mark.parametrize("argv", [["--help"], *([command, "--help"] for command in COMMANDS),
-                                  ["train", "--no-such-flag"], ["runs", "ls", "--help"], ["explain", "--beta", "0.1"]])
+                                  ["train", "--no-such-flag"], ["runs", "ls", "--help"], ["explain", "--beta", "0.1"],
+                                  ["explain", "--bnn", "--kl-weight", "blundell", "--n", "309"]])
 def test_the_command_line_answers_without_the_heavy_imports(argv):
     done = subprocess.run([sys.executable, "-c", PROBE % (HEAVY,), *argv], capture_output=True, text=True,
                           check=True, timeout=60)

@@ -15,12 +15,12 @@ import logging
 import signal
 import sys
 
-from vaelab.cli import demo, evaluate, explain, report, runs, sweep, train
+from vaelab.cli import bnn, demo, evaluate, explain, report, runs, sweep, train
 from vaelab.errors import UsageError
 from vaelab.training.stop import Interrupted
 from vaelab.version import __version__
 
-COMMANDS = (train, evaluate, sweep, report, runs, demo, explain)
+COMMANDS = (train, evaluate, sweep, report, runs, demo, explain, bnn)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -19,6 +19,8 @@ EXAMPLES = """examples:
   vaelab sweep --data fashion-mnist --out sweeps/fm --grid objective.recon=sse,bernoulli --grid objective.beta=0.1,1
   RAY_ADDRESS=ray://head:10001 vaelab sweep ... --executor ray --workers 16 --set training.threads=4
   vaelab sweep --data fashion-mnist --out sweeps/fm-yoto --conditional --grid objective.beta=0.01,0.1,1,10 --steps 3000
+  vaelab sweep --bnn --data diabetes --out sweeps/diabetes --grid objective.kl_weight=constant:0.1,elbo,batch \
+               --grid training.seed=0,1,2 --workers 2          # table networks (docs/bnn.md), MAP and ensemble beside
 
 Every combination of the --grid values is one run, an ordinary run directory OUT/runs/<name>/ (e.g.
 OUT/runs/beta=0.1,latent_dim=32, which `vaelab train --out OUT/runs/<name> --resume` continues on its
@@ -53,6 +55,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--conditional", action="store_true",
                         help="one loss-conditional model for the objective.beta axis instead of a run per beta "
                              "(implied by --beta-range)")
+    parser.add_argument("--bnn", action="store_true",
+                        help="a grid of `vaelab bnn` runs on a table (--data diabetes, wine, breast-cancer, digits or "
+                             "a CSV with --set data.target=COLUMN), with a MAP network and an ensemble as baselines")
+    parser.add_argument("--no-baselines", action="store_true", help="with --bnn: train no MAP and ensemble runs")
     add_config_options(parser)
     parser.set_defaults(run=run)
 
@@ -76,6 +82,10 @@ def config_from_args(args: argparse.Namespace, axis_keys: set[str]) -> Config:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.bnn:
+        from vaelab.cli.bnn import run_sweep as run_bnn_sweep
+
+        return run_bnn_sweep(args)
     from vaelab.numbers import format_number
     from vaelab.sweep.executor import make_executor
     from vaelab.sweep.run import run_sweep

@@ -13,4 +13,5 @@
     executor.py  local worker processes or Ray tasks, with a thread budget per run
     summary.py   SWEEP/summary.csv: the grid values and final numbers of each run (docs/metrics.md)
     run.py       `run_sweep`: all of the above, then the figures (vaelab.viz.sweep) and the report
+    bnn.py       `run_bnn_sweep` (`vaelab sweep --bnn`): the same plan and executors for vaelab.bnn's table runs
 """

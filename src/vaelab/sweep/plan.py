@@ -124,7 +124,7 @@ def record_or_check(plan: SweepPlan) -> None:
             grid = " ".join(f"--grid {axis.key}={','.join(map(format_value, axis.values))}" for axis in saved_axes)
             raise UsageError(f"{plan.out} holds a sweep over another grid ({grid}): re-run it with that grid, "
                              "or choose a new --out")
-        differing = _differing_keys(Config.from_dict(saved["base"]).run_identity(), plan.base.run_identity())
+        differing = _differing_keys(type(plan.base).from_dict(saved["base"]).run_identity(), plan.base.run_identity())
         if differing:
             raise UsageError(f"{plan.out} holds a sweep whose base config differs in {', '.join(differing)}: re-run "
                              f"it with the same flags (only --epochs/--steps may change), or choose a new --out")

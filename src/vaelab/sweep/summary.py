@@ -45,28 +45,31 @@ SEED_KEY = "training.seed"
 SEED_SUMMARISED = ("rate", "distortion", "elbo", "elbo_optimal_sigma", "mse")  # mean and sd over the seeds
 
 
-def columns(plan: SweepPlan) -> list[str]:
-    """summary.csv's columns; a grid over training.seed adds `<name>_mean`, `<name>_sd` and `seeds`."""
-    seeded = [f"{name}_{stat}" for name in SEED_SUMMARISED for stat in ("mean", "sd")] + ["seeds"]
-    return ["run", *(axis.key for axis in plan.axes), *METRIC_COLUMNS, *(seeded if has_seed_axis(plan) else [])]
+def columns(plan: SweepPlan, metric_columns: tuple[str, ...] = METRIC_COLUMNS,
+            summarised: tuple[str, ...] = SEED_SUMMARISED) -> list[str]:
+    """summary.csv's columns; a grid over training.seed adds `<name>_mean`, `<name>_sd` and `seeds`. A sweep of
+    table networks has its own `metric_columns` and `summarised` ones (vaelab.sweep.bnn)."""
+    seeded = [f"{name}_{stat}" for name in summarised for stat in ("mean", "sd")] + ["seeds"]
+    return ["run", *(axis.key for axis in plan.axes), *metric_columns, *(seeded if has_seed_axis(plan) else [])]
 
 
 def has_seed_axis(plan: SweepPlan) -> bool:
     return any(axis.key == SEED_KEY for axis in plan.axes)
 
 
-def with_seed_statistics(plan: SweepPlan, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def with_seed_statistics(plan: SweepPlan, rows: list[dict[str, Any]], summarised: tuple[str, ...] = SEED_SUMMARISED,
+                         group_by: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     """Each row with the mean and sd (ddof 1) over the seeds of its grid point (the rows that share every axis
-    but training.seed) of SEED_SUMMARISED, and how many seeds had the number; rows as they are without a seed
-    axis."""
+    but training.seed, and the `group_by` cells) of `summarised`, and how many seeds had the number; rows as they
+    are without a seed axis."""
     if not has_seed_axis(plan):
         return rows
-    others = [axis.key for axis in plan.axes if axis.key != SEED_KEY]
+    others = [*(axis.key for axis in plan.axes if axis.key != SEED_KEY), *group_by]
     points: dict[tuple, list[dict[str, Any]]] = {}
     for row in rows:
         points.setdefault(tuple(row.get(key) for key in others), []).append(row)
     for members in points.values():
-        for name in SEED_SUMMARISED:
+        for name in summarised:
             values = [row[name] for row in members
                       if isinstance(row.get(name), (int, float)) and math.isfinite(row[name])]
             mean = sum(values) / len(values) if values else None
@@ -110,14 +113,16 @@ def point_summary(run: PlannedRun) -> RunSummary:
     return read_point(run.run_dir, run.config, run.evaluation_dir)
 
 
-def write_summary(plan: SweepPlan, rows: list[dict[str, Any]]) -> Path:
-    """SWEEP/summary.csv, written through a temporary file so that a reader never sees half of it."""
+def write_summary(plan: SweepPlan, rows: list[dict[str, Any]], metric_columns: tuple[str, ...] = METRIC_COLUMNS,
+                  summarised: tuple[str, ...] = SEED_SUMMARISED, group_by: tuple[str, ...] = ()) -> Path:
+    """SWEEP/summary.csv, written through a temporary file so that a reader never sees half of it; a sweep of
+    table networks passes its own columns (vaelab.sweep.bnn)."""
     path = plan.out / SUMMARY_FILE
     axis_keys = {axis.key for axis in plan.axes}
     text = io.StringIO(newline="")
-    writer = csv.DictWriter(text, fieldnames=columns(plan))
+    writer = csv.DictWriter(text, fieldnames=columns(plan, metric_columns, summarised))
     writer.writeheader()
-    for row in with_seed_statistics(plan, rows):
+    for row in with_seed_statistics(plan, rows, summarised, group_by):
         writer.writerow({key: _cell(value, key in axis_keys) for key, value in row.items()})
     atomic_write_text(path, text.getvalue())
     return path
