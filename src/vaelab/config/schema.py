@@ -17,6 +17,7 @@ import yaml
 from vaelab.config.loading import build_dataclass, parse_value, read_mapping
 from vaelab.errors import UsageError
 from vaelab.files import atomic_write_text
+from vaelab.numbers import format_value
 
 RECON_WORDS = {
     "sse": "summed squared error",
@@ -169,7 +170,7 @@ class TrainingConfig:
 
     epochs: int | None = None  # with steps None: a length that fits the data (training/length.py)
     steps: int | None = None
-    time: str | None = None  # a wall-clock budget, e.g. 10m, 90s, 1.5h: the run ends when it is spent
+    time: str | float | None = None  # a wall-clock budget, e.g. 10m, 90s, 1.5h: the run ends when it is spent
     batch_size: int = 128  # under torchrun, the global batch: each of N processes takes 1/N of it
     lr: float = 1e-3
     lr_schedule: str = "cosine"  # constant | cosine (with linear warm-up; training/lr_schedule.py)
@@ -230,14 +231,14 @@ class TrainingConfig:
             raise UsageError(f"training.val_every={self.val_every} must be at least 1 step (or null: about 20 a run)")
 
 
-def time_budget(text: str) -> float:
+def time_budget(text: str | float) -> float:
     """`--time` in seconds: a positive number with a unit, s, m or h (90s, 10m, 1.5h); a one-line `UsageError`
-    for anything else."""
-    found = re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([smh])\s*", str(text))
+    for anything else (a bare number included: say its unit)."""
+    found = re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([smh])\s*", text) if isinstance(text, str) else None
     seconds = float(found[1]) * {"s": 1, "m": 60, "h": 3600}[found[2]] if found else None
     if seconds is None or not seconds > 0:
-        raise UsageError(f"training.time={text!r} is not a time budget: give a positive number with a unit, "
-                         "e.g. --time 10m, --time 90s or --time 1.5h")
+        raise UsageError(f"training.time={format_value(text)} is not a time budget: give a positive number with a "
+                         "unit, e.g. --time 10m, --time 90s or --time 1.5h")
     return seconds
 
 

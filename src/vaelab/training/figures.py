@@ -18,14 +18,18 @@ N_SAMPLES = 32
 
 
 @torch.no_grad()
-def draw_model_figures(model: nn.Module, x: torch.Tensor, directory: Path, title: str) -> list[str]:
-    """directory/reconstructions.png (`x`, (B, C, H, W), through the posterior mean) and samples.png (decodes of
-    N_SAMPLES fixed z ~ N(0, I)) of a model serving one beta. Returns the file names written."""
+def draw_model_figures(model: nn.Module, x: torch.Tensor, directory: Path, title: str,
+                       train_x: torch.Tensor | None = None) -> list[str]:
+    """directory/reconstructions.png (`x`, (B, C, H, W), through the posterior mean; with `train_x`, training
+    images as they are below them, so that memorising shows) and samples.png (decodes of N_SAMPLES fixed
+    z ~ N(0, I)) of a model serving one beta. Returns the file names written."""
     directory.mkdir(parents=True, exist_ok=True)
     was_training = model.training
     model.eval()
-    reconstruction = model(x, sample=False).reconstruction
-    plot_reconstructions(x, [("reconstruction", reconstruction)], directory / "reconstructions.png", title=title)
+    rows = [("reconstruction", model(x, sample=False).reconstruction)]
+    if train_x is not None:
+        rows += [("training input", train_x), ("its reconstruction", model(train_x, sample=False).reconstruction)]
+    plot_reconstructions(x, rows, directory / "reconstructions.png", title=title)
     # Also for the AE: its unregularised latent space is what makes prior samples fail.
     generator = torch.Generator(device=x.device).manual_seed(0)
     z = torch.randn(N_SAMPLES, model.latent_dim, generator=generator, device=x.device)
@@ -55,5 +59,6 @@ class FigureWriter(Callback):
         title = f"{trainer.config.describe()} — step {trainer.step}{shown_at}"
         plot_losses(read_metrics(self.run_dir / "metrics.jsonl"), self.directory / "losses.png", title=title)
         index = (trainer.val_index if len(trainer.val_index) else trainer.train_index)[:N_RECONSTRUCTIONS]
+        train_x = trainer.batch(trainer.train_index[:N_RECONSTRUCTIONS])  # as they are: never augmented
         # a loss-conditional model at its validation beta
-        draw_model_figures(at_beta(trainer.eval_model, beta), trainer.batch(index), self.directory, title)
+        draw_model_figures(at_beta(trainer.eval_model, beta), trainer.batch(index), self.directory, title, train_x)

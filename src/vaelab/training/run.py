@@ -109,6 +109,7 @@ def _train(
     device = resolve_device(config.training.device) if parallel is None else parallel.device
 
     data = load_images(config.data)
+    augmentation = training_augmentation(config.data, data, device=device, channels_last=config.training.channels_last)
     train_index, val_index = split_indices(len(data.images), config.data.val_fraction, config.data.split_seed)
     if not len(val_index):  # validation on training images would pass them off as held-out ones
         raise UsageError(f"data.val_fraction={config.data.val_fraction} leaves no validation images of the "
@@ -136,7 +137,6 @@ def _train(
 
     trainer_callbacks = (_callbacks(config, out, callbacks) if writes  # the other processes only average the metrics:
                          else [MetricLogging([], every=config.training.log_every)])
-    augmentation = training_augmentation(config.data, data, device=device, channels_last=config.training.channels_last)
     trainer = Trainer(
         config=config, model=model, objective=objective, images=data.images, train_index=train_index,
         val_index=val_index, device=device, callbacks=trainer_callbacks, augmentation=augmentation, parallel=parallel,

@@ -40,7 +40,9 @@ CAPTIONS = {
     "losses.png": "Top: the reconstruction term (blue, left axis) and the KL (red, right axis), each on its own "
                   "scale; lines are training averages, dots validation passes. Bottom: the loss that was minimised "
                   "against the beta = 1 negative ELBO.",
-    "reconstructions.png": "Validation images (top row) and their reconstructions through the posterior mean.",
+    "reconstructions.png": "Validation images (top row) and their reconstructions through the posterior mean; below "
+                           "them, where the run drew them, training images and theirs: a network that reconstructs "
+                           "these much better than the validation images is memorising.",
     "samples.png": "Decodes of z drawn from the prior N(0, I), with fixed noise.",
     "interpolations.png": "Decoded straight lines in latent space between pairs of validation images.",
     "traversals.png": "One latent dimension at a time swept across its range, the others held fixed: the most "
