@@ -158,7 +158,8 @@ def report(args, base: Config, separate: dict, conditional: dict[str, dict], var
         lines += [
             f"### {name}{f' ({change})' if change else ''}", "",
             (f"**Targets.** Wall clock {result['seconds']:.0f} s against {separate['seconds']:.0f} s: ratio "
-             f"{ratio:.3f} (target <= {TARGET_RATIO}: {'met' if ratio <= TARGET_RATIO else '**not met**'}). ELBO within "
+             f"{ratio:.3f} (target <= {TARGET_RATIO}: {'met' if ratio <= TARGET_RATIO else '**not met**'}). "
+             "ELBO within "
              f"{TARGET_GAP:.0%} of the separate run's at {len(within)} of {len(betas)} betas "
              f"({'met' if len(within) == len(betas) else '**not met**'}; largest gap {gaps[worst]:+.1%} at "
              f"beta = {worst}); not more than {TARGET_GAP:.0%} worse at {len(not_worse)} of {len(betas)}."),

@@ -51,7 +51,6 @@ import numpy as np
 import torch
 import torch._inductor.config
 from sections import cpu_name, write_section
-from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from vaelab.config import Config, DataConfig, ModelConfig, ObjectiveConfig, TrainingConfig
@@ -59,7 +58,6 @@ from vaelab.data import load_images, split_indices
 from vaelab.model import ConvVAE, build_model
 from vaelab.objectives import build_objective
 from vaelab.objectives.likelihood import Likelihood
-from vaelab.training import trainer as trainer_module
 from vaelab.training.batches import batch_indices, epoch_order
 from vaelab.training.callbacks import Callback, MetricLogging
 from vaelab.training.device import keep_freed_memory
@@ -177,14 +175,15 @@ def vaelab_trainer(workload: Workload, setup: Setup, steps: int, callbacks: list
         training["channels_last"] = setup.channels_last
     config = Config(
         data=workload.data,
-        model=ModelConfig(kind="vae", latent_dim=setup.latent_dim, width=setup.width),
+        model=ModelConfig(kind="vae", arch="plain", latent_dim=setup.latent_dim, width=setup.width,
+                          activation=setup.activation or "silu"),
         objective=ObjectiveConfig(recon="sse", beta=2.0),
         training=TrainingConfig(**training),
     ).validate()
     if config.training.threads:
         torch.set_num_threads(config.training.threads)
-    if setup.keep_memory is False:
-        trainer_module.keep_freed_memory = lambda: False
+    if setup.keep_memory is not False:
+        keep_freed_memory()  # as vaelab.training.run.train does where a run starts on the CPU
     torch.manual_seed(config.training.seed)
     model = build_model(config, workload.shape)
     objective = build_objective(config, workload.shape, total_steps=steps)
@@ -194,11 +193,6 @@ def vaelab_trainer(workload: Workload, setup: Setup, steps: int, callbacks: list
         likelihood = objective.likelihood
         likelihood.nll_given_recon = partial(Likelihood.nll_given_recon, likelihood)
         likelihood.mse_given_recon = partial(Likelihood.mse_given_recon, likelihood)
-    if setup.activation == "relu":
-        for stack in (model.encoder, model.project, model.decoder):
-            for i, layer in enumerate(stack):
-                if isinstance(layer, nn.SiLU):
-                    stack[i] = nn.ReLU()
     trainer = Trainer(config=config, model=model, objective=objective, images=workload.images,
                       train_index=workload.train_index, val_index=workload.val_index,
                       device=torch.device("cpu"), callbacks=callbacks)
@@ -599,7 +593,8 @@ def wait_policy(names: list[str], base: Setup, steps: dict[str, int], args, repo
                "OpenMP thread spins for a while before it sleeps; PASSIVE makes it sleep at once, which leaves the "
                "core to whatever else is runnable, at the price of a wake-up per parallel region:")
     report.add()
-    policies = {"OpenMP's default": {"OMP_WAIT_POLICY": None}, "OMP_WAIT_POLICY=PASSIVE": {"OMP_WAIT_POLICY": "PASSIVE"}}
+    policies = {"OpenMP's default": {"OMP_WAIT_POLICY": None},
+                "OMP_WAIT_POLICY=PASSIVE": {"OMP_WAIT_POLICY": "PASSIVE"}}
     rows, ratios = [], {}
     for name in names:
         runs: dict[str, list[Run]] = {policy: [] for policy in policies}
@@ -619,7 +614,8 @@ def wait_policy(names: list[str], base: Setup, steps: dict[str, int], args, repo
 
 
 def scaling(name: str, base: Setup, grid: list[dict], args, report: Report) -> None:
-    report.add(f"### FLOP efficiency against width and batch size ({name}; {args.grid_steps} timed steps, one run each)")
+    report.add(f"### FLOP efficiency against width and batch size ({name}; {args.grid_steps} timed steps, "
+               "one run each)")
     report.add()
     rows = []
     for change in grid:
@@ -714,8 +710,8 @@ the float32 one. torch's default thread count (one per core) stays. torch.compil
 already runs the convolutions; it only fuses the cheap element-wise work) and costs the compilation
 in the table's last column (measured without torch's compile caches), again for every new batch
 shape (validation, figures). "ReLU for SiLU" is another model, not a way of computing this one: its
-activation is cheaper, but the network's activation is a modelling choice (and a checkpoint does not
-record it), so it is measured here and not made the default. OMP_WAIT_POLICY=PASSIVE is an
+activation is cheaper, but the network's activation is a modelling choice (`model.activation`,
+recorded in the checkpoint), so it is measured here and not made the default. OMP_WAIT_POLICY=PASSIVE is an
 environment variable that OpenMP reads when torch loads, so a library cannot set it for its caller:
 on a machine that other jobs share (as this one was), export it before starting vaelab; on an idle
 machine the spinning default avoids a wake-up per parallel region. Wider networks use the CPU better

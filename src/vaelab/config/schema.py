@@ -33,7 +33,8 @@ ARCHITECTURES = ("resnet", "plain")
 ACTIVATIONS = ("silu", "relu")
 # What a resumed run may change: its length, the display, and how its steps are executed (threads, device,
 # torch.compile, the divergence limit), none of which changes what is trained.
-RESUMABLE_KEYS = ("training.epochs", "training.steps", "training.time", "training.val_every", "training.progress", "training.figures", "training.tensorboard",
+RESUMABLE_KEYS = ("training.epochs", "training.steps", "training.time", "training.val_every", "training.progress",
+                  "training.figures", "training.tensorboard",
                   "training.threads", "training.device", "training.compile", "training.max_bad_steps")
 MAX_IMAGE_SIZE = 1024  # pixels on a side: one 1024 x 1024 RGB image is 3 MB in the cache, 12 MB as floats
 
@@ -65,7 +66,8 @@ class DataConfig:
         if self.limit is not None and self.limit < 2:
             raise UsageError(f"data.limit={self.limit} leaves nothing to train on: use --limit 2 or more")
         kinds = [part.strip() for part in self.augment.split(",")]
-        if self.augment not in ("auto", "none") and not (set(kinds) <= {"flip", "crop"} and len(set(kinds)) == len(kinds)):
+        spelled = set(kinds) <= {"flip", "crop"} and len(set(kinds)) == len(kinds)
+        if self.augment not in ("auto", "none") and not spelled:
             raise UsageError(f"data.augment={self.augment!r} is not an augmentation: use auto, none, flip, crop or "
                              "flip,crop (e.g. --augment none)")
 
@@ -226,7 +228,8 @@ class TrainingConfig:
         if not self.weight_decay >= 0:
             raise UsageError(f"training.weight_decay={self.weight_decay} must be >= 0: e.g. --weight-decay 1e-4")
         if not 0 < self.ema_decay < 1:
-            raise UsageError(f"training.ema_decay={self.ema_decay} must be in (0, 1): e.g. --set training.ema_decay=0.999")
+            raise UsageError(f"training.ema_decay={self.ema_decay} must be in (0, 1): "
+                             "e.g. --set training.ema_decay=0.999")
         if self.val_every is not None and self.val_every < 1:
             raise UsageError(f"training.val_every={self.val_every} must be at least 1 step (or null: about 20 a run)")
 

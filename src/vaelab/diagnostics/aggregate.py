@@ -75,8 +75,9 @@ def moment_matched_withheld(images: int, latent_dim: int) -> str | None:
     if images >= MOMENT_IMAGES_PER_DIM * latent_dim:
         return None
     rank = "singular (rank at most N - 1)" if images <= latent_dim else "poorly estimated"
+    bias = latent_dim * (latent_dim + 1) / (4 * images)
     return (f"{images} images for {latent_dim} latent dimensions: the covariance of the posterior means is {rank}, "
-            f"which biases this KL high by about Z (Z + 1) / (4 N) = {latent_dim * (latent_dim + 1) / (4 * images):.3g} "
+            f"which biases this KL high by about Z (Z + 1) / (4 N) = {bias:.3g} "
             f"nats; it needs N >= {MOMENT_IMAGES_PER_DIM} Z = {MOMENT_IMAGES_PER_DIM * latent_dim} images "
             "(see aggregate_kl_q_p for an estimate that does not assume a Gaussian)")
 

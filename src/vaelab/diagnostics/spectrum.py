@@ -61,8 +61,8 @@ class LinearPrediction:
         for i, (value, beta) in enumerate(zip(self.eigenvalues, self.switch_off)):
             kl = self.kl_per_direction[i] if i < len(self.kl_per_direction) else 0.0
             lines.append(f"  {i + 1:>9}  {value:<9.4g}  {beta:<21.4g}  {kl:.3g}")
-        lines += ["", ("(Lucas et al. 2019; Dai et al. 2018: a linear VAE is probabilistic PCA with noise sigma^2. A deep "
-                  "network can do more, but no beta above 2 lambda_1 keeps any direction of a linear one.)")]
+        lines += ["", ("(Lucas et al. 2019; Dai et al. 2018: a linear VAE is probabilistic PCA with noise sigma^2. A "
+                       "deep network can do more, but no beta above 2 lambda_1 keeps any direction of a linear one.)")]
         return "\n".join(lines) + "\n"
 
 

@@ -104,8 +104,8 @@ class BetaReading:
             f"{weight} {'<' if below else '>'} 1 tempers the likelihood: read with the sigma^2 = 1/2 that summed"
             f" squared error means at beta = 1, the objective raises p(x|z) to the power {1 / self.sse_beta:.4g}"
             f" ({'sharper' if below else 'flatter'}) and is then no longer a bound on log p(x). Re-read with"
-            f" sigma = {format_number(self.sigma, 2)} it is the plain beta = 1 ELBO of a Gaussian decoder with that sigma,"
-            " which is a bound: vaelab logs that ELBO as `elbo` and that sigma as `sigma`."
+            f" sigma = {format_number(self.sigma, 2)} it is the plain beta = 1 ELBO of a Gaussian decoder with that"
+            " sigma, which is a bound: vaelab logs that ELBO as `elbo` and that sigma as `sigma`."
         )
 
 

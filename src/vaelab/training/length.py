@@ -42,9 +42,10 @@ def run_length(training: TrainingConfig, n_train: int) -> RunLength:
         return RunLength(training.epochs * per_epoch, f"--epochs {training.epochs} of {per_epoch} steps")
     steps = min(MAX_STEPS, max(MIN_STEPS, DEFAULT_EPOCHS * per_epoch))
     bound = {MIN_STEPS: f", raised to the floor of {MIN_STEPS} steps", MAX_STEPS: f", capped at {MAX_STEPS} steps"}
-    reason = (f"fits the data: {DEFAULT_EPOCHS} epochs of {per_epoch} steps ({n_train} images, batch "
-              f"{min(training.batch_size, n_train)}){bound.get(steps, '')}, about {steps * min(training.batch_size, n_train) / n_train:.0f} "
-              "passes over every image; set --steps, --epochs or --time")
+    batch = min(training.batch_size, n_train)
+    reason = (f"fits the data: {DEFAULT_EPOCHS} epochs of {per_epoch} steps ({n_train} images, batch {batch})"
+              f"{bound.get(steps, '')}, about {steps * batch / n_train:.0f} passes over every image; set --steps, "
+              "--epochs or --time")
     return RunLength(steps, reason)
 
 

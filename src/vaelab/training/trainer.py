@@ -254,7 +254,8 @@ class Trainer:
         try:
             self.noise.set_state(state["noise"].cpu())
         except RuntimeError:  # saved by another kind of device (a CUDA generator's state is not a CPU one's)
-            self.noise.manual_seed(int(np.random.SeedSequence([self.config.training.seed, self.step]).generate_state(1)[0]))
+            seed = np.random.SeedSequence([self.config.training.seed, self.step]).generate_state(1)[0]
+            self.noise.manual_seed(int(seed))
             log.warning("the checkpoint's noise generator belongs to another kind of device: the posterior noise "
                         "continues from a new seed (the weights, optimiser and step are exact)")
         if "nonfinite" in state:  # checkpoints from before vaelab counted skipped steps have none

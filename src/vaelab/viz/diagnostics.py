@@ -84,7 +84,8 @@ def _legend(ax: matplotlib.axes.Axes, ncol: int = 1) -> None:
         ax.legend(fontsize=7, ncol=ncol, loc="best")
 
 
-def plot_kl_per_dim(kl: np.ndarray | None, variance: np.ndarray, threshold: float, path: Path, title: str = "") -> Figure:
+def plot_kl_per_dim(kl: np.ndarray | None, variance: np.ndarray, threshold: float, path: Path,
+                    title: str = "") -> Figure:
     """Bars per latent dimension, sorted: the KL (VAE) and Var_x E[z_j|x], active dimensions in colour.
 
     For the autoencoder (kl=None) only the variance of the codes is drawn.
@@ -113,7 +114,8 @@ def plot_kl_per_dim(kl: np.ndarray | None, variance: np.ndarray, threshold: floa
     return save_figure(fig, path)
 
 
-def plot_interpolations(inputs: np.ndarray, paths: np.ndarray, ratios: np.ndarray, path: Path, title: str = "") -> Figure:
+def plot_interpolations(inputs: np.ndarray, paths: np.ndarray, ratios: np.ndarray, path: Path,
+                        title: str = "") -> Figure:
     """One row per pair: the first input, the decoded path between the two codes, the second input.
 
     inputs: (P, 2, C, H, W); paths: (P, T + 1, C, H, W); ratios: (P,), the path ratio of each row.

@@ -9,7 +9,8 @@ from vaelab.numbers import format_number
 
 BASELINE = (  # (eval.json key, label, how to read it), in the order the run page shows them
     ("psnr", "the network's PSNR", "dB on the images evaluated, posterior means; higher is better"),
-    ("pca_psnr", "PCA's PSNR", "dB, the best linear autoencoder with the same latent size, fitted on the training split"),
+    ("pca_psnr", "PCA's PSNR",
+     "dB, the best linear autoencoder with the same latent size, fitted on the training split"),
     ("psnr_gain_over_pca", "the network's gain over PCA", "dB, per image, averaged: above 0 the network beats it"),
     ("pca_ssim", "PCA's SSIM", "beside the network's SSIM in the table above"),
     ("pca_log_likelihood", "pPCA log-likelihood",

@@ -1,0 +1,226 @@
+"""Reconstruction quality at equal CPU budgets: vaelab's defaults, today's plain network and recipe, PCA / pPCA,
+and pythae 0.1.2's VAE and AE with its own benchmark networks, side by side on the same validation images.
+
+    .venv/bin/pip install --no-deps pythae==0.1.2 imageio cloudpickle     # pythae's own deps would move torch
+    .venv/bin/python benchmarks/quality.py --data artworks --budgets 3,10 --write docs/benchmarks.md
+    .venv/bin/python benchmarks/quality.py --data fashion-mnist --budgets 3 --write docs/benchmarks.md
+    .venv/bin/python benchmarks/quality.py --data artworks --study --budgets 5 --write docs/benchmarks.md
+
+Each model trains for the steps that fit its budget of CPU seconds (time.process_time, all threads): a probe
+of a few steps measures its CPU time per step, and the run is planned for budget / that many steps, so that
+its learning-rate schedule ends where the budget does (a wall clock would charge it for whatever else the
+machine runs); one thread each, so that the CPU time is work done, not threads waiting for a busy core.
+Every model is then measured by the same code on the run's validation split (10% of the
+images, split seed 0) and on its training split: PSNR and SSIM of the posterior-mean reconstructions (their
+standard errors over the images), and the beta = 1 ELBO under a Gaussian decoder at one shared sigma, fitted
+by each model on its own reconstructions of up to 500 training images (the rule of `vaelab evaluate`), with
+16 posterior samples per image. PCA has the latent size's components, fitted on the training split; pPCA's
+log-likelihood is exact. One seed per model.
+
+`--study` compares candidate defaults of the residual network (width, blocks, batch) on the AE at one budget:
+quality per CPU-minute, from which vaelab's defaults were chosen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from pythae_nets import pythae_run
+from sections import cpu_name, write_section
+
+from vaelab.config import Config
+from vaelab.data import load_images, split_indices
+from vaelab.diagnostics import likelihood
+from vaelab.diagnostics.baseline import fit_linear_baseline
+from vaelab.diagnostics.intervals import standard_error
+from vaelab.diagnostics.reconstruction import reconstruction_quality
+from vaelab.evaluation.measures import fitted_sigma
+from vaelab.objectives.likelihood import SumSquaredError
+from vaelab.run_dir.model import load_model
+from vaelab.training.callbacks import Callback
+from vaelab.training.run import train
+
+SECTION = "## Quality at equal CPU budgets"
+DATA = {  # name: (--data, image size, latent size)
+    "artworks": (str(Path(__file__).resolve().parents[2] / "shared" / "data" / "artworks"), 64, 128),
+    "fashion-mnist": ("fashion-mnist", 28, 16),
+}
+PROBE_STEPS = 4
+IW = 16
+FIT_IMAGES = 500
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A model to train: a label and its config updates (dotted keys)."""
+
+    label: str
+    updates: dict
+
+
+def recipes(latent: int) -> list[Recipe]:
+    plain = {"model.arch": "plain", "training.lr_schedule": "constant", "training.ema": False,
+             "data.augment": "none", "training.batch_size": 128}
+    return [
+        Recipe("vaelab AE", {"model.kind": "ae"}),
+        Recipe("vaelab VAE beta=0.1", {"objective.beta": 0.1}),
+        Recipe("vaelab VAE beta=1", {"objective.beta": 1.0}),
+        Recipe("plain AE (today's recipe)", {**plain, "model.kind": "ae"}),
+        Recipe("plain VAE beta=0.1 (today's recipe)", {**plain, "objective.beta": 0.1}),
+    ]
+
+
+def study_recipes() -> list[Recipe]:
+    """Candidate defaults of the residual network, on the AE."""
+    return [Recipe(f"resnet width {w}, {b} block{'s' if b > 1 else ''}, batch {bs}",
+                   {"model.kind": "ae", "model.width": w, "model.blocks": b, "training.batch_size": bs})
+            for w, b, bs in ((16, 1, 64), (32, 1, 64), (16, 2, 64), (16, 1, 32), (32, 1, 32))] + [
+        Recipe("plain width 32, batch 64, vaelab's recipe", {"model.kind": "ae", "model.arch": "plain",
+                                                              "training.batch_size": 64})]
+
+
+def base_config(data: str) -> Config:
+    spec, size, latent = DATA[data]
+    return Config().with_updates({"data.spec": spec, "data.image_size": size, "model.latent_dim": latent,
+                                  "training.progress": False, "training.figures": False,
+                                  "training.grad_every": 0, "training.threads": 1})
+
+
+def cpu_seconds_per_step(config: Config, scratch: Path) -> float:
+    """A probe: the CPU seconds of one optimiser step of `config`, from PROBE_STEPS steps after one to warm up."""
+    probe = config.with_updates({"training.steps": 1 + PROBE_STEPS, "training.val_every": 10_000})
+    started = {}
+
+    class Clock(Callback):  # the clock starts after the first step
+        def on_train_batch_end(self, trainer, terms):
+            if trainer.step == 1:
+                started["cpu"] = time.process_time()
+            if trainer.step == 1 + PROBE_STEPS:
+                started["per_step"] = (time.process_time() - started["cpu"]) / PROBE_STEPS
+
+    train(probe, scratch / "probe", callbacks=[Clock()])
+    return started["per_step"]
+
+
+def train_for_budget(config: Config, budget: float, out: Path) -> tuple[Path, int, float]:
+    """Train `config` for the steps its probe says fit `budget` CPU seconds; (run, steps, CPU seconds spent)."""
+    per_step = cpu_seconds_per_step(config, out.parent / f"{out.name}-probe")
+    steps = max(10, int(budget / per_step))
+    started = time.process_time()
+    train(config.with_updates({"training.steps": steps, "training.epochs": None}), out)
+    return out, steps, time.process_time() - started
+
+
+@torch.no_grad()
+def measure(model: torch.nn.Module, val_x: torch.Tensor, fit_x: torch.Tensor, gaussian: bool) -> dict:
+    """PSNR, SSIM (with standard errors) on val_x; the ELBO at one shared sigma (fitted on fit_x) for a VAE."""
+    def recon(x):
+        return torch.cat([torch.sigmoid(model.decode(model.encode(x[i:i + 200]).mean)) for i in range(0, len(x), 200)])
+
+    val, train_q = reconstruction_quality(val_x, recon(val_x)), reconstruction_quality(fit_x, recon(fit_x))
+    row = {"psnr": float(val.psnr.mean()), "psnr_se": standard_error(val.psnr),
+           "ssim": None if val.ssim is None else float(val.ssim.mean()), "train_psnr": float(train_q.psnr.mean()),
+           "per_image_psnr": val.psnr, "elbo": None}
+    if gaussian:
+        generator = torch.Generator().manual_seed(0)
+        pixels = math.prod(val_x.shape[1:])
+        dummy = SumSquaredError(beta=1.0, pixels=pixels, mean_over_pixels=False)  # only its squared errors are used
+        sigma = fitted_sigma(model, dummy, fit_x, generator)
+        samples = likelihood.importance_samples(model, dummy, val_x, samples=IW, generator=generator)
+        weights = samples.log_weights(likelihood.gaussian_log_likelihood(samples.squared_error, sigma, pixels))
+        elbo = likelihood.iwae_bound(weights, 1).numpy()
+        row.update(elbo=float(elbo.mean()), elbo_se=standard_error(elbo), sigma=sigma)
+    return row
+
+
+def images(config: Config) -> tuple[torch.Tensor, torch.Tensor, np.ndarray, np.ndarray]:
+    """The validation images and up to FIT_IMAGES training images (floats), and the two splits' uint8 arrays."""
+    data = load_images(config.data)
+    train_index, val_index = split_indices(len(data.images), config.data.val_fraction, config.data.split_seed)
+    as_float = lambda index: torch.from_numpy(np.asarray(data.images[index])).float() / 255
+    fit = np.sort(np.random.default_rng(0).choice(train_index, min(FIT_IMAGES, len(train_index)), replace=False))
+    return as_float(val_index), as_float(fit), np.asarray(data.images[train_index]), np.asarray(data.images[val_index])
+
+
+def pca_row(config: Config, train_images: np.ndarray, val_x: torch.Tensor) -> dict:
+    baseline = fit_linear_baseline(train_images.reshape(len(train_images), -1).astype(np.float32) / 255,
+                                   config.model.latent_dim)
+    flat = val_x.double().reshape(len(val_x), -1).numpy()
+    quality = reconstruction_quality(val_x, torch.from_numpy(baseline.reconstruct(flat)).reshape(val_x.shape).float())
+    log_likelihood = baseline.log_likelihood(flat)
+    return {"psnr": float(quality.psnr.mean()), "psnr_se": standard_error(quality.psnr),
+            "ssim": None if quality.ssim is None else float(quality.ssim.mean()), "per_image_psnr": quality.psnr,
+            "elbo": float(log_likelihood.mean()), "elbo_se": standard_error(log_likelihood), "train_psnr": None}
+
+
+def table(rows: list[tuple[str, int | None, float | None, dict]], pca: dict) -> list[str]:
+    lines = [("| model | steps | CPU min | val PSNR (dB) | gain over PCA (dB) | val SSIM | train PSNR | "
+             "ELBO at a shared sigma (nats / image) |"), "|---|---:|---:|---:|---:|---:|---:|---:|"]
+
+    def cell(value, digits=2, se=None):
+        if value is None or (isinstance(value, float) and not math.isfinite(value)):
+            return "n/a"
+        return f"{value:.{digits}f}" + (f" ± {se:.{digits}f}" if se is not None and math.isfinite(se) else "")
+
+    for label, steps, cpu, row in [*rows, ("PCA / pPCA (exact log-likelihood)", None, None, pca)]:
+        gain = row["per_image_psnr"] - pca["per_image_psnr"]
+        lines.append(f"| {label} | {steps or ''} | {cell(cpu and cpu / 60, 1)} | "
+                     f"{cell(row['psnr'], 2, row['psnr_se'])} "
+                     f"| {cell(float(gain.mean()), 2, standard_error(gain))} | {cell(row['ssim'], 3)} | "
+                     f"{cell(row['train_psnr'])} | {cell(row['elbo'], 0, row.get('elbo_se'))} |")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", choices=DATA, default="artworks")
+    parser.add_argument("--budgets", default="3,10", help="CPU minutes per model, comma-separated")
+    parser.add_argument("--study", action="store_true", help="candidate defaults of the residual network (AE)")
+    parser.add_argument("--no-pythae", action="store_true")
+    parser.add_argument("--write", type=Path, metavar="FILE.md")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="vaelab: %(message)s")
+    torch.set_num_threads(1)  # one thread per model: CPU time is then work done, not threads spinning for a core
+    config = base_config(args.data)
+    val_x, fit_x, train_images, _ = images(config)
+    pca = pca_row(config, train_images, val_x)
+    lines = []
+    for budget in (float(b) for b in args.budgets.split(",")):
+        rows = []
+        with tempfile.TemporaryDirectory() as scratch:
+            for recipe in (study_recipes() if args.study else recipes(config.model.latent_dim)):
+                run, steps, cpu = train_for_budget(config.with_updates(recipe.updates), budget * 60,
+                                                   Path(scratch) / f"run{len(rows)}")
+                model = load_model(run, "last")
+                rows.append((recipe.label, steps, cpu, measure(model, val_x, fit_x, model.kind == "vae")))
+                print(recipe.label, steps, f"{cpu / 60:.1f} CPU min", f"PSNR {rows[-1][3]['psnr']:.2f}", flush=True)
+            if not args.study and not args.no_pythae:
+                for kind in ("VAE", "AE"):
+                    model, steps, cpu = pythae_run(kind, train_images, config, budget * 60)
+                    rows.append((f"pythae {kind} (its benchmark network, default settings)", steps, cpu,
+                                 measure(model, val_x, fit_x, kind == "VAE")))
+                    print(rows[-1][0], steps, f"PSNR {rows[-1][3]['psnr']:.2f}", flush=True)
+        what = "candidate defaults of the residual network, as autoencoders" if args.study else "every model"
+        lines += [f"### {args.data}, {budget:g} CPU minutes per model ({what})", "", *table(rows, pca), ""]
+    head = [f"{SECTION}" + (f" (study: {args.data})" if args.study else f": {args.data}"), "",
+            (f"`python benchmarks/quality.py --data {args.data} --budgets {args.budgets}"
+            f"{' --study' if args.study else ''}`. Machine: {cpu_name()}, {os.cpu_count()} cores, shared with "
+            f"other work (CPU time is what is budgeted); torch {torch.__version__}; one seed per model; "
+            f"{len(val_x)} validation images, ± one standard error over them."), ""]
+    text = "\n".join(head + lines)
+    print(text)
+    if args.write:
+        write_section(args.write, text)
+
+
+if __name__ == "__main__":
+    main()
