@@ -85,7 +85,11 @@ def study_recipes() -> list[Recipe]:
                    {"model.kind": "ae", "model.width": w, "model.blocks": b, "training.batch_size": bs})
             for w, b, bs in ((16, 1, 64), (32, 1, 64), (16, 2, 64), (16, 1, 32), (32, 1, 32))] + [
         Recipe("plain width 32, batch 64, vaelab's recipe", {"model.kind": "ae", "model.arch": "plain",
-                                                              "training.batch_size": 64})]
+                                                              "training.batch_size": 64}),
+        Recipe("resnet width 16, 1 block, batch 64, linear path from PCA",
+               {"model.kind": "ae", "model.width": 16, "training.batch_size": 64, "model.linear_path": True}),
+        Recipe("resnet width 16, 1 block, batch 32, linear path from PCA",
+               {"model.kind": "ae", "model.width": 16, "training.batch_size": 32, "model.linear_path": True})]
 
 
 def base_config(data: str) -> Config:
@@ -186,6 +190,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--budgets", default="3,10", help="CPU minutes per model, comma-separated")
     parser.add_argument("--study", action="store_true", help="candidate defaults of the residual network (AE)")
     parser.add_argument("--no-pythae", action="store_true")
+    parser.add_argument("--only", metavar="TEXT", help="only the models whose label contains TEXT")
     parser.add_argument("--write", type=Path, metavar="FILE.md")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="vaelab: %(message)s")
@@ -198,6 +203,8 @@ def main(argv: list[str] | None = None) -> None:
         rows = []
         with tempfile.TemporaryDirectory() as scratch:
             for recipe in (study_recipes() if args.study else recipes(config.model.latent_dim)):
+                if args.only and args.only not in recipe.label:
+                    continue
                 run, steps, cpu = train_for_budget(config.with_updates(recipe.updates), budget * 60,
                                                    Path(scratch) / f"run{len(rows)}")
                 model = load_model(run, "last")

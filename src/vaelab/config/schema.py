@@ -83,6 +83,7 @@ class ModelConfig:
     blocks: int = 1  # resnet: residual blocks per resolution
     channel_mults: list[int] | None = None  # resnet: width multiplier per resolution; None: 1, 2, 4, 4, ...
     attention: bool = False  # resnet: self-attention at the lowest resolution
+    linear_path: bool = False  # a linear map beside the network, started at the training split's PCA
     activation: str = "silu"  # silu | relu
     film_width: int = 64  # hidden units of the MLP that turns log beta into FiLM parameters (objective.beta_range)
 

@@ -9,6 +9,7 @@ from vaelab.errors import UsageError
 from vaelab.model.base import LatentModel
 from vaelab.model.conv import ConvVAE, spatial_sizes
 from vaelab.model.linear import LinearVAE
+from vaelab.model.linear_path import WithLinearPath
 from vaelab.model.resnet import ResNetVAE, default_channel_mults
 
 ARCHS = {"resnet": ResNetVAE, "plain": ConvVAE, "linear": LinearVAE}  # linear: the analytic answer's network
@@ -24,18 +25,22 @@ def build_model(config: Config, image_shape: tuple[int, int, int]) -> LatentMode
               "kind": model.kind, "film_width": model.film_width if conditional else None,
               "activation": model.activation}
     if model.arch == "plain":
-        return ConvVAE(**common)
+        network = ConvVAE(**common)
+        return WithLinearPath(network) if model.linear_path else network
     sizes = spatial_sizes(size)
     if model.channel_mults is not None and len(model.channel_mults) != len(sizes):
         raise UsageError(f"model.channel_mults={model.channel_mults} needs one multiplier per resolution of a "
                          f"{size}x{size} image ({len(sizes)}: {', '.join(map(str, sizes))}): e.g. "
                          f"--set model.channel_mults=[{', '.join(map(str, default_channel_mults(len(sizes))))}]")
-    return ResNetVAE(**common, blocks=model.blocks, channel_mults=model.channel_mults, attention=model.attention)
+    network = ResNetVAE(**common, blocks=model.blocks, channel_mults=model.channel_mults, attention=model.attention)
+    return WithLinearPath(network) if model.linear_path else network
 
 
 def model_from_hparams(hparams: dict[str, Any]) -> LatentModel:
     """The network a checkpoint's (or model.json's) `model_hparams` rebuild, untrained; hyperparameters
     without an `arch` are the plain network's, from before vaelab had a second one."""
     arguments = dict(hparams)
-    return ARCHS[arguments.pop("arch", "plain")](**arguments)
+    linear_path = arguments.pop("linear_path", False)
+    network = ARCHS[arguments.pop("arch", "plain")](**arguments)
+    return WithLinearPath(network) if linear_path else network
 

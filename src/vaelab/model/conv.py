@@ -109,6 +109,11 @@ class ConvVAE(LatentModel):
         return self.head
 
     @property
+    def output_layer(self) -> nn.ConvTranspose2d:
+        """The transposed convolution that outputs the logits."""
+        return self.decoder[-1]
+
+    @property
     def encoder_parameters(self) -> list[nn.Parameter]:
         films = [*self.encoder_films.parameters()] if self.conditional else []
         return [*self.encoder.parameters(), *self.head.parameters(), *films]

@@ -175,6 +175,11 @@ class ResNetVAE(LatentModel):
         return self.head[-1]
 
     @property
+    def output_layer(self) -> nn.Conv2d:
+        """The convolution that outputs the logits."""
+        return self.conv_out[-1]
+
+    @property
     def encoder_parameters(self) -> list[nn.Parameter]:
         return [*self.conv_in.parameters(), *self.down.parameters(), *self.head.parameters()]
 

@@ -14,14 +14,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from vaelab.config import Config
 from vaelab.data import ImageData, load_images, skipped_warning, split_indices, write_skipped
 from vaelab.data.augment import training_augmentation
+from vaelab.diagnostics.baseline import fit_linear_baseline
 from vaelab.errors import UsageError
 from vaelab.files import remove_partial_writes
 from vaelab.model import build_model
+from vaelab.model.linear_path import WithLinearPath
 from vaelab.objectives import build_objective, check_objective
 from vaelab.run_dir import RunDir, load_checkpoint, truncate_metrics
 from vaelab.training.callbacks import Callback, Checkpointing, MetricLogging, ProgressBar
@@ -59,6 +62,13 @@ def training_network(config: Config, image_shape: tuple[int, int, int], device: 
     if config.training.compile:
         model.compile()  # in place (nn.Module.compile): the state_dict keeps its names
     return model
+
+
+def start_at_pca(model: WithLinearPath, images, train_index) -> None:
+    """The linear path's start (model/linear_path.py): PCA of the training split, as it is (never augmented)."""
+    flat = np.asarray(images[np.sort(train_index)]).reshape(len(train_index), -1).astype(np.float32) / 255
+    baseline = fit_linear_baseline(flat, model.latent_dim)
+    model.initialise_from_pca(baseline.mean, baseline.directions, baseline.eigenvalues)
 
 
 def check_run_dir(config: Config, out: Path, resume: bool) -> None:
@@ -119,6 +129,8 @@ def _train(
     image_shape = tuple(data.images.shape[1:])
 
     model = training_network(config, image_shape, device)
+    if config.model.linear_path:
+        start_at_pca(model, data.images, train_index)
     total_steps = run_length(config.training, len(train_index)).steps
     objective = build_objective(config, image_shape, total_steps=total_steps).to(device)
     if device.type == "cpu":
