@@ -5,8 +5,8 @@ Accepted, one image or a list of them:
   and transparency rules, shorter side resized and the centre square kept);
 - a Pillow image: the same conventions from EXIF orientation on (`decode.square_rgb`);
 - a uint8 array or tensor, 0..255: (H, W) grey, one image (C, H, W) or (H, W, C), or a batch (N, C, H, W) or
-  (N, H, W, C); the channel axis is the first (after N) when it has 1 or 3 entries, else the last (1, 3 or 4:
-  RGBA is composited on white). It goes through Pillow as a decoded file would (at the network's shape that
+  (N, H, W, C); the channel axis is the first (after N) when it has 1, 3 or 4 entries, else the last (1, 3 or
+  4; RGBA is composited on white). It goes through Pillow as a decoded file would (at the network's shape that
   changes nothing, and it is divided by 255 directly);
 - a float array or tensor with values in [0, 1], in the same layouts: used as it is when it already has the
   network's shape (C, H, W), as the model's outputs do; otherwise rounded to 8 bits, as the cached data was,
@@ -83,15 +83,16 @@ def _array(values: np.ndarray | torch.Tensor, image_shape: tuple[int, int, int])
         array = array[None]
     elif array.ndim != 4:
         raise UsageError(f"an image array has 2 to 4 axes, (H, W), (C, H, W) or (N, C, H, W); this one has {array.shape}")
-    if array.shape[1] not in (1, 3):
+    if array.shape[1] not in (1, 3, 4):
         if array.shape[3] not in (1, 3, 4):
-            raise UsageError(f"cannot tell the channels of an image array of shape {values.shape}: give (C, H, W) or "
-                             "(H, W, C) with 1 or 3 channels (or 4, RGBA, last)")
+            raise UsageError(f"cannot tell the channels of an image array of shape {tuple(values.shape)}: give "
+                             "(C, H, W) or (H, W, C) with 1, 3 or 4 (RGBA) channels")
         array = array.transpose(0, 3, 1, 2)  # (N, H, W, C) -> (N, C, H, W)
     if np.issubdtype(array.dtype, np.floating):
         if not (np.isfinite(array).all() and array.min() >= 0 and array.max() <= 1):
-            raise UsageError(f"float images must lie in [0, 1] (these span {np.nanmin(array):g} to "
-                             f"{np.nanmax(array):g}): divide 0..255 values by 255, or give them as uint8")
+            span = "hold nan or infinity" if not np.isfinite(array).all() else f"span {array.min():g} to {array.max():g}"
+            raise UsageError(f"float images must lie in [0, 1] (these {span}): divide 0..255 values by 255, or give "
+                             "them as uint8")
         if tuple(array.shape[1:]) == tuple(image_shape):
             return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
         array = np.rint(array * 255.0).astype(np.uint8)
