@@ -44,14 +44,15 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as error:
         raise UsageError(f"vaelab explore needs starlette and uvicorn ({error.name} is missing): "
                          "pip install 'vaelab[explore]'") from None
-    from vaelab.serve.explorer import Explorer
 
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port {args.port} is not a port: give 1 to 65535, or 0 for any free one")
     if not args.max_upload > 0:
         raise UsageError(f"--max-upload {args.max_upload:g} must be a positive number of megabytes")
-    listener = bind(args.host, args.port)  # first: a busy port is said before the model loads
+    listener = bind(args.host, args.port)  # first: a busy port is said before torch and the model load
     try:
+        from vaelab.serve.explorer import Explorer
+
         explorer = Explorer(load_trained(args), max_upload_bytes=int(args.max_upload * 1e6))
     except BaseException:
         listener.close()

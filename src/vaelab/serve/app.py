@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from importlib.resources import files
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from starlette.applications import Starlette
@@ -26,7 +27,9 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from vaelab.errors import UsageError
-from vaelab.serve.explorer import Explorer
+
+if TYPE_CHECKING:  # the explorer brings torch: imported by the command once the port is bound
+    from vaelab.serve.explorer import Explorer
 
 PAGE = files("vaelab.serve") / "page" / "explore.html"
 
