@@ -1,8 +1,8 @@
 """Images from the user, in any of the usual forms, made into the network's input exactly as the run's data was.
 
 Accepted, one image or a list of them:
-- a file path, or a file's bytes: decoded by the data pipeline itself (`vaelab.data.decode.decode_file`: EXIF orientation, 16-bit
-  and transparency rules, shorter side resized and the centre square kept);
+- a file path, or a file's bytes: decoded by the data pipeline itself (`vaelab.data.decode.decode_file`: EXIF
+  orientation, 16-bit and transparency rules, shorter side resized and the centre square kept);
 - a Pillow image: the same conventions from EXIF orientation on (`decode.square_rgb`);
 - a uint8 array or tensor, 0..255: (H, W) grey, one image (C, H, W) or (H, W, C), or a batch (N, C, H, W) or
   (N, H, W, C); the channel axis is the first (after N) when it has 1, 3 or 4 entries, else the last (1, 3 or
@@ -82,15 +82,17 @@ def _array(values: np.ndarray | torch.Tensor, image_shape: tuple[int, int, int])
     elif array.ndim == 3:
         array = array[None]
     elif array.ndim != 4:
-        raise UsageError(f"an image array has 2 to 4 axes, (H, W), (C, H, W) or (N, C, H, W); this one has {array.shape}")
+        raise UsageError(f"an image array has 2 to 4 axes, (H, W), (C, H, W) or (N, C, H, W); this one has "
+                         f"{array.shape}")
     if array.shape[1] not in (1, 3, 4):
         if array.shape[3] not in (1, 3, 4):
             raise UsageError(f"cannot tell the channels of an image array of shape {tuple(values.shape)}: give "
                              "(C, H, W) or (H, W, C) with 1, 3 or 4 (RGBA) channels")
         array = array.transpose(0, 3, 1, 2)  # (N, H, W, C) -> (N, C, H, W)
     if np.issubdtype(array.dtype, np.floating):
-        if not (np.isfinite(array).all() and array.min() >= 0 and array.max() <= 1):
-            span = "hold nan or infinity" if not np.isfinite(array).all() else f"span {array.min():g} to {array.max():g}"
+        finite = bool(np.isfinite(array).all())
+        if not (finite and array.min() >= 0 and array.max() <= 1):
+            span = f"span {array.min():g} to {array.max():g}" if finite else "hold nan or infinity"
             raise UsageError(f"float images must lie in [0, 1] (these {span}): divide 0..255 values by 255, or give "
                              "them as uint8")
         if tuple(array.shape[1:]) == tuple(image_shape):
