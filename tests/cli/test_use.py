@@ -1,6 +1,8 @@
 """`vaelab sample | reconstruct | encode | interpolate` on a tiny trained run: each output holds what the Python
 API computes, and bad input is one line and exit code 2."""
 
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -105,3 +107,10 @@ def test_bad_input_is_one_line_and_exit_code_2(trained_vae, trained_conditional,
     assert "ending in .npz" in bad(["encode", str(trained_vae), "--data", "digits", "--out", out], capsys)
     assert "--steps 0 must be at least 1" in bad(["interpolate", str(trained_vae), str(notes), str(notes),
                                                   "--steps", "0", "--out", out], capsys)
+
+
+def test_explore_without_its_server_libraries_says_what_to_install(trained_vae, monkeypatch, capsys):
+    monkeypatch.delitem(sys.modules, "vaelab.serve.server", raising=False)
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # as if it were not installed
+    assert bad(["explore", str(trained_vae)], capsys) == ("vaelab: error: vaelab explore needs starlette and uvicorn "
+                                                          "(uvicorn is missing): pip install 'vaelab[explore]'")

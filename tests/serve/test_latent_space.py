@@ -1,5 +1,6 @@
 """The explorer's order of the latent dimensions and its map, on codes whose answers are known in closed form."""
 
+import copy
 import math
 
 import numpy as np
@@ -36,6 +37,20 @@ def test_dimensions_are_ordered_by_their_kl_and_the_inactive_ones_are_marked_col
     assert [dims[j].collapsed for j in range(4)] == [True, False, True, False]  # Var_x E[z_j|x] <= 0.01
     assert (dims[1].low, dims[1].high) == (-3.0, 3.0)  # the prior's +- 3 sd
     assert summary.basis == "400 synthetic codes"
+
+
+def test_the_autoencoders_dimensions_are_ordered_by_the_variance_of_its_codes(trained_vae):
+    model = copy.copy(vaelab.load(trained_vae))
+    model.kind = "ae"  # codes without a posterior variance, on a scale of their own
+    means = np.random.default_rng(2).normal([0.0, 5.0, 0.0, 1.0], [1.0, 0.1, 10.0, 0.0], size=(500, 4))
+    summary = summarise(model, means.astype(np.float32), None, "500 codes", {})
+    assert [d.index for d in summary.dimensions] == [2, 0, 1, 3]
+    dims = {d.index: d for d in summary.dimensions}
+    assert dims[2].kl is None and dims[2].collapsed is None  # no KL, and no unit scale to call one collapsed
+    assert dims[2].variance == pytest.approx(means[:, 2].var(), rel=1e-5)
+    centre, spread = means[:, 1].mean(), means[:, 1].std()  # the codes' own mean and sd
+    assert (dims[1].low, dims[1].high) == pytest.approx((centre - 3 * spread, centre + 3 * spread), rel=1e-5)
+    assert (dims[3].low, dims[3].high) == pytest.approx((-2.0, 4.0), rel=1e-6)  # a constant code: +- 3 around it
 
 
 def test_without_codes_eval_json_orders_them_and_without_either_the_index_order_stays(trained_vae):

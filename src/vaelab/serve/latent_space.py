@@ -67,6 +67,7 @@ def summarise(model: TrainedModel, means: np.ndarray | None, logvars: np.ndarray
             kl_se = np.array([standard_error(per_image[:, j]) for j in range(z)])
         else:
             centre, spread = means.mean(axis=0), means.std(axis=0)
+            spread = np.where(spread > 0, spread, 1.0)  # a code that never moves still gets a slider to move
             low, high = centre - PRIOR_SPAN * spread, centre + PRIOR_SPAN * spread
     elif evaluation.get("kl_per_dim") is not None or evaluation.get("posterior_mean_variance") is not None:
         kl = None if evaluation.get("kl_per_dim") is None else np.array(evaluation["kl_per_dim"], dtype=float)
