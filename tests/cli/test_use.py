@@ -42,7 +42,7 @@ def test_reconstruct_puts_each_input_above_its_reconstruction(trained_vae, pictu
     out = tmp_path / "recon.png"
     assert main(["reconstruct", str(trained_vae), *map(str, pictures), "--columns", "2", "--out", str(out)]) == 0
     model = vaelab.load(trained_vae)
-    inputs, outputs = model.images(pictures), model.reconstruct(pictures)
+    inputs, outputs = model.prepare(pictures), model.reconstruct(pictures)
     grid = pixels(out)  # rows: inputs 0-1, their reconstructions, input 2, its reconstruction
     assert grid.shape == (4 * 17 - 1, 33)
     for row, image in ((0, inputs[0]), (1, outputs[0]), (2, inputs[2]), (3, outputs[2])):

@@ -46,7 +46,7 @@ def test_an_upload_is_prepared_as_a_file_and_encoded_at_each_beta(explorer, tmp_
     chosen = explorer.add_upload(data, "mine.png")
     (tmp_path / "mine.png").write_bytes(data)
     model = explorer.model
-    assert np.abs(png_pixels(explorer.image_png(chosen["id"])) - model.images(tmp_path / "mine.png")[0, 0].numpy()
+    assert np.abs(png_pixels(explorer.image_png(chosen["id"])) - model.prepare(tmp_path / "mine.png")[0, 0].numpy()
                   ).max() <= 0.5 / 255
     for beta in (0.01, 3.0):
         code = explorer.encode(chosen["id"], beta)

@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     if args.columns < 1:
         raise UsageError(f"--columns {args.columns} must be at least 1")
     model = load_trained(args)
-    inputs = model.images(args.images)  # (N, C, H, W)
+    inputs = model.prepare(args.images)  # (N, C, H, W)
     outputs = model.reconstruct(inputs, sample=args.sample, generator=torch.Generator().manual_seed(args.seed))
     columns = min(args.columns, len(inputs))
     rows = []  # a row of inputs, the row of their reconstructions below, and so on

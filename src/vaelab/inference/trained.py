@@ -83,7 +83,7 @@ class TrainedModel:
         other.beta, other.served = beta, at_beta(self.network, beta)
         return other
 
-    def images(self, images: Any) -> torch.Tensor:
+    def prepare(self, images: Any) -> torch.Tensor:
         """`images` as the network takes them, (N, C, H, W) float32 in [0, 1] on the model's device."""
         return as_images(images, self.image_shape).to(self.device)
 
@@ -91,7 +91,7 @@ class TrainedModel:
     def encode(self, images: Any) -> DiagonalGaussian | PointMass:
         """The posterior q(z|x) of each image: `.mean` (N, Z), and for the VAE `.std`, `.sample()`, `.kl()`
         (nats per image); the autoencoder's is a point mass at its code."""
-        x = self.images(images)  # (N, C, H, W)
+        x = self.prepare(images)  # (N, C, H, W)
         parts = [self.served.encode(x[i : i + BATCH]) for i in range(0, len(x), BATCH)]
         if isinstance(parts[0], PointMass):
             return PointMass(torch.cat([p.mean for p in parts]))
