@@ -3,11 +3,13 @@
     import vaelab
     config = vaelab.Config().with_updates({"data.spec": "digits", "objective.beta": 0.1})
     result = vaelab.train(config, "runs/digits-b01")
+    model = vaelab.load("runs/digits-b01")                    # encode, decode, reconstruct, sample, interpolate
+    vaelab.save_grid(model.sample(64), "samples.png")
 """
 
 from vaelab.version import __version__
 
-__all__ = ["Config", "RunResult", "__version__", "train"]
+__all__ = ["Config", "RunResult", "TrainedModel", "__version__", "load", "save_grid", "train"]
 
 
 def __getattr__(name: str):
@@ -20,4 +22,8 @@ def __getattr__(name: str):
         from vaelab.training import run
 
         return getattr(run, name)
+    if name in ("load", "save_grid", "TrainedModel"):
+        import vaelab.inference
+
+        return getattr(vaelab.inference, name)
     raise AttributeError(f"module 'vaelab' has no attribute {name!r}")

@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-COMMANDS = ("train", "evaluate", "sweep", "report", "runs", "demo", "explain", "bnn")
+COMMANDS = ("train", "evaluate", "sweep", "report", "runs", "demo", "explain", "bnn", "sample", "reconstruct", "encode",
+            "interpolate", "explore")
 HEAVY = ("torch", "matplotlib", "sklearn", "numpy", "PIL")
 
 PROBE = """

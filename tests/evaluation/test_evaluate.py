@@ -82,7 +82,7 @@ def test_bad_arguments_are_usage_errors(vae_run):
         evaluate_run(run, iw_samples=0)
     with pytest.raises(UsageError, match="max-images"):
         evaluate_run(run, max_images=1)
-    with pytest.raises(UsageError, match="does not exist"):
+    with pytest.raises(UsageError, match="has no checkpoint missing.pt: use --checkpoint best"):
         evaluate_run(run, checkpoint="missing")
     with pytest.raises(UsageError, match="no config.yaml"):
         evaluate_run(run / "checkpoints")

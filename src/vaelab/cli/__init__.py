@@ -5,7 +5,8 @@ runs the command, not at the top: `vaelab --help`, a command's `--help` and a mi
 answer in a fraction of a second instead of the seconds those imports take.
 
 Exit codes: 0 success, 2 bad usage or bad input (one line on stderr), 1 anything else,
-128 + the signal's number when a signal stopped training: 130 for Ctrl-C (SIGINT), 143 for SIGTERM.
+128 + the signal's number when a signal stopped training or `vaelab explore`'s server: 130 for Ctrl-C (SIGINT),
+143 for SIGTERM.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ import logging
 import signal
 import sys
 
-from vaelab.cli import bnn, demo, evaluate, explain, report, runs, sweep, train
+from vaelab.cli import (bnn, demo, encode, evaluate, explain, explore, interpolate, reconstruct, report, runs, sample,
+                        sweep, train)
 from vaelab.errors import UsageError
 from vaelab.training.stop import Interrupted
 from vaelab.version import __version__
 
-COMMANDS = (train, evaluate, sweep, report, runs, demo, explain, bnn)
+COMMANDS = (train, evaluate, sweep, report, runs, demo, explain, bnn, sample, reconstruct, encode, interpolate, explore)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -23,7 +23,7 @@ from vaelab.data.skipped import skipped_warning, write_skipped
 from vaelab.data.sources import resolve_source
 from vaelab.data.split import limit_indices, split_indices
 
-__all__ = ["ImageData", "load_images", "skipped_warning", "split_indices", "write_skipped"]
+__all__ = ["ImageData", "at_model_shape", "load_images", "skipped_warning", "split_indices", "write_skipped"]
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,15 @@ def load_images(config: DataConfig) -> ImageData:
                 log.info("decoding %s (once: cached as %s)", config.spec, folder / key)
                 data = cache.store(folder, key, source.build())
     return _limited(data, config.limit, config.split_seed)
+
+
+def at_model_shape(config: DataConfig, spec: str, image_shape: tuple[int, int, int]) -> DataConfig:
+    """`config` with another source, `spec`, at a trained network's input shape (C, H, W): the images resized and
+    cropped as the run's were, all of them (no --limit)."""
+    channels, size, _ = image_shape
+    other = replace(config, spec=spec, image_size=size, channels=channels, limit=None)
+    other.validate()
+    return other
 
 
 def _limited(data: ImageData, limit: int | None, seed: int) -> ImageData:

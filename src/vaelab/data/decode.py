@@ -77,11 +77,17 @@ def _decode(file: BinaryIO, size: int) -> Decoded:
         with _strict_pillow(), Image.open(file, formats=FORMATS) as image:
             image.draft(None, (size * DRAFT_GAP, size * DRAFT_GAP))
             image.load()
-            rgb = to_rgb(ImageOps.exif_transpose(image))
-            pixels = np.asarray(fit_square(rgb, size), dtype=np.uint8)  # (S, S, 3)
+            pixels = square_rgb(image, size)
     except Exception as error:  # noqa: BLE001 - any failure means "skip this file", with the reason
         return Decoded(None, False, describe_error(error))
     return Decoded(pixels, has_colour(pixels), None)
+
+
+def square_rgb(image: Image.Image, size: int) -> np.ndarray:
+    """A loaded Pillow image as the data pipeline makes it (the conventions above, from EXIF orientation on):
+    (size, size, 3) uint8 RGB."""
+    rgb = to_rgb(ImageOps.exif_transpose(image))
+    return np.asarray(fit_square(rgb, size), dtype=np.uint8)  # (S, S, 3)
 
 
 def decode_many(decode: Callable[[T, int], Decoded], inputs: Sequence[T], size: int) -> Iterator[Decoded]:

@@ -81,3 +81,28 @@ def collapse_warning(active: int, latent_dim: int) -> str | None:
         return (f"partial posterior collapse: {latent_dim - active} of {latent_dim} latent dimensions are inactive "
                 f"(Var_x E[z|x] <= {ACTIVE_THRESHOLD}); only {active} carry information about the image")
     return None
+
+
+@dataclass
+class LatentPlane:
+    """The plane of the first two principal components of N codes: each code's coordinates `points` (N, 2), the
+    codes' `mean` (Z,), the unit `components` (2, Z) and the share of the codes' variance each explains (2,).
+    A point (u, v) of the plane is the code mean + u components[0] + v components[1]."""
+
+    points: np.ndarray
+    mean: np.ndarray
+    components: np.ndarray
+    explained: np.ndarray
+
+
+def latent_plane(codes: np.ndarray) -> LatentPlane:
+    """PCA of codes (N, Z), e.g. the posterior means; with Z = 1 the second axis is zero."""
+    from sklearn.decomposition import PCA  # here: importing scikit-learn takes a second
+
+    codes = np.asarray(codes, dtype=np.float64)
+    if codes.shape[1] >= 2:
+        pca = PCA(n_components=2, random_state=0).fit(codes)
+        return LatentPlane(pca.transform(codes), pca.mean_, pca.components_, pca.explained_variance_ratio_)
+    mean = codes.mean(axis=0)
+    return LatentPlane(np.concatenate([codes - mean, np.zeros_like(codes)], axis=1), mean, np.array([[1.0], [0.0]]),
+                       np.array([1.0, 0.0]))

@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.decomposition import PCA
 from torch import nn
 
 from vaelab.config import Config
@@ -62,14 +61,9 @@ def draw_figures(out: Path, config: Config, model: nn.Module, images: Evaluation
                                   f"mean +- {TRAVERSAL_SPAN:g} sd of q(z)")
     written.append("traversals.png")
 
-    means = encodings.mean.double().cpu().numpy()
-    if means.shape[1] >= 2:
-        pca = PCA(n_components=2, random_state=0).fit(means)
-        points, explained = pca.transform(means), pca.explained_variance_ratio_
-    else:
-        points, explained = np.concatenate([means, np.zeros_like(means)], axis=1), np.array([1.0, 0.0])
-    figures.plot_latent_map(points, images.labels, images.classes, explained, directory / "latent_map.png",
-                            title=f"{title}\nposterior means of {len(means)} images ({images.split})")
+    plane = latent.latent_plane(encodings.mean.double().cpu().numpy())
+    figures.plot_latent_map(plane.points, images.labels, images.classes, plane.explained, directory / "latent_map.png",
+                            title=f"{title}\nposterior means of {len(plane.points)} images ({images.split})")
     written.append("latent_map.png")
 
     metrics = read_metrics(out / "metrics.jsonl")

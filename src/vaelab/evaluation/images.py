@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from vaelab.config import Config
-from vaelab.data import load_images, split_indices
+from vaelab.data import at_model_shape, load_images, split_indices
 from vaelab.errors import UsageError
 from vaelab.training.batches import to_tensor
 
@@ -30,9 +30,7 @@ def evaluation_data(config: Config, spec: str | None, image_shape: tuple[int, in
     """The run's validation images, or (with `spec`) images of another source at the model's size."""
     data_config = config.data
     if spec is not None:
-        channels, size, _ = image_shape
-        data_config = dataclasses.replace(config.data, spec=spec, image_size=size, channels=channels, limit=None)
-        data_config.validate()
+        data_config = at_model_shape(config.data, spec, image_shape)
     data = load_images(data_config)
     if tuple(data.images.shape[1:]) != tuple(image_shape):
         raise UsageError(f"the images of {data_config.spec} are {data.images.shape[1:]}, the model takes "

@@ -12,8 +12,8 @@ from torch import nn
 
 from vaelab.config import Config
 from vaelab.data import load_images, split_indices
-from vaelab.errors import UsageError
 from vaelab.objectives import Objective, build_objective
+from vaelab.objectives.conditional import check_beta
 from vaelab.run_dir import RunDir, write_records
 from vaelab.run_dir.model import load_network
 from vaelab.training.device import resolve_device
@@ -36,13 +36,7 @@ class LoadedRun:
 
 def config_at_beta(config: Config, beta: float, run_dir: Path) -> Config:
     """A loss-conditional run's config as if it had been trained at `beta` (which must lie in its range)."""
-    if config.objective.beta_range is None:
-        raise UsageError(f"{run_dir} was trained at beta = {config.objective.beta:g} alone: --beta needs a "
-                         "loss-conditional run (vaelab train --beta-range LO:HI)")
-    low, high = config.objective.beta_range
-    if not low <= beta <= high:
-        raise UsageError(f"--beta {beta:g} is outside the range {run_dir} was trained on, [{low:g}, {high:g}]: "
-                         "give a beta inside it")
+    check_beta(config, beta, run_dir)
     return config.with_updates({"objective.beta": beta})
 
 

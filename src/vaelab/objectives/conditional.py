@@ -52,6 +52,20 @@ def check_config(config: Config, weighting: list[str]) -> None:
                          f"the range, e.g. --beta {math.sqrt(low * high):.2g}")
 
 
+def check_beta(config: Config, beta: float, run: object, flag: str = "--beta") -> None:
+    """A beta to serve from the run (at `run`, for the message) that `config` trained: one inside the range of a
+    loss-conditional run; no other run serves any beta but its own. `flag`: how the user gave it."""
+    objective = config.objective
+    if objective.beta_range is None:
+        trained = ("is an autoencoder: it has no KL term, so no beta" if config.model.kind == "ae"
+                   else f"was trained at beta = {objective.beta:g} alone")
+        raise UsageError(f"{run} {trained}: {flag} needs a loss-conditional run (vaelab train --beta-range LO:HI)")
+    low, high = objective.beta_range
+    if not (math.isfinite(beta) and low <= beta <= high):
+        raise UsageError(f"{flag} {beta:g} is outside the range {run} was trained on, [{low:g}, {high:g}]: give a beta "
+                         "inside it")
+
+
 class LogUniformBeta:
     """Per-example KL weights drawn log-uniformly over [low, high]."""
 

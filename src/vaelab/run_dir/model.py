@@ -16,8 +16,10 @@ from torch import nn
 
 from vaelab.errors import UsageError
 from vaelab.model import AtBeta, at_beta, model_from_hparams
+from vaelab.objectives.conditional import check_beta
 from vaelab.run_dir.checkpoint import load_checkpoint
-from vaelab.run_dir.layout import RunDir
+from vaelab.run_dir.layout import CHECKPOINTS, RunDir
+from vaelab.version import __version__
 
 
 def load_network(run: RunDir | str | Path, checkpoint: str = "best", device: str | torch.device = "cpu"
@@ -28,10 +30,23 @@ def load_network(run: RunDir | str | Path, checkpoint: str = "best", device: str
     if not run.is_run():
         raise UsageError(f"{run.path} is not a run directory (no config.yaml): "
                          f"train one with vaelab train --out {run.path}")
-    state = load_checkpoint(run.checkpoint(checkpoint), map_location=device)
-    network = model_from_hparams(run.model_info()["model_hparams"])
+    path = run.checkpoint(checkpoint)
+    if not path.is_file():
+        present = [name for name in CHECKPOINTS if run.checkpoint(name).is_file()]
+        fix = (f"use --checkpoint {present[0]}" if present else
+               f"train it first (vaelab train --out {run.path}; best.pt comes with the first validation)")
+        raise UsageError(f"{run.path} has no checkpoint {path.name}: {fix}")
+    state = load_checkpoint(path, map_location=device)
     averaged = state.get("ema")  # the moving average of the weights, the ones the run validated
-    network.load_state_dict(state["model"] if averaged is None else averaged["model"])
+    try:
+        network = model_from_hparams(run.model_info()["model_hparams"])
+        network.load_state_dict(state["model"] if averaged is None else averaged["model"])
+    except (RuntimeError, TypeError, KeyError) as error:  # other layers, other arguments, no weights at all
+        reason = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
+        raise UsageError(
+            f"checkpoint {path} (written by vaelab {state.get('vaelab_version', 'of unknown version')}) does not "
+            f"fit the network {run.model_file.name} describes in vaelab {__version__} ({reason}): load it with the "
+            "vaelab that wrote it, or train the run again") from None
     return network.to(device).eval(), state
 
 
@@ -42,7 +57,6 @@ def load_model(run: RunDir | str | Path, checkpoint: str = "best", beta: float |
     run = run if isinstance(run, RunDir) else RunDir(Path(run))
     network, _ = load_network(run, checkpoint, device)
     config = run.config()
-    if beta is not None and not network.conditional:
-        raise UsageError(f"{run.path} was trained at beta = {config.objective.beta:g} alone: beta= needs a "
-                         "loss-conditional run (vaelab train --beta-range LO:HI)")
+    if beta is not None:
+        check_beta(config, beta, run.path, flag="beta")
     return at_beta(network, config.objective.beta if beta is None else beta)
