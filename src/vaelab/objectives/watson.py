@@ -102,7 +102,7 @@ def watson_distance(x: torch.Tensor, x_hat: torch.Tensor, offset: int = 0) -> to
     # |C^ - C| written so that its gradient is finite where they agree, and exactly 0 there
     modulus = (difference.real.square() + difference.imag.square() + 1e-12).sqrt() - 1e-6
     pooled = (modulus / masks).pow(P).flatten(1).sum(dim=1)  # (B,)
-    return (pooled + 1e-24).pow(1 / P) - 1e-6  # 0 at pooled = 0, with a finite gradient there
+    return (pooled + 1e-32).pow(1 / P) - 1e-8  # 0 at pooled = 0, with a finite gradient there
 
 
 class WatsonDFTLoss(ReconstructionLoss):
