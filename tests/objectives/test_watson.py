@@ -2,6 +2,7 @@
 block DFT is known (a cosine of u cycles per 8-pixel block, amplitude a: two unitary-DFT coefficients of
 255 a 8 / 2 = 1020 a each)."""
 
+import itertools
 import math
 
 import pytest
@@ -60,7 +61,7 @@ def test_the_loss_is_zero_on_identical_images_and_grows_with_the_noise_amplitude
     logit = lambda images: torch.logit(images.clamp(1e-6, 1 - 1e-6))
     assert loss.recon(x, logit(x)).abs().max().item() < 1e-3
     values = [loss.recon(x, logit((x + amplitude * noise).clamp(0, 1))) for amplitude in (0.005, 0.01, 0.03, 0.1)]
-    for smaller, larger in zip(values, values[1:]):
+    for smaller, larger in itertools.pairwise(values):
         assert (smaller < larger).all()
 
 

@@ -24,7 +24,7 @@ from vaelab.config.schema import (
     time_budget,
 )
 
-__all__ = ["EXTRA_RECONS", "MAX_IMAGE_SIZE", "RECONS", "RECON_WORDS", "RESUMABLE_KEYS", "Config", "DataConfig", "ModelConfig",
-           "ObjectiveConfig",
+__all__ = ["EXTRA_RECONS", "MAX_IMAGE_SIZE", "RECONS", "RECON_WORDS", "RESUMABLE_KEYS", "Config", "DataConfig",
+           "ModelConfig", "ObjectiveConfig",
            "TrainingConfig", "parse_assignment",
            "time_budget"]

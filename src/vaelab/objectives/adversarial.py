@@ -103,8 +103,8 @@ class AdversarialTerm(nn.Module):
         if patches_per_side(min(height, width_px), layers) < 1:
             fits = max((n for n in range(1, layers) if patches_per_side(min(height, width_px), n) >= 1), default=0)
             fix = (f"use --set objective.gan_layers={fits}" if fits else "use larger images (e.g. --image-size 32)")
-            raise UsageError(f"objective.gan_layers={layers} leaves the discriminator no patch on {height} x {width_px} "
-                             f"images: {fix}")
+            raise UsageError(f"objective.gan_layers={layers} leaves the discriminator no patch on {height} x "
+                             f"{width_px} images: {fix}")
         self.discriminator = PatchDiscriminator(channels=channels, width=width, layers=layers)
         self.weight = weight
         self.start = start

@@ -50,11 +50,11 @@ class LaplaceReading:
                 f"  loss = sum |x - x_hat| + {self.beta:g} * KL",
                 f"       = b * [ -log Laplace(x; x_hat, b) + KL ] + const,  b = beta = {self.beta:.4g}", ""]
         if self.beta == 0:
-            return wrap(["Implied Laplace scale: b = 0. Any pixel error costs infinitely more than the KL, so the KL"
-                         " is ignored: an autoencoder with a noisy bottleneck, whose ELBO is -inf."], head)
+            return wrap([("Implied Laplace scale: b = 0. Any pixel error costs infinitely more than the KL, so the KL"
+                          " is ignored: an autoencoder with a noisy bottleneck, whose ELBO is -inf.")], head)
         std, std_255 = format_number(self.std, 2), format_number(255 * self.std, 2)
-        head += [f"implied Laplace decoder: scale b = {format_number(self.beta, 2)}, std sqrt(2) b = {std} on a 0-1"
-                 f" scale ({std_255} on 0-255)", ""]
+        head += [(f"implied Laplace decoder: scale b = {format_number(self.beta, 2)}, std sqrt(2) b = {std} on a"
+                  f" 0-1 scale ({std_255} on 0-255)"), ""]
         tempering = ("beta = 1 on the summed absolute error: this is the ELBO, a bound on log p(x), of a Laplace"
                      " decoder with scale b = 1." if self.beta == 1 else
                      f"Read with the b = 1 that the summed absolute error means at beta = 1, beta = {self.beta:g}"
@@ -63,11 +63,11 @@ class LaplaceReading:
                      " which is a bound: vaelab logs that ELBO as `elbo` and the std sqrt(2) b as `sigma`.")
         gaussian = math.sqrt(self.beta / 2)
         side = "below" if self.std < gaussian else "above" if self.std > gaussian else "equal to"
-        return wrap([f"Pixel errors of std {std} on a 0-1 scale ({std_255} of 255) are treated as noise: "
-                     + what_sigma_means(self.std), tempering,
-                     f"At this beta the Laplace's std is {side} the sigma = sqrt(beta / 2) ="
-                     f" {format_number(gaussian, 2)} that the summed squared error implies (the two cross at beta ="
-                     " 1/4), and its heavier tails forgive a few large errors more than many small ones."], head)
+        noise = f"Pixel errors of std {std} on a 0-1 scale ({std_255} of 255) are treated as noise: "
+        compared = (f"At this beta the Laplace's std is {side} the sigma = sqrt(beta / 2) ="
+                    f" {format_number(gaussian, 2)} that the summed squared error implies (the two cross at beta = 1/4), and its heavier tails"
+                    " forgive a few large errors more than many small ones.")
+        return wrap([noise + what_sigma_means(self.std), tempering, compared], head)
 
 
 @dataclass(frozen=True)
@@ -84,16 +84,16 @@ class LossReading:
         formula = LOSS_FORMULAS[self.recon].format(d=pixels)
         head = [f"beta = {self.beta:g} with --recon {self.recon}, images {c}x{h}x{w} (D = {pixels} pixel values)", "",
                 f"  loss = {formula} + {self.beta:g} * KL", ""]
-        return wrap([
-            f"--recon {self.recon} is not the negative log-likelihood of any decoder, so this loss is not an ELBO and"
-            " the beta <-> sigma reading of the squared error (sigma^2 = beta / 2) no longer holds: beta is a plain"
-            " trade-off weight, on a scale that the loss sets, with no pixel noise level behind it. Tune it by"
-            " what it does (reconstructions, samples, the KL) rather than by its value.",
-            "So that the run can still be compared with the others, vaelab logs `elbo_optimal_sigma`: the beta = 1"
-            " ELBO of the same encoder and decoder read as a Gaussian decoder at the optimal shared sigma (sigma^2 ="
-            " the mean squared pixel error, logged as `sigma_optimal`; `elbo` itself is n/a), and `vaelab evaluate`"
-            " gives every run its elbo_optimal_sigma with that sigma fitted on the training images.",
-        ], head)
+        no_reading = (f"--recon {self.recon} is not the negative log-likelihood of any decoder, so this loss is not"
+                      " an ELBO and the beta <-> sigma reading of the squared error (sigma^2 = beta / 2) no longer holds:"
+                      " beta is a plain trade-off weight, on a scale that the loss sets, with no pixel noise level"
+                      " behind it. Tune it by what it does (reconstructions, samples, the KL) rather than by its value.")
+        compared = ("So that the run can still be compared with the others, vaelab logs `elbo_optimal_sigma`: the"
+                    " beta = 1 ELBO of the same encoder and decoder read as a Gaussian decoder at the optimal shared"
+                    " sigma (sigma^2 = the mean squared pixel error, logged as `sigma_optimal`; `elbo` itself is n/a),"
+                    " and `vaelab evaluate` gives every run its elbo_optimal_sigma with that sigma fitted on the"
+                    " training images.")
+        return wrap([no_reading, compared], head)
 
 
 def explain_recon(beta: float, *, recon: str = "sse", image_shape: tuple[int, int, int] = (3, 64, 64)

@@ -27,8 +27,8 @@ from vaelab.objectives.capacity import CapacityControl
 from vaelab.objectives.conditional import LogUniformBeta
 from vaelab.objectives.decoder_variance import LearnedSigmaGaussian, OptimalSigmaGaussian
 from vaelab.objectives.explain import implied_variance
-from vaelab.objectives.free_bits import FreeBits
 from vaelab.objectives.focal_frequency import FocalFrequencyLoss
+from vaelab.objectives.free_bits import FreeBits
 from vaelab.objectives.geco import GECO
 from vaelab.objectives.laplace import LaplaceL1
 from vaelab.objectives.likelihood import Bernoulli, FixedGaussian, Likelihood, SumSquaredError

@@ -7,7 +7,16 @@ from __future__ import annotations
 
 from vaelab.config import Config
 from vaelab.errors import UsageError
-from vaelab.objectives import adversarial, capacity, conditional, decoder_variance, free_bits, geco, recon_loss, schedules
+from vaelab.objectives import (
+    adversarial,
+    capacity,
+    conditional,
+    decoder_variance,
+    free_bits,
+    geco,
+    recon_loss,
+    schedules,
+)
 
 
 def check_objective(config: Config) -> Config:

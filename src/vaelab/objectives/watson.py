@@ -40,7 +40,7 @@ W = 0.7  # contrast masking exponent, Watson 1993
 P = 4.0  # Minkowski pooling exponent, Watson 1993
 OFFSETS = (0, BLOCK // 2)
 LUMINANCE_FLOOR = BLOCK  # C_00 of a block whose mean is one grey level (unitary DFT: C_00 = 8 x mean)
-# Watson's frequency sensitivities (DCT coefficient units, 8-bit pixels), row i = vertical frequency i / 2 cycles per block
+# Watson's frequency sensitivities (DCT coefficient units, 8-bit pixels); row i: vertical frequency i / 2 cycles/block
 WATSON_TABLE = (
     (1.40, 1.01, 1.16, 1.66, 2.40, 3.43, 4.79, 6.56),
     (1.01, 1.45, 1.32, 1.52, 2.00, 2.71, 3.67, 4.93),
