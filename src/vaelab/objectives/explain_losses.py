@@ -65,8 +65,8 @@ class LaplaceReading:
         side = "below" if self.std < gaussian else "above" if self.std > gaussian else "equal to"
         noise = f"Pixel errors of std {std} on a 0-1 scale ({std_255} of 255) are treated as noise: "
         compared = (f"At this beta the Laplace's std is {side} the sigma = sqrt(beta / 2) ="
-                    f" {format_number(gaussian, 2)} that the summed squared error implies (the two cross at beta = 1/4), and its heavier tails"
-                    " forgive a few large errors more than many small ones.")
+                    f" {format_number(gaussian, 2)} that the summed squared error implies (the two cross at"
+                    " beta = 1/4), and its heavier tails forgive a few large errors more than many small ones.")
         return wrap([noise + what_sigma_means(self.std), tempering, compared], head)
 
 
@@ -85,9 +85,10 @@ class LossReading:
         head = [f"beta = {self.beta:g} with --recon {self.recon}, images {c}x{h}x{w} (D = {pixels} pixel values)", "",
                 f"  loss = {formula} + {self.beta:g} * KL", ""]
         no_reading = (f"--recon {self.recon} is not the negative log-likelihood of any decoder, so this loss is not"
-                      " an ELBO and the beta <-> sigma reading of the squared error (sigma^2 = beta / 2) no longer holds:"
-                      " beta is a plain trade-off weight, on a scale that the loss sets, with no pixel noise level"
-                      " behind it. Tune it by what it does (reconstructions, samples, the KL) rather than by its value.")
+                      " an ELBO and the beta <-> sigma reading of the squared error (sigma^2 = beta / 2) no longer"
+                      " holds: beta is a plain trade-off weight, on a scale that the loss sets, with no pixel noise"
+                      " level behind it. Tune it by what it does (reconstructions, samples, the KL) rather than by"
+                      " its value.")
         compared = ("So that the run can still be compared with the others, vaelab logs `elbo_optimal_sigma`: the"
                     " beta = 1 ELBO of the same encoder and decoder read as a Gaussian decoder at the optimal shared"
                     " sigma (sigma^2 = the mean squared pixel error, logged as `sigma_optimal`; `elbo` itself is n/a),"
