@@ -73,3 +73,15 @@ def test_a_patchgan_on_the_plain_autoencoder_is_refused():
 
 def test_geco_in_recon_units_takes_a_loss_that_is_not_a_likelihood():
     check_objective(Config(objective=ObjectiveConfig(recon="ms-ssim", geco_target=100.0, geco_units="recon")))
+
+
+@pytest.mark.parametrize("recon", ["ms-ssim", "watson-dft", "focal-frequency"])
+def test_a_loss_runs_under_bf16_autocast_in_float32(recon):
+    # the FFT takes no bfloat16: the losses compute in float32 whatever the decoder's precision under --amp
+    objective = Objective(ObjectiveConfig(recon=recon), image_shape=SHAPE)
+    x, logits = torch.rand(2, *SHAPE), torch.randn(2, *SHAPE)
+    exact = objective.likelihood.recon(x, logits)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        under_amp = objective.likelihood.recon(x, logits.bfloat16())
+    assert under_amp.dtype == torch.float32
+    torch.testing.assert_close(under_amp, exact, rtol=0.02, atol=0.0)

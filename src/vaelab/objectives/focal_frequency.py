@@ -36,4 +36,4 @@ class FocalFrequencyLoss(ReconstructionLoss):
     """recon = the focal frequency loss from x to sigmoid(logits), alpha = 1."""
 
     def recon(self, x, logits):
-        return focal_frequency_loss(x, torch.sigmoid(logits))
+        return focal_frequency_loss(x.float(), torch.sigmoid(logits.float()))  # the FFT takes no bfloat16 (AMP)

@@ -80,4 +80,4 @@ class MSSSIMLoss(ReconstructionLoss):
                      len(WANG_WEIGHTS), height, width)
 
     def recon(self, x, logits):
-        return self.pixels * (1 - ms_ssim(x, torch.sigmoid(logits), self.scales))
+        return self.pixels * (1 - ms_ssim(x.float(), torch.sigmoid(logits.float()), self.scales))  # float32 under AMP

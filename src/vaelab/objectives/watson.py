@@ -109,5 +109,5 @@ class WatsonDFTLoss(ReconstructionLoss):
     """recon = the mean over the two block grids of Watson's distance from x to sigmoid(logits)."""
 
     def recon(self, x, logits):
-        x_hat = torch.sigmoid(logits)
+        x, x_hat = x.float(), torch.sigmoid(logits.float())  # the FFT takes no bfloat16 (AMP)
         return torch.stack([watson_distance(x, x_hat, offset) for offset in OFFSETS]).mean(dim=0)
