@@ -172,7 +172,7 @@ def table(rows: list[tuple[str, int | None, float | None, dict]]) -> list[str]:
     for label, steps, cpu, row in rows:
         cpu_text = "" if cpu is None else f"{cpu / 60:.1f}"
         lines.append(f"| {label} | {steps or ''} | {cpu_text} | {cell(row, 'mse', 4)} | {cell(row, 'psnr', 2)} | "
-                     f"{cell(row, 'ssim', 3)} | {cell(row, 'ms_ssim', 3)} | {cell(row, 'sharpness', 2)} | "
+                     f"{cell(row, 'ssim', 3)} | {cell(row, 'ms_ssim', 3)} | {cell(row, 'sharpness', 3)} | "
                      f"{cell(row, 'rate', 1)} | {cell(row, 'elbo', 0)} |")
     return lines
 
