@@ -29,6 +29,7 @@ import math
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +41,7 @@ from sections import cpu_name, write_section
 from vaelab.config import Config
 from vaelab.data import load_images, split_indices
 from vaelab.diagnostics import likelihood
-from vaelab.diagnostics.baseline import fit_linear_baseline
+from vaelab.diagnostics.baseline import LinearBaseline, fit_linear_baseline
 from vaelab.diagnostics.intervals import standard_error
 from vaelab.diagnostics.reconstruction import reconstruction_quality
 from vaelab.evaluation.measures import fitted_sigma
@@ -115,12 +116,15 @@ def cpu_seconds_per_step(config: Config, scratch: Path) -> float:
     return started["per_step"]
 
 
-def train_for_budget(config: Config, budget: float, out: Path) -> tuple[Path, int, float]:
-    """Train `config` for the steps its probe says fit `budget` CPU seconds; (run, steps, CPU seconds spent)."""
+def train_for_budget(config: Config, budget: float, out: Path,
+                     at_length: Callable[[int], dict] | None = None) -> tuple[Path, int, float]:
+    """Train `config` for the steps its probe says fit `budget` CPU seconds; (run, steps, CPU seconds spent).
+    `at_length(steps)` gives further config updates that depend on the run's length (e.g. a start step)."""
     per_step = cpu_seconds_per_step(config, out.parent / f"{out.name}-probe")
     steps = max(10, int(budget / per_step))
     started = time.process_time()
-    train(config.with_updates({"training.steps": steps, "training.epochs": None}), out)
+    updates = {"training.steps": steps, "training.epochs": None, **(at_length(steps) if at_length else {})}
+    train(config.with_updates(updates), out)
     return out, steps, time.process_time() - started
 
 
@@ -155,9 +159,14 @@ def images(config: Config) -> tuple[torch.Tensor, torch.Tensor, np.ndarray, np.n
     return as_float(val_index), as_float(fit), np.asarray(data.images[train_index]), np.asarray(data.images[val_index])
 
 
+def fit_pca(config: Config, train_images: np.ndarray) -> LinearBaseline:
+    """PCA / pPCA with the latent size's components, fitted on the training split (uint8 images)."""
+    return fit_linear_baseline(train_images.reshape(len(train_images), -1).astype(np.float32) / 255,
+                               config.model.latent_dim)
+
+
 def pca_row(config: Config, train_images: np.ndarray, val_x: torch.Tensor) -> dict:
-    baseline = fit_linear_baseline(train_images.reshape(len(train_images), -1).astype(np.float32) / 255,
-                                   config.model.latent_dim)
+    baseline = fit_pca(config, train_images)
     flat = val_x.double().reshape(len(val_x), -1).numpy()
     quality = reconstruction_quality(val_x, torch.from_numpy(baseline.reconstruct(flat)).reshape(val_x.shape).float())
     log_likelihood = baseline.log_likelihood(flat)

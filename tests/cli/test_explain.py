@@ -54,3 +54,16 @@ def test_explain_on_data_counts_the_directions_a_linear_vae_keeps(capsys):
     assert f"  {kept} direction" in out and f"of {n} training images" in out and "sigma^2 = beta / 2 = 0.05" in out
     first = out.split("switches off at beta")[1].splitlines()[1].split()
     assert float(first[2]) == pytest.approx(2 * eigenvalues[0], rel=1e-3)  # beta_1 = 2 lambda_1
+
+
+def test_explain_reads_l1_as_a_laplace_decoder_and_a_loss_as_no_likelihood(capsys):
+    assert main(["explain", "--beta", "0.1", "--recon", "l1"]) == 0
+    assert "implied Laplace decoder: scale b = 0.1" in capsys.readouterr().out
+    assert main(["explain", "--beta", "0.01", "--recon", "watson-dft"]) == 0
+    assert "no longer holds" in " ".join(capsys.readouterr().out.split())
+
+
+def test_explain_refuses_the_data_spectrum_for_a_decoder_that_is_not_gaussian(capsys):
+    assert main(["explain", "--beta", "0.1", "--recon", "l1", "--data", "digits"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--data reads beta against the data's spectrum under a Gaussian decoder" in err and "\n" not in err

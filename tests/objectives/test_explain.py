@@ -58,3 +58,27 @@ def test_bad_image_shapes_are_one_line_usage_errors(text):
     with pytest.raises(UsageError, match="is not CxHxW") as error:
         parse_image_shape(text)
     assert "\n" not in str(error.value)
+
+
+def test_l1_reads_beta_as_the_scale_of_a_laplace_decoder():
+    from vaelab.objectives.explain_losses import explain_recon
+
+    reading = explain_recon(0.1, recon="l1", image_shape=(3, 64, 64))
+    assert reading.std == pytest.approx(math.sqrt(2) * 0.1)
+    flat = " ".join(reading.text().split())
+    assert "= b * [ -log Laplace(x; x_hat, b) + KL ] + const, b = beta = 0.1" in flat
+    assert "std sqrt(2) b = 0.14 on a 0-1 scale (36 on 0-255)" in flat
+    assert "raises p(x|z) to the power 10" in flat and "below the sigma = sqrt(beta / 2) = 0.22" in flat
+    assert "above the sigma = sqrt(beta / 2) = 0.71" in " ".join(explain_recon(1.0, recon="l1").text().split())
+
+
+@pytest.mark.parametrize("recon,formula", [("ms-ssim", "loss = 12288 * (1 - MS-SSIM(x, x_hat)) + 0.01 * KL"),
+                                           ("watson-dft", "loss = WatsonDFT(x, x_hat) + 0.01 * KL"),
+                                           ("focal-frequency", "loss = sum_uv w(u, v) |F(x) - F(x_hat)|^2 + 0.01 * KL")])
+def test_a_loss_that_is_not_a_likelihood_has_no_sigma_to_read(recon, formula):
+    from vaelab.objectives.explain_losses import explain_recon
+
+    text = " ".join(explain_recon(0.01, recon=recon, image_shape=(3, 64, 64)).text().split())
+    assert formula in text
+    assert "the beta <-> sigma reading of the squared error (sigma^2 = beta / 2) no longer holds" in text
+    assert "`elbo_optimal_sigma`" in text and "implied" not in text

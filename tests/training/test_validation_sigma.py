@@ -41,6 +41,23 @@ def test_sigma_optimal_is_scored_under_one_sigma_over_the_whole_set_whatever_the
         assert not any(name.startswith("_sse") for name in metrics)
 
 
+def test_a_loss_that_is_not_a_likelihood_logs_the_gaussian_elbo_at_one_sigma_over_the_whole_set():
+    # sigma^2 = all the SSE / (N D) = the mean of the images' MSEs; then the NLL is D/2 + D log sigma + D/2 log 2 pi
+    torch.manual_seed(0)
+    model = ConvVAE(image_size=8, channels=3, latent_dim=2, width=2)
+    objective = Objective(ObjectiveConfig(recon="focal-frequency"), image_shape=SHAPE)
+    images = np.random.default_rng(0).integers(0, 256, size=(10, *SHAPE), dtype=np.uint8)
+    config = Config(training=TrainingConfig(channels_last=False))
+    metrics = validate(model, objective, images, np.arange(10), config=config, step=0, device=torch.device("cpu"),
+                       batch_size=2)  # chunks of 4: each chunk's own sigma would give another number
+    pixels = 3 * 64
+    sigma = math.sqrt(metrics["mse"])
+    assert metrics["sigma_optimal"] == pytest.approx(sigma, rel=1e-6)
+    nll = pixels / 2 + pixels * math.log(sigma) + pixels / 2 * math.log(2 * math.pi)
+    assert metrics["elbo_optimal_sigma"] == pytest.approx(-(nll + metrics["kl"]), rel=1e-6)
+    assert math.isnan(metrics["elbo"])
+
+
 def test_a_run_without_validation_images_is_refused_and_nothing_is_written(tmp_path, capsys):
     out = tmp_path / "run"
     code = main(["train", "--data", "digits", "--set", "data.val_fraction=0", "--steps", "2", "--out", str(out)])

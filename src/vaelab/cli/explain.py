@@ -11,6 +11,8 @@ EXAMPLES = """examples:
   vaelab explain --beta 0.1                                      # the seed's loss: sigma = 0.22
   vaelab explain --beta 0.1 --recon sse --image-shape 3x64x64
   vaelab explain --beta 1 --recon mse-mean --image-shape 3x64x64   # F.mse_loss + KL: sigma = 78
+  vaelab explain --beta 0.1 --recon l1                           # a Laplace decoder of scale b = 0.1
+  vaelab explain --beta 0.01 --recon ms-ssim                     # not a likelihood: no sigma to read
   vaelab explain --beta 0.1 --data ../shared/data/artworks --image-size 64   # and what a linear VAE keeps there
   vaelab explain --bnn --kl-weight batch --n 309 --batch-size 32    # KL / B: a likelihood at T = 10
   vaelab explain --bnn --kl-weight blundell --n 60000 --batch-size 128
@@ -25,8 +27,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--beta", type=float, help="the weight of the KL term, e.g. 0.1 (a VAE's; required without "
                                                    "--bnn)")
-    parser.add_argument("--recon", choices=("sse", "mse-mean"), default="sse",
-                        help="sse: squared error summed over pixels (default); mse-mean: averaged over pixels")
+    parser.add_argument("--recon", choices=("sse", "mse-mean", "l1", "ms-ssim", "watson-dft", "focal-frequency"),
+                        default="sse", help="sse: squared error summed over pixels (default); mse-mean: averaged over "
+                                            "pixels; l1: absolute error (a Laplace decoder); ms-ssim, watson-dft, "
+                                            "focal-frequency: losses that are not likelihoods")
     parser.add_argument("--image-shape", default="3x64x64", metavar="CxHxW",
                         help="channels x height x width (default 3x64x64); D = C*H*W matters for mse-mean")
     parser.add_argument("--data", metavar="SPEC",
@@ -59,10 +63,11 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.beta is None:
         raise UsageError("say what to explain: --beta B for a VAE, or --bnn --kl-weight SCHEME --n N for a BNN")
-    from vaelab.objectives.explain import explain_beta, parse_image_shape
+    from vaelab.objectives.explain import parse_image_shape
+    from vaelab.objectives.explain_losses import explain_recon
 
     if args.data is None:
-        reading = explain_beta(args.beta, recon=args.recon, image_shape=parse_image_shape(args.image_shape))
+        reading = explain_recon(args.beta, recon=args.recon, image_shape=parse_image_shape(args.image_shape))
         print(reading.text(), end="")
         return 0
     return explain_on_data(args)
@@ -70,6 +75,9 @@ def run(args: argparse.Namespace) -> int:
 
 def explain_on_data(args: argparse.Namespace) -> int:
     """The reading for the data's own image shape, then the linear VAE's prediction on its training split."""
+    if args.recon not in ("sse", "mse-mean"):
+        raise UsageError(f"--data reads beta against the data's spectrum under a Gaussian decoder, which --recon "
+                         f"{args.recon} is not: use --recon sse or mse-mean with --data, or drop --data")
     from vaelab.config import DataConfig
     from vaelab.data import load_images, split_indices
     from vaelab.diagnostics.spectrum import linear_prediction, pixel_spectrum

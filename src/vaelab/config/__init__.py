@@ -11,6 +11,7 @@ KL-weighting methods' own rules live beside the methods (`vaelab.objectives.rule
 
 from vaelab.config.loading import parse_assignment
 from vaelab.config.schema import (
+    EXTRA_RECONS,
     MAX_IMAGE_SIZE,
     RECON_WORDS,
     RECONS,
@@ -23,7 +24,7 @@ from vaelab.config.schema import (
     time_budget,
 )
 
-__all__ = ["MAX_IMAGE_SIZE", "RECONS", "RECON_WORDS", "RESUMABLE_KEYS", "Config", "DataConfig", "ModelConfig",
-           "ObjectiveConfig",
+__all__ = ["EXTRA_RECONS", "MAX_IMAGE_SIZE", "RECONS", "RECON_WORDS", "RESUMABLE_KEYS", "Config", "DataConfig",
+           "ModelConfig", "ObjectiveConfig",
            "TrainingConfig", "parse_assignment",
            "time_budget"]

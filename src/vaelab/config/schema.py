@@ -26,8 +26,14 @@ RECON_WORDS = {
     "bernoulli": "Bernoulli NLL",
     "sigma-learned": "Gaussian NLL (learned sigma)",
     "sigma-optimal": "Gaussian NLL (optimal sigma)",
+    "l1": "summed absolute error (a Laplace NLL)",
+    # not likelihoods (objectives/recon_loss.py): their ELBO is logged under a Gaussian at the optimal shared sigma
+    "ms-ssim": "MS-SSIM loss",
+    "watson-dft": "Watson-DFT perceptual loss",
+    "focal-frequency": "focal frequency loss",
 }
 RECONS = tuple(RECON_WORDS)
+EXTRA_RECONS = ("ms-ssim", "watson-dft", "focal-frequency")  # the losses objective.recon_extra may add
 LR_SCHEDULES = ("constant", "cosine")
 ARCHITECTURES = ("resnet", "plain")
 ACTIVATIONS = ("silu", "relu")
@@ -140,6 +146,20 @@ class ObjectiveConfig:
     geco_lambda_init: float = 1.0
     geco_lambda_min: float = 1e-3
     geco_lambda_max: float = 1e4
+    recon_extra: str | None = None  # one of EXTRA_RECONS added to recon, e.g. recon=l1 + 0.84 x ms-ssim
+    recon_extra_weight: float = 1.0
+    gan_weight: float = 0.0  # PatchGAN adversarial term (objectives/adversarial.py): its weight; 0 switches it off
+    gan_start: int = 0  # the step from which the adversarial term and the discriminator train
+    gan_layers: int = 3  # the discriminator's stride-2 convolutions (3: 70 x 70 patches, as in pix2pix and LDM)
+
+    def describe_recon(self) -> str:
+        """The reconstruction term in words: "summed absolute error (a Laplace NLL) + 0.5 x MS-SSIM loss"."""
+        words = RECON_WORDS[self.recon]
+        if self.recon_extra is not None:
+            words += f" + {self.recon_extra_weight:g} x {RECON_WORDS[self.recon_extra]}"
+        if self.gan_weight > 0:
+            words += f" + {self.gan_weight:g} x adaptive PatchGAN term from step {self.gan_start}"
+        return words
 
     def describe_kl(self) -> str:
         """The KL term as it enters the loss, in words: "0.1 x KL", "KL under GECO (MSE <= 0.01)", ..."""
@@ -165,6 +185,21 @@ class ObjectiveConfig:
             raise UsageError(f"objective.beta={self.beta} must be >= 0: e.g. --beta 1 or --beta 0.1")
         if not self.sigma > 0:
             raise UsageError(f"objective.sigma={self.sigma} must be > 0: e.g. --sigma 0.1")
+        if self.recon_extra is not None and self.recon_extra not in EXTRA_RECONS:
+            raise UsageError(f"objective.recon_extra={self.recon_extra!r} is unknown: use one of "
+                             f"{', '.join(EXTRA_RECONS)} (or null)")
+        if not self.recon_extra_weight > 0:
+            raise UsageError(f"objective.recon_extra_weight={self.recon_extra_weight} must be > 0: e.g. "
+                             "--set objective.recon_extra_weight=0.5")
+        if not self.gan_weight >= 0:
+            raise UsageError(f"objective.gan_weight={self.gan_weight} must be >= 0 (0: no adversarial term): e.g. "
+                             "--set objective.gan_weight=0.5")
+        if self.gan_start < 0:
+            raise UsageError(f"objective.gan_start={self.gan_start} must be a step >= 0: e.g. "
+                             "--set objective.gan_start=2000")
+        if self.gan_layers < 1:
+            raise UsageError(f"objective.gan_layers={self.gan_layers} must be at least 1: e.g. "
+                             "--set objective.gan_layers=3")
 
 
 @dataclass
@@ -276,7 +311,7 @@ class Config:
 
     def describe(self) -> str:
         """The run in words, e.g. "VAE, latent 128, summed squared error + 0.1 x KL"."""
-        recon = RECON_WORDS[self.objective.recon]
+        recon = self.objective.describe_recon()
         if self.model.kind == "ae":
             return f"AE, latent {self.model.latent_dim}, {recon} (no KL term)"
         return f"VAE, latent {self.model.latent_dim}, {recon} + {self.objective.describe_kl()}"

@@ -17,6 +17,7 @@ from vaelab.diagnostics.aggregate_kl import BOOTSTRAP, ESS_MIN, SAMPLES_PER_IMAG
 from vaelab.diagnostics.intervals import standard_error
 from vaelab.diagnostics.spectrum import linear_prediction, pixel_spectrum
 from vaelab.objectives import Objective
+from vaelab.objectives.recon_loss import ReconstructionLoss
 
 AGGREGATE_MAX_IMAGES = 2000  # the aggregate posterior's estimators hold (S N) x N log densities: a seeded subset
 NO_DENSITY = "the autoencoder's posterior is a point mass: it has no density, so no KL to N(0, I) and no ELBO"
@@ -129,6 +130,10 @@ def linear_vae_metrics(config: Config, objective: Objective, fit: torch.Tensor, 
     reason = None
     if objective_config.recon == "bernoulli":
         reason = "the linear VAE's answer is for a Gaussian decoder; this run's is Bernoulli"
+    elif objective_config.recon == "l1" and objective_config.recon_extra is None:
+        reason = "the linear VAE's answer is for a Gaussian decoder; this run's is Laplace (--recon l1)"
+    elif isinstance(objective.likelihood, ReconstructionLoss):
+        reason = "the linear VAE's answer is for a Gaussian decoder; this run's reconstruction term is no likelihood"
     elif objective_config.capacity is not None or objective_config.free_bits > 0:
         reason = "capacity control and free bits replace beta * KL: the linear VAE's threshold assumes that term"
     if reason is not None:

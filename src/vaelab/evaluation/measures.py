@@ -20,6 +20,7 @@ from vaelab.diagnostics.reconstruction import reconstruction_quality
 from vaelab.evaluation.latent_measures import NO_DENSITY
 from vaelab.objectives import Objective
 from vaelab.objectives.likelihood import Likelihood
+from vaelab.objectives.recon_loss import ReconstructionLoss
 
 __all__ = ["NO_DENSITY", "fitted_sigma", "interpolation_smoothness", "likelihood_metrics", "quality_metrics"]
 
@@ -89,6 +90,14 @@ def likelihood_metrics(model: nn.Module, objective: Objective, config: Config, x
     }
     results = with_standard_errors({name: value.cpu().numpy() for name, value in values.items()}, per_image)
     results.update(sigma=sigma, sigma_optimal=sigma_fitted)
+    if isinstance(objective.likelihood, ReconstructionLoss):
+        reason = (f"the reconstruction term ({config.objective.describe_recon()}) is no likelihood: see "
+                  "elbo_optimal_sigma")
+        for name in ("elbo", "iwae", "bits_per_dim"):
+            results[name] = results[f"{name}_se"] = None
+            per_image.pop(name)
+            not_applicable[name] = not_applicable[f"{name}_se"] = reason
+        results["sigma"], not_applicable["sigma"] = None, reason
     if config.objective.recon == "bernoulli":
         for name in ("sigma", "bits_per_dim", "bits_per_dim_se"):
             results[name] = None

@@ -81,6 +81,11 @@ class WithLinearPath(LatentModel):
         return self.network.posterior_head
 
     @property
+    def output_layer(self) -> nn.Module:
+        """The network's layer that outputs the logits (the linear path adds its own to them)."""
+        return self.network.output_layer
+
+    @property
     def encoder_parameters(self) -> list[nn.Parameter]:
         return [*self.network.encoder_parameters, self.encode_linear.weight]
 

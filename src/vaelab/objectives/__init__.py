@@ -2,6 +2,12 @@
 
     likelihood.py        the reconstruction term: sse, mse-mean, gaussian, bernoulli
     decoder_variance.py  the sigma-VAE likelihoods: sigma-learned, sigma-optimal
+    laplace.py           l1: the summed absolute error, a Laplace decoder of scale b = beta
+    recon_loss.py        losses that are not likelihoods, and one added to a likelihood's term (recon_extra)
+    ms_ssim.py           ms-ssim: multi-scale SSIM (pytorch-msssim's statistics), fewer scales on small images
+    watson.py            watson-dft: Watson's perceptual model on 8 x 8 block DFTs
+    focal_frequency.py   focal-frequency: the focal frequency loss
+    adversarial.py       the optional PatchGAN term: hinge losses, adaptive weight, start step
     schedules.py         beta as a pure function of the step: constant, linear, sigmoid, cyclical
     weighting.py         the interface every KL weighting implements, and the scheduled beta
     free_bits.py         free bits: max(lambda, KL) per dimension, group or in total
@@ -11,6 +17,7 @@
     objective.py         `Objective`: composes one likelihood and one KL weighting into `LossTerms`
     rules.py             which settings make sense, alone and together (each method's own beside it)
     explain.py           the translation between beta and the decoder's sigma (`vaelab explain`)
+    explain_losses.py    the same for l1 (a Laplace's scale) and for the losses that are not likelihoods
 """
 
 import importlib

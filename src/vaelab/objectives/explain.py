@@ -75,7 +75,7 @@ class BetaReading:
             lines += [f"implied decoder std: sigma = {sigma} on a 0-1 scale ({sigma_255} on 0-255)", ""]
             paragraphs.append(
                 f"A typical pixel error of {sigma} on a 0-1 scale ({sigma_255} of 255) is treated as noise: "
-                + _what_sigma_means(self.sigma)
+                + what_sigma_means(self.sigma)
             )
             paragraphs.append(self._tempering())
         if self.recon == "mse-mean":
@@ -128,7 +128,7 @@ def explain_beta(beta: float, *, recon: str = "sse", image_shape: tuple[int, int
                        sigma=math.sqrt(variance), sse_beta=sse_beta)
 
 
-def _what_sigma_means(sigma: float) -> str:
+def what_sigma_means(sigma: float) -> str:
     if sigma >= 1:
         return ("more than the whole 0-1 range: the image is pure noise to the model. Expect the KL to win,"
                 " the posterior to collapse, and every reconstruction to look like the mean image.")

@@ -37,7 +37,7 @@ import math
 import torch
 import torch.distributed as dist
 
-from vaelab.config import ObjectiveConfig
+from vaelab.config import EXTRA_RECONS, ObjectiveConfig
 from vaelab.errors import UsageError
 from vaelab.objectives.weighting import KLWeight, KLWeighting
 
@@ -64,7 +64,10 @@ def check_config(config: ObjectiveConfig) -> None:
             f"GECO in mse units constrains a squared error, not --recon {config.recon}: "
             "use --recon sse, or --geco-units recon with kappa in that term's units"
         )
-    if config.recon not in ("sse", "mse-mean", "bernoulli"):
+    if config.recon == "l1":  # its Laplace scale b = beta would have to follow GECO's weight 1 / lambda
+        raise UsageError("GECO with --recon l1 is not supported (the Laplace scale would follow GECO's weight): use "
+                         "--recon sse, or --recon l1 with a fixed --beta")
+    if config.recon not in ("sse", "mse-mean", "bernoulli", *EXTRA_RECONS):
         raise UsageError(f"GECO needs a positive reconstruction error, which --recon {config.recon} (a Gaussian NLL) "
                          "is not: use --recon sse, mse-mean or bernoulli")
 

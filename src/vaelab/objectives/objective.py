@@ -14,29 +14,44 @@ into every checkpoint.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import torch
 from torch import nn
 
-from vaelab.config import Config, ObjectiveConfig
+from vaelab.config import EXTRA_RECONS, Config, ObjectiveConfig
 from vaelab.model import VAEOutput
+from vaelab.objectives.adversarial import AdversarialTerm
 from vaelab.objectives.capacity import CapacityControl
 from vaelab.objectives.conditional import LogUniformBeta
 from vaelab.objectives.decoder_variance import LearnedSigmaGaussian, OptimalSigmaGaussian
 from vaelab.objectives.explain import implied_variance
+from vaelab.objectives.focal_frequency import FocalFrequencyLoss
 from vaelab.objectives.free_bits import FreeBits
 from vaelab.objectives.geco import GECO
+from vaelab.objectives.laplace import LaplaceL1
 from vaelab.objectives.likelihood import Bernoulli, FixedGaussian, Likelihood, SumSquaredError
+from vaelab.objectives.ms_ssim import MSSSIMLoss
+from vaelab.objectives.recon_loss import ReconstructionLoss, WithAddedLoss
 from vaelab.objectives.schedules import BetaSchedule
 from vaelab.objectives.terms import LossTerms
+from vaelab.objectives.watson import WatsonDFTLoss
 from vaelab.objectives.weighting import KLWeight, KLWeighting, ScheduledKL
 
 
 def make_likelihood(config: ObjectiveConfig, image_shape: tuple[int, int, int]) -> Likelihood:
-    """The decoder likelihood named by `config.recon`, for images of shape (C, H, W)."""
+    """The decoder likelihood named by `config.recon` (or the loss, recon_loss.py), for images of shape (C, H, W),
+    with `recon_extra` added."""
+    if config.recon_extra is not None:
+        main = make_likelihood(dataclasses.replace(config, recon_extra=None), image_shape)
+        return WithAddedLoss(main, make_loss(config.recon_extra, image_shape), config.recon_extra_weight)
+    if config.recon in EXTRA_RECONS:
+        return make_loss(config.recon, image_shape)
     pixels = math.prod(image_shape)
     channels = image_shape[0]
+    if config.recon == "l1":  # a Laplace decoder of scale b = beta (laplace.py); beta = 1 under capacity, as for sse
+        return LaplaceL1(scale=1.0 if config.capacity is not None else config.beta, pixels=pixels)
     if config.recon in ("sse", "mse-mean"):
         # Capacity control has no KL weight to read as a sigma (gamma |KL - C| pins the KL instead): its ELBO is
         # the one summed squared error means at beta = 1, sigma^2 = 1/2. GECO's sigma follows its weight in
@@ -52,6 +67,13 @@ def make_likelihood(config: ObjectiveConfig, image_shape: tuple[int, int, int]) 
     if config.recon == "sigma-optimal":
         return OptimalSigmaGaussian(channels=channels, per_channel=config.sigma_per_channel)
     raise ValueError(f"unknown reconstruction likelihood {config.recon!r}")
+
+
+def make_loss(name: str, image_shape: tuple[int, int, int]) -> ReconstructionLoss:
+    """The reconstruction loss that is not a likelihood named `name` (one of EXTRA_RECONS)."""
+    if name == "ms-ssim":
+        return MSSSIMLoss(image_shape)
+    return WatsonDFTLoss() if name == "watson-dft" else FocalFrequencyLoss()
 
 
 def make_kl_weighting(config: ObjectiveConfig, *, total_steps: int | None) -> KLWeighting:
@@ -78,7 +100,7 @@ class Objective(nn.Module):
     """
 
     def __init__(self, config: ObjectiveConfig, *, image_shape: tuple[int, int, int], deterministic: bool = False,
-                 total_steps: int | None = None):
+                 total_steps: int | None = None, discriminator_width: int = 32):
         super().__init__()
         self.config = config
         self.deterministic = deterministic
@@ -86,6 +108,15 @@ class Objective(nn.Module):
         self.beta_range = None if config.beta_range is None else LogUniformBeta(*config.beta_range)
         conditional_or_ae = deterministic or self.beta_range is not None
         self.weighting = None if conditional_or_ae else make_kl_weighting(config, total_steps=total_steps)
+        self.adversarial = None if config.gan_weight == 0 else AdversarialTerm(
+            image_shape=image_shape, width=discriminator_width, layers=config.gan_layers, weight=config.gan_weight,
+            start=config.gan_start)
+
+    def trained_with_model(self) -> list[nn.Parameter]:
+        """The parameters that the model's optimiser trains (a learned sigma); not the discriminator's, which
+        trains on its own loss with its own optimiser (adversarial.py)."""
+        own = set() if self.adversarial is None else set(self.adversarial.parameters())
+        return [parameter for parameter in self.parameters() if parameter not in own]
 
     def beta_at(self, step: int) -> float:
         """The KL weight at a training step (0 for the autoencoder, which has no KL term; a loss-conditional
@@ -98,8 +129,10 @@ class Objective(nn.Module):
         """The betas of a training batch of n examples for a loss-conditional model (n,); None otherwise."""
         return None if self.beta_range is None else self.beta_range.sample(n, generator)
 
-    def forward(self, x: torch.Tensor, output: VAEOutput, step: int) -> LossTerms:
-        """x: (B, C, H, W) in [0, 1]; output: the model's forward pass on x."""
+    def forward(self, x: torch.Tensor, output: VAEOutput, step: int, last_layer: torch.Tensor | None = None
+                ) -> LossTerms:
+        """x: (B, C, H, W) in [0, 1]; output: the model's forward pass on x. `last_layer`, the weight of the
+        decoder's last layer, is given by a training step: with it the adversarial term (if any) joins the loss."""
         recon = self.likelihood.recon(x, output.logits)  # (B,)
         kl_per_dim = output.posterior.kl_per_dim()  # (B, Z)
         kl = kl_per_dim.sum(dim=1)  # (B,)
@@ -114,9 +147,17 @@ class Objective(nn.Module):
             weight = self.weighting(recon=recon, kl=kl, kl_per_dim=kl_per_dim, mse=mse, step=step)
         loss = recon.mean() + (weight.beta * weight.kl_objective).mean()
         sigma = self.likelihood.logged_sigma()
+        extras = {**weight.extras, **self.likelihood.metrics()}
+        if self.adversarial is not None and last_layer is not None:
+            adversarial, logged = self.adversarial.generator_term(output.reconstruction, recon.mean(), last_layer, step)
+            loss = loss + adversarial
+            extras.update(logged)
         with torch.no_grad():
             if self.deterministic:
                 elbo = torch.full_like(recon, math.nan)  # a point-mass posterior has no finite ELBO
+            elif isinstance(self.likelihood, ReconstructionLoss):  # no ELBO of its own: the one at the optimal sigma
+                elbo = torch.full_like(recon, math.nan)
+                extras.update(self.likelihood.elbo_optimal_sigma(x, output.logits, kl))
             elif self._sigma_follows_weight():
                 nll, sigma = self.likelihood.nll_at_weight(recon.detach(), torch.as_tensor(weight.beta).double())
                 elbo = -(nll + kl)
@@ -124,7 +165,7 @@ class Objective(nn.Module):
                 elbo = -(self.likelihood.nll_given_recon(x, output.logits, recon) + kl)
         return LossTerms(
             loss=loss, recon=recon, kl=kl, elbo=elbo, mse=mse, beta=weight.beta, sigma=sigma,
-            extras={**weight.extras, **self.likelihood.metrics()},
+            extras=extras,
         )
 
     def _sigma_follows_weight(self) -> bool:
@@ -144,4 +185,4 @@ class Objective(nn.Module):
 def build_objective(config: Config, image_shape: tuple[int, int, int], *, total_steps: int) -> Objective:
     """The objective of a run's config; `total_steps` is the run's length (cyclical beta schedules divide it)."""
     return Objective(config.objective, image_shape=image_shape, deterministic=config.model.kind == "ae",
-                     total_steps=total_steps)
+                     total_steps=total_steps, discriminator_width=config.model.width)

@@ -7,13 +7,24 @@ from __future__ import annotations
 
 from vaelab.config import Config
 from vaelab.errors import UsageError
-from vaelab.objectives import capacity, conditional, decoder_variance, free_bits, geco, schedules
+from vaelab.objectives import (
+    adversarial,
+    capacity,
+    conditional,
+    decoder_variance,
+    free_bits,
+    geco,
+    recon_loss,
+    schedules,
+)
 
 
 def check_objective(config: Config) -> Config:
     """Every rule of the config's objective; a broken one is a one-line `UsageError`. Returns `config`."""
     objective = config.objective
     decoder_variance.check_config(objective)
+    recon_loss.check_config(objective)
+    adversarial.check_config(config)
     schedule = schedules.check_config(objective)
     free_bits.check_config(objective)
     capacity.check_config(objective)

@@ -83,7 +83,7 @@ class Trainer:
         self.total_steps = self.length.steps
         self.val_interval = validation_interval(training, self.steps_per_epoch, self.total_steps)
         self.warmup = warmup_steps(self.total_steps, training.warmup_steps)
-        params = [*model.parameters(), *objective.parameters()]
+        params = [*model.parameters(), *objective.trained_with_model()]
         fused = device.type in ("cuda", "cpu")
         self.optimizer = torch.optim.AdamW(params, lr=training.lr, weight_decay=training.weight_decay, fused=fused)
         self.average = WeightAverage(model, training.ema_decay) if training.ema else None
@@ -132,7 +132,8 @@ class Trainer:
             self.noise, seed=self.config.training.seed, step=self.step)
         with self.autocast():
             output = self.network(x, generator=noise, beta=self.objective.sample_beta(len(x), noise))
-            terms = self.objective(x, output, self.step)
+            last_layer = None if self.objective.adversarial is None else self.model.output_layer.weight
+            terms = self.objective(x, output, self.step, last_layer=last_layer)
         self.optimizer.zero_grad(set_to_none=True)
         terms.loss.backward()
         if self.parallel is not None:
@@ -145,6 +146,10 @@ class Trainer:
             self.optimizer.step()
             if self.average is not None:
                 self.average.update(self.model)
+            if self.objective.adversarial is not None:  # the discriminator's step (objectives/adversarial.py)
+                sync = None if self.parallel is None else self.parallel.sync_objective
+                terms.extras.update(self.objective.adversarial.discriminator_step(
+                    x, output.reconstruction.detach(), step=self.step, lr=self.lr, sync=sync))
         else:
             for buffer, before in zip(self.objective.buffers(), buffers):
                 buffer.copy_(before)

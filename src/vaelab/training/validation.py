@@ -20,6 +20,7 @@ from vaelab.model import at_beta
 from vaelab.model.posterior import LOG_2PI
 from vaelab.objectives import Objective
 from vaelab.objectives.decoder_variance import LOG_SIGMA_FLOOR, OptimalSigmaGaussian
+from vaelab.objectives.recon_loss import ReconstructionLoss
 from vaelab.objectives.terms import as_floats
 from vaelab.training.batches import to_tensor
 
@@ -47,35 +48,48 @@ def validate(model: nn.Module, objective: Objective, images: np.ndarray, index: 
 
 
 def with_one_sigma(means: dict[str, float], objective: Objective, image_shape: tuple[int, ...]) -> dict[str, float]:
-    """The validation means of a `sigma-optimal` run re-read under one sigma for the whole validation set.
+    """The validation means of a `sigma-optimal` run, and the `elbo_optimal_sigma` of a loss that is not a
+    likelihood (objectives/recon_loss.py), re-read under one sigma for the whole validation set.
 
-    Its training re-fits sigma to every batch; scored chunk by chunk, each chunk would be scored under its
+    Their training re-fits sigma to every batch; scored chunk by chunk, each chunk would be scored under its
     own sigma. The optimum over the whole set is sigma_c^2 = mean SSE_c / P_c, P_c the pixels a sigma covers
     (H W per channel c, or all D for one shared sigma), from the summed squared errors that `validation_sums`
     adds up (`_sse/<c>`). The Gaussian NLL is linear in the SSE, so the means follow in closed form
     (Rybkin et al. 2021), with sigma floored at e^-6 as in training:
 
-        recon = sum_c [ mean SSE_c / (2 sigma_c^2) + P_c log sigma_c ] + D/2 log 2 pi,   elbo = -(recon + kl)
+        nll = sum_c [ mean SSE_c / (2 sigma_c^2) + P_c log sigma_c ] + D/2 log 2 pi,   elbo = -(nll + kl)
 
-    and the loss changes by the change in recon (its KL term does not depend on sigma). Other runs' means
-    come back as they are; the `_sse/` entries are dropped."""
+    For sigma-optimal nll is its recon, and the loss changes by the change in recon (its KL term does not
+    depend on sigma). Other runs' means come back as they are; the `_sse/` entries are dropped."""
     sse = [means.pop(f"{SSE_PREFIX}{c}") for c in range(image_shape[0]) if f"{SSE_PREFIX}{c}" in means]
     likelihood = objective.likelihood
-    if not sse or not isinstance(likelihood, OptimalSigmaGaussian):
+    if not sse or not fits_one_sigma(objective):
         return means
     channels, height, width = image_shape
-    groups = sse if likelihood.per_channel else [sum(sse)]  # mean SSE under each sigma
-    pixels = height * width if likelihood.per_channel else channels * height * width
+    per_channel = isinstance(likelihood, OptimalSigmaGaussian) and likelihood.per_channel
+    groups = sse if per_channel else [sum(sse)]  # mean SSE under each sigma
+    pixels = height * width if per_channel else channels * height * width
     log_sigma = [max(0.5 * math.log(max(total / pixels, 1e-300)), LOG_SIGMA_FLOOR) for total in groups]
-    recon = sum(total / (2 * math.exp(2 * ls)) + pixels * ls for total, ls in zip(groups, log_sigma))
-    recon += 0.5 * channels * height * width * LOG_2PI
-    means["loss"] += recon - means["recon"]
-    means["recon"] = recon
-    means["elbo"] = -(recon + means["kl"])
-    means["sigma"] = sum(math.exp(ls) for ls in log_sigma) / len(log_sigma)
-    if likelihood.per_channel:
+    nll = sum(total / (2 * math.exp(2 * ls)) + pixels * ls for total, ls in zip(groups, log_sigma))
+    nll += 0.5 * channels * height * width * LOG_2PI
+    sigma = sum(math.exp(ls) for ls in log_sigma) / len(log_sigma)
+    if isinstance(likelihood, ReconstructionLoss):
+        return {**means, "elbo_optimal_sigma": -(nll + means["kl"]), "sigma_optimal": sigma}
+    means["loss"] += nll - means["recon"]
+    means["recon"] = nll
+    means["elbo"] = -(nll + means["kl"])
+    means["sigma"] = sigma
+    if per_channel:
         means.update({f"sigma_channel_{c}": math.exp(ls) for c, ls in enumerate(log_sigma)})
     return means
+
+
+def fits_one_sigma(objective: Objective) -> bool:
+    """Whether a validation pass fits one sigma to all its images (`with_one_sigma`): for `sigma-optimal`, and for
+    the Gaussian ELBO that a VAE trained with a loss that is not a likelihood logs."""
+    if isinstance(objective.likelihood, ReconstructionLoss):
+        return not objective.deterministic
+    return isinstance(objective.likelihood, OptimalSigmaGaussian)
 
 
 @torch.no_grad()
@@ -101,7 +115,7 @@ def validation_sums(model: nn.Module, objective: Objective, images: np.ndarray, 
                 output = served(x, generator=generator)
                 terms = objective(x, output, step)
             values = terms.metric_values()
-            if isinstance(objective.likelihood, OptimalSigmaGaussian):  # summed for `with_one_sigma`
+            if fits_one_sigma(objective):  # summed for `with_one_sigma`
                 sse = (x - output.reconstruction.float()).pow(2).sum(dim=(2, 3)).double().mean(dim=0)  # (C,)
                 values.update({f"{SSE_PREFIX}{c}": value for c, value in enumerate(sse.unbind())})
             for name, value in values.items():

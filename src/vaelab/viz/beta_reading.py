@@ -6,7 +6,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from vaelab.objectives.explain import BetaReading, explain_beta
+from vaelab.objectives.explain import explain_beta
+from vaelab.objectives.explain_losses import LOSS_FORMULAS, explain_recon
 from vaelab.run_dir import RunDir, RunSummary
 
 
@@ -21,13 +22,18 @@ def beta_reading(run: RunSummary) -> dict[str, Any] | None:
         beta = run.final("val").get("beta", beta)
     facts = {"reading": None, "recon": objective.recon, "kind": kind, "beta": beta, "method": method,
              "sigma": run.final("val").get("sigma", math.nan)}
-    if kind == "ae" or objective.recon not in ("sse", "mse-mean") or method == "capacity":
+    loss = objective.recon in LOSS_FORMULAS or objective.recon_extra is not None or objective.recon == "l1"
+    if kind == "ae" or (objective.recon not in ("sse", "mse-mean") and not loss) or method == "capacity":
         return facts
     shape = _image_shape(run)
     if shape is None:
         return None
+    if loss:  # a Laplace's scale, or a loss with no noise level (explain_losses.py): read, not a Gaussian's sigma
+        recon = objective.recon if objective.recon_extra is None else objective.recon_extra
+        return {**facts, "laplace": recon == "l1",
+                "loss_blocks": _explain_blocks(explain_recon(beta, recon=recon, image_shape=shape).text())}
     reading = explain_beta(beta, recon=objective.recon, image_shape=shape)
-    return {**facts, "reading": reading, "blocks": _explain_blocks(reading)}
+    return {**facts, "reading": reading, "blocks": _explain_blocks(reading.text())}
 
 
 def weighting_method(run: RunSummary) -> str:
@@ -44,16 +50,16 @@ def weighting_method(run: RunSummary) -> str:
     return "schedule" if objective.beta_schedule != "constant" else "beta"
 
 
-def _explain_blocks(reading: BetaReading) -> list[tuple[str, str]]:
-    """`BetaReading.text()` (what `vaelab explain` prints) cut into blocks for HTML: ("formula", lines),
-    ("sigma", the implied-sigma line, shown large) and ("text", paragraph)."""
+def _explain_blocks(printed: str) -> list[tuple[str, str]]:
+    """What `vaelab explain` prints cut into blocks for HTML: ("formula", lines), ("sigma", the implied-sigma or
+    Laplace-scale line, shown large) and ("text", paragraph)."""
     blocks = []
-    for block in reading.text().strip().split("\n\n"):
+    for block in printed.strip().split("\n\n"):
         if block.lstrip().startswith("loss ="):
             blocks.append(("formula", "\n".join(line.removeprefix("  ") for line in block.splitlines())))
         else:
             text = " ".join(line.strip() for line in block.splitlines())
-            blocks.append(("sigma" if text.lower().startswith("implied decoder std") else "text", text))
+            blocks.append(("sigma" if text.lower().startswith("implied") else "text", text))
     return blocks
 
 
