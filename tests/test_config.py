@@ -1,6 +1,7 @@
 """The config is typed, strict about unknown keys, and round-trips through YAML."""
 
 import pytest
+import yaml
 
 from vaelab.config import Config, parse_assignment
 from vaelab.errors import UsageError
@@ -68,3 +69,20 @@ def test_floats_written_without_a_dot_are_numbers():
     assert Config.from_dict({"objective": {"beta": "2E-1"}}).objective.beta == 0.2
     with pytest.raises(UsageError, match="finite"):
         Config().with_updates({"training.lr": "nan"})
+
+
+def test_a_run_saved_before_a_key_existed_reads_as_it_was_trained(tmp_path):
+    # config.yaml of a run from before the residual network and the training recipe: no arch, linear_path,
+    # augment, lr_schedule or ema keys. It was trained as the plain network, no augmentation, constant rate, no EMA.
+    raw = Config().to_dict()
+    for section, name in (("model", "arch"), ("model", "linear_path"), ("data", "augment"),
+                          ("training", "lr_schedule"), ("training", "ema")):
+        del raw[section][name]
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    old = Config.load_saved(path)
+    assert (old.model.arch, old.model.linear_path, old.data.augment) == ("plain", False, "none")
+    assert (old.training.lr_schedule, old.training.ema) == ("constant", False)
+    new = Config.load(path)  # a user's own config file takes today's defaults
+    assert (new.model.arch, new.model.linear_path, new.training.ema) == ("resnet", True, True)
+    assert Config.from_saved(Config().to_dict()) == Config()  # a run that has the keys keeps them

@@ -88,7 +88,7 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
                        help="resnet (default): residual blocks, GroupNorm, nearest-neighbour upsampling; plain: the "
                             "seed's simple conv VAE (strided and transposed convolutions)")
     model.add_argument("--latent-dim", type=int, help="latent dimensions (default 32)")
-    model.add_argument("--width", type=int, help="channels at full resolution (default 32)")
+    model.add_argument("--width", type=int, help="channels at full resolution (default 16)")
     model.add_argument("--blocks", type=int, help="resnet: residual blocks per resolution (default 1)")
     model.add_argument("--attention", action="store_const", const=True,
                        help="resnet: self-attention at the lowest resolution (default: off)")

@@ -50,7 +50,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
             raise UsageError(f"--resume continues the saved run; it cannot change {', '.join(changed)} (only the run "
                              "length, the display and execution options: --epochs/--steps, --device, threads, ...): "
                              "drop those flags")
-        base = Config.load(args.out / "config.yaml") if (args.out / "config.yaml").exists() else None
+        base = Config.load_saved(args.out / "config.yaml") if (args.out / "config.yaml").exists() else None
         if base is None:
             raise UsageError(f"{args.out} holds no run to resume (no config.yaml): start it without --resume")
     elif args.config is not None:

@@ -42,6 +42,10 @@ ACTIVATIONS = ("silu", "relu")
 RESUMABLE_KEYS = ("training.epochs", "training.steps", "training.time", "training.val_every", "training.progress",
                   "training.figures", "training.tensorboard",
                   "training.threads", "training.device", "training.compile", "training.max_bad_steps")
+# Keys added with a default that differs from how runs were trained before the key existed: a run's own config
+# (config.yaml, a checkpoint's) that lacks one was trained with this value, not with today's default.
+SAVED_BEFORE_THE_KEY = {"model.arch": "plain", "model.linear_path": False, "data.augment": "none",
+                        "training.lr_schedule": "constant", "training.ema": False}
 MAX_IMAGE_SIZE = 1024  # pixels on a side: one 1024 x 1024 RGB image is 3 MB in the cache, 12 MB as floats
 
 
@@ -85,11 +89,11 @@ class ModelConfig:
     kind: str = "vae"  # "vae" (Gaussian posterior) or "ae" (the same network, deterministic bottleneck)
     arch: str = "resnet"  # resnet: residual blocks (model/resnet.py); plain: the seed's simple conv VAE (model/conv.py)
     latent_dim: int = 32
-    width: int = 32  # channels at full resolution (plain: of the first convolution; doubled at each downsampling)
+    width: int = 16  # channels at full resolution (plain: of the first convolution; doubled at each downsampling)
     blocks: int = 1  # resnet: residual blocks per resolution
     channel_mults: list[int] | None = None  # resnet: width multiplier per resolution; None: 1, 2, 4, 4, ...
     attention: bool = False  # resnet: self-attention at the lowest resolution
-    linear_path: bool = False  # a linear map beside the network, started at the training split's PCA
+    linear_path: bool = True  # a linear map beside the network, started at the training split's PCA (linear_path.py)
     activation: str = "silu"  # silu | relu
     film_width: int = 64  # hidden units of the MLP that turns log beta into FiLM parameters (objective.beta_range)
 
@@ -328,6 +332,22 @@ class Config:
     @classmethod
     def load(cls, path: Path) -> Config:
         return cls.from_dict(read_mapping(path, "sections (data, model, objective, training)"))
+
+    @classmethod
+    def from_saved(cls, raw: dict[str, Any]) -> Config:
+        """The config a run saved (its config.yaml, or a checkpoint's): a key it lacks is one vaelab added later,
+        and the run was trained as SAVED_BEFORE_THE_KEY says, not with today's default."""
+        raw = {section: dict(values) if isinstance(values, dict) else values for section, values in raw.items()}
+        for key, value in SAVED_BEFORE_THE_KEY.items():
+            section, _, name = key.partition(".")
+            if isinstance(raw.get(section), dict):
+                raw[section].setdefault(name, value)
+        return cls.from_dict(raw)
+
+    @classmethod
+    def load_saved(cls, path: Path) -> Config:
+        """`from_saved` of a run's config.yaml."""
+        return cls.from_saved(read_mapping(path, "sections (data, model, objective, training)"))
 
     def with_updates(self, updates: dict[str, Any]) -> Config:
         """A copy with dotted keys set, e.g. {"objective.beta": 0.1}; values may be strings (parsed as YAML)."""

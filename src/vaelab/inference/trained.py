@@ -42,7 +42,7 @@ def load(run: str | Path, checkpoint: str = "best", beta: float | None = None, d
     run_dir = RunDir(Path(run))
     torch_device = resolve_device(device)
     network, state = load_network(run_dir, checkpoint, torch_device)
-    config = Config.from_dict(state["config"])
+    config = Config.from_saved(state["config"])
     if beta is not None:
         check_beta(config, beta, run_dir.path, flag="beta")
     return TrainedModel(run_dir, network, config, step=state["step"], checkpoint=checkpoint, beta=beta)

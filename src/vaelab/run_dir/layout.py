@@ -76,7 +76,7 @@ class RunDir:
         """The run's config.yaml; a folder without one is not a run (a one-line `UsageError`)."""
         if not self.is_run():
             raise UsageError(f"{self.path} is not a run directory (no {CONFIG}): give the --out of a `vaelab train`")
-        return Config.load(self.config_file)
+        return Config.load_saved(self.config_file)
 
     def save_config(self, config: Config) -> None:
         config.save(self.config_file)

@@ -77,7 +77,7 @@ def check_run_dir(config: Config, out: Path, resume: bool) -> None:
     if resume:
         if not saved.exists():
             raise UsageError(f"{out} holds no run to resume (no config.yaml): start it without --resume")
-        if Config.load(saved).run_identity() != config.run_identity():
+        if Config.load_saved(saved).run_identity() != config.run_identity():
             raise UsageError(f"the config differs from {saved}: resume with the saved config (only the run length, "
                              "display and execution options may change)")
     elif any(path.name != LOCK_NAME for path in out.iterdir()):
