@@ -17,8 +17,9 @@ by each model on its own reconstructions of up to 500 training images (the rule 
 16 posterior samples per image. PCA has the latent size's components, fitted on the training split; pPCA's
 log-likelihood is exact. One seed per model.
 
-`--study` compares candidate defaults of the residual network (width, blocks, batch) on the AE at one budget:
-quality per CPU-minute, from which vaelab's defaults were chosen.
+`--study` compares candidate defaults (architecture, width, blocks, batch, learning rate, the linear path from PCA)
+on the AE, and the VAE at beta = 0.1 for the candidates with the linear path, at one budget: quality per CPU-minute,
+from which vaelab's defaults were chosen (`--only REGEX` picks candidates by label).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import argparse
 import logging
 import math
 import os
+import re
 import tempfile
 import time
 from collections.abc import Callable
@@ -55,7 +57,7 @@ DATA = {  # name: (--data, image size, latent size)
     "artworks": (str(Path(__file__).resolve().parents[2] / "shared" / "data" / "artworks"), 64, 128),
     "fashion-mnist": ("fashion-mnist", 28, 16),
 }
-PROBE_STEPS = 4
+PROBE_STEPS = 12
 IW = 16
 FIT_IMAGES = 500
 
@@ -70,7 +72,8 @@ class Recipe:
 
 def recipes(latent: int) -> list[Recipe]:
     plain = {"model.arch": "plain", "training.lr_schedule": "constant", "training.ema": False,
-             "data.augment": "none", "training.batch_size": 128}
+             "data.augment": "none", "training.batch_size": 128, "model.linear_path": False,
+             "model.width": 32}
     return [
         Recipe("vaelab AE", {"model.kind": "ae"}),
         Recipe("vaelab VAE beta=0.1", {"objective.beta": 0.1}),
@@ -81,16 +84,26 @@ def recipes(latent: int) -> list[Recipe]:
 
 
 def study_recipes() -> list[Recipe]:
-    """Candidate defaults of the residual network, on the AE."""
-    return [Recipe(f"resnet width {w}, {b} block{'s' if b > 1 else ''}, batch {bs}",
-                   {"model.kind": "ae", "model.width": w, "model.blocks": b, "training.batch_size": bs})
-            for w, b, bs in ((16, 1, 64), (32, 1, 64), (16, 2, 64), (16, 1, 32), (32, 1, 32))] + [
-        Recipe("plain width 32, batch 64, vaelab's recipe", {"model.kind": "ae", "model.arch": "plain",
-                                                              "training.batch_size": 64}),
-        Recipe("resnet width 16, 1 block, batch 64, linear path from PCA",
-               {"model.kind": "ae", "model.width": 16, "training.batch_size": 64, "model.linear_path": True}),
-        Recipe("resnet width 16, 1 block, batch 32, linear path from PCA",
-               {"model.kind": "ae", "model.width": 16, "training.batch_size": 32, "model.linear_path": True})]
+    """Candidate defaults of the network, on the AE (and the VAE at beta = 0.1 for those with the linear path)."""
+    candidates = [Recipe(f"resnet width {w}, {b} block{'s' if b > 1 else ''}, batch {bs}",
+                         {"model.kind": "ae", "model.width": w, "model.blocks": b, "training.batch_size": bs,
+                          "model.linear_path": False})
+                  for w, b, bs in ((8, 1, 32), (16, 1, 64), (32, 1, 64), (16, 2, 64), (16, 1, 32), (32, 1, 32))]
+    candidates += [Recipe(f"plain width 32, batch {bs}, vaelab's recipe",
+                          {"model.kind": "ae", "model.arch": "plain", "training.batch_size": bs,
+                           "model.linear_path": False}) for bs in (32, 64)]
+    linear = [Recipe(f"{arch} width {w}, 1 block, batch {bs}, linear path from PCA",
+                     {"model.kind": "ae", "model.arch": arch, "model.width": w, "training.batch_size": bs,
+                      "model.linear_path": True})
+              for arch, w, bs in (("resnet", 8, 32), ("resnet", 16, 64), ("resnet", 16, 32), ("resnet", 16, 128),
+                                   ("plain", 32, 32))]
+    linear = [Recipe(r.label.replace("plain width 32, 1 block", "plain width 32"), r.updates) for r in linear]
+    linear += [Recipe(f"resnet width 16, 1 block, batch 32, lr {lr:g}, linear path from PCA",
+                      {"model.kind": "ae", "model.width": 16, "training.batch_size": 32, "model.linear_path": True,
+                       "training.lr": lr}) for lr in (2e-3, 4e-3)]
+    vae = [Recipe(r.label.replace("linear path", "VAE beta=0.1, linear path"),
+                  {**r.updates, "model.kind": "vae", "objective.beta": 0.1}) for r in linear]
+    return candidates + linear + vae
 
 
 def base_config(data: str) -> Config:
@@ -197,9 +210,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", choices=DATA, default="artworks")
     parser.add_argument("--budgets", default="3,10", help="CPU minutes per model, comma-separated")
-    parser.add_argument("--study", action="store_true", help="candidate defaults of the residual network (AE)")
+    parser.add_argument("--study", action="store_true", help="candidate defaults of the network")
     parser.add_argument("--no-pythae", action="store_true")
-    parser.add_argument("--only", metavar="TEXT", help="only the models whose label contains TEXT")
+    parser.add_argument("--only", metavar="REGEX", help="only the models whose label matches REGEX")
     parser.add_argument("--write", type=Path, metavar="FILE.md")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="vaelab: %(message)s")
@@ -212,7 +225,7 @@ def main(argv: list[str] | None = None) -> None:
         rows = []
         with tempfile.TemporaryDirectory() as scratch:
             for recipe in (study_recipes() if args.study else recipes(config.model.latent_dim)):
-                if args.only and args.only not in recipe.label:
+                if args.only and not re.search(args.only, recipe.label):
                     continue
                 run, steps, cpu = train_for_budget(config.with_updates(recipe.updates), budget * 60,
                                                    Path(scratch) / f"run{len(rows)}")
@@ -225,7 +238,7 @@ def main(argv: list[str] | None = None) -> None:
                     rows.append((f"pythae {kind} (its benchmark network, default settings)", steps, cpu,
                                  measure(model, val_x, fit_x, kind == "VAE")))
                     print(rows[-1][0], steps, f"PSNR {rows[-1][3]['psnr']:.2f}", flush=True)
-        what = "candidate defaults of the residual network, as autoencoders" if args.study else "every model"
+        what = "candidate defaults of the network" if args.study else "every model"
         lines += [f"### {args.data}, {budget:g} CPU minutes per model ({what})", "", *table(rows, pca), ""]
     head = [f"{SECTION}" + (f" (study: {args.data})" if args.study else f": {args.data}"), "",
             (f"`python benchmarks/quality.py --data {args.data} --budgets {args.budgets}"
