@@ -11,6 +11,7 @@ import sklearn.datasets
 
 from vaelab.data import cache, fashion_mnist, folder, load_images
 from vaelab.data.image_data import ImageData
+from vaelab.data.sources import resolve_source
 from vaelab.errors import UsageError
 
 
@@ -96,12 +97,13 @@ def test_a_killed_build_leaves_no_entry_and_its_leftovers_are_removed(small_fold
     monkeypatch.setattr(np, "save", killed)
     with pytest.raises(KeyboardInterrupt):
         load_images(config)
-    assert cache_entries(config) == []
+    assert cache_entries(config) == [] and not list(Path(config.cache_dir).glob("*.lock")), "the lock is gone too"
     monkeypatch.undo()
 
     leftover = Path(config.cache_dir) / ".folder-0123.npy.999-dead.tmp"  # what a SIGKILL would leave
     leftover.write_bytes(b"partial")
-    key = next(p.stem for p in Path(config.cache_dir).glob("*.lock"))
+    source = resolve_source(config)
+    key = cache.cache_key(source.kind, source.identity)
     (Path(config.cache_dir) / f".{key}.npy.999-dead.tmp").write_bytes(b"partial")
     load_images(config)
     assert not list(Path(config.cache_dir).glob(f".{key}.*.tmp"))
