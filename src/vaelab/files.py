@@ -4,6 +4,8 @@
                                   renamed over `path` (os.replace): a reader sees the old file or the new one,
                                   never half of one; a killed writer leaves only a hidden `.NAME.*.tmp`
     remove_partial_writes(folder) delete those leftovers (only while no one else can be writing there)
+    no_space(error)               the "no space left on the device" error behind `error`, if that is what it is
+    mount_point(path)             the mount point of the file system holding `path`
     file_lock(path, wait=S)       an exclusive `flock` on `path` for the duration of the block, waiting at most S
                                   seconds for another holder; `path` exists only while someone holds it
 
@@ -21,6 +23,7 @@ On a platform without `fcntl` (Windows) the lock is a no-op: concurrent writers 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import secrets
@@ -51,8 +54,10 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         temporary.unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.filename in (None, str(temporary)):
+            error.filename = str(path)  # name the file being written, not its temporary (a full disk names none)
         raise
 
 
@@ -65,6 +70,29 @@ def remove_partial_writes(folder: Path, name: str = "*") -> None:
     """Delete the temporary files that killed `atomic_write`s of `name` (a glob) left in `folder`."""
     for leftover in Path(folder).glob(f".{name}.*{TMP_SUFFIX}"):
         leftover.unlink(missing_ok=True)
+
+
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+
+def no_space(error: BaseException) -> OSError | None:
+    """The OSError "no space left on device" (or "disk quota exceeded") that `error` is or wraps (torch wraps a
+    failed write of its own in a RuntimeError, the OSError as its context), else None."""
+    while error is not None:
+        if isinstance(error, OSError) and error.errno in NO_SPACE:
+            return error
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def mount_point(path: Path) -> Path:
+    """Where the file system that holds `path` (or its nearest existing folder) is mounted, e.g. /home."""
+    path = Path(os.path.abspath(path))
+    while not path.exists() or not os.path.ismount(path):
+        if path.parent == path:
+            break
+        path = path.parent
+    return path
 
 
 class LockHeld(Exception):

@@ -16,7 +16,7 @@ from torch import nn
 
 from vaelab.errors import UsageError
 from vaelab.model import AtBeta, at_beta, model_from_hparams
-from vaelab.run_dir.checkpoint import load_checkpoint
+from vaelab.run_dir.checkpoint import load_checkpoint, restoring
 from vaelab.run_dir.layout import RunDir
 
 
@@ -28,10 +28,12 @@ def load_network(run: RunDir | str | Path, checkpoint: str = "best", device: str
     if not run.is_run():
         raise UsageError(f"{run.path} is not a run directory (no config.yaml): "
                          f"train one with vaelab train --out {run.path}")
-    state = load_checkpoint(run.checkpoint(checkpoint), map_location=device)
+    path = run.checkpoint(checkpoint)
+    state = load_checkpoint(path, map_location=device)
     network = model_from_hparams(run.model_info()["model_hparams"])
     averaged = state.get("ema")  # the moving average of the weights, the ones the run validated
-    network.load_state_dict(state["model"] if averaged is None else averaged["model"])
+    with restoring(path):
+        network.load_state_dict(state["model"] if averaged is None else averaged["model"])
     return network.to(device).eval(), state
 
 
