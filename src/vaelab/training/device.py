@@ -35,15 +35,16 @@ def device_memory(device: torch.device) -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-def check_model_fits(parameters: int, device: torch.device, *, ema: bool) -> None:
+def check_model_fits(parameters: int, device: torch.device, *, ema: bool, memory: int | None = None) -> None:
     """Refuse a model whose training state alone cannot fit in `device`'s memory, in one line with the numbers.
 
     The state is 4 bytes (float32) per parameter for each of: the weights, their gradients, AdamW's two
     moments and, with training.ema, their moving average; the activations come on top, so a model that
-    passes may still run out of memory, but one that fails here never fits.
+    passes may still run out of memory, but one that fails here never fits. `memory`: the device's bytes
+    (default: `device_memory`).
     """
     needed = parameters * 4 * (5 if ema else 4)
-    available = device_memory(device)
+    available = device_memory(device) if memory is None else memory
     where = f"GPU {device}" if device.type == "cuda" else "this machine"
     if needed > available:
         raise UsageError(f"the model has {parameters:,} parameters: training it needs at least {needed / 2**30:,.0f} "

@@ -226,14 +226,9 @@ def _train(
     if resuming:  # read and checked before anything is written
         state = load_checkpoint(last, map_location=device)
         check_checkpoint_config(state, config, last)
-    if writes:
-        run.save_config(config)  # only once the data loaded: a failed start leaves nothing to clear up
-        run.save_model_info(model.hparams)
-        if not resuming:  # a new run, or one stopped before its first checkpoint (best.pt: check_run_dir)
-            run.metrics_file.unlink(missing_ok=True)
-            shutil.rmtree(run.checkpoints, ignore_errors=True)
-        else:
-            remove_partial_writes(run.checkpoints)
+    if writes and not resuming:  # a new run, or one stopped before its first checkpoint (best.pt: check_run_dir)
+        run.metrics_file.unlink(missing_ok=True)
+        shutil.rmtree(run.checkpoints, ignore_errors=True)
 
     trainer_callbacks = (_callbacks(config, out, callbacks) if writes  # the other processes only average the metrics:
                          else [MetricLogging([], every=config.training.log_every)])
@@ -244,8 +239,13 @@ def _train(
     if resuming:
         with restoring(last):
             trainer.load_state_dict(state)
-        if writes:
+    if writes:  # only now: a start that fails before here has changed nothing of a run it resumes
+        run.save_config(config)
+        run.save_model_info(model.hparams)
+        if resuming:
+            remove_partial_writes(run.checkpoints)
             truncate_metrics(run.metrics_file, trainer.step)
+    if resuming:
         log.info("resuming %s at step %d of %d", out, trainer.step, trainer.total_steps)
     elif resume:
         log.info("%s stopped before its first checkpoint: training it from step 0", out)
