@@ -171,9 +171,13 @@ def _try_lock(path: Path) -> tuple[int | None, str | None]:
         if not _names(path, descriptor):  # removed by its holder between our open and our lock (no guard there)
             os.close(descriptor)
             return None, None
-        note = holder_note().encode()
-        os.ftruncate(descriptor, 0)
-        os.pwrite(descriptor, note, 0)
+        try:
+            os.ftruncate(descriptor, 0)
+            os.pwrite(descriptor, holder_note().encode(), 0)
+        except BaseException:  # a full disk: no lock file is left behind
+            path.unlink()
+            os.close(descriptor)
+            raise
         return descriptor, ""
     return None, None
 

@@ -99,6 +99,7 @@ def test_a_non_finite_step_changes_nothing_is_counted_and_training_goes_on(tmp_p
                                                                                          "in_a_row": 0}
     assert "1 step skipped (non-finite loss or gradient); the first logged at step 5" in \
         (tmp_path / "run" / "report.html").read_text()
+    assert "1 of the run's 8 steps (12.5%) had a non-finite loss or gradient and were skipped" in caplog.text
 
     train(tiny(10, geco), tmp_path / "run", resume=True)  # the count goes on from the checkpoint
     assert [r["skipped_steps"] for r in read_metrics(tmp_path / "run" / "metrics.jsonl")
@@ -115,6 +116,37 @@ def test_max_bad_steps_in_a_row_stop_with_exit_2_and_keep_the_checkpoint_from_be
     assert "--lr (e.g. 0.0001)" in error and "--clip-grad MAX_NORM" in error and "--beta-schedule linear:4" in error
     assert load_checkpoint(out / "checkpoints" / "last.pt")["step"] == 16  # the first epoch's, not the bad state
     assert max(r["skipped_steps"] for r in read_metrics(out / "metrics.jsonl") if r["split"] == "train") == 2
+
+
+def test_a_run_that_skipped_every_step_fails_instead_of_reporting_success(tmp_path, capsys):
+    # --beta 1e308: beta times the KL's gradient overflows at every step, fewer steps than --max-bad-steps
+    out = tmp_path / "run"
+    assert main(["train", *TINY, "--epochs", "1", "--beta", "1e308", "--out", str(out)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.count("\n") == 0 and error.startswith(
+        "vaelab: error: all 16 steps of the run had a non-finite loss or gradient and were skipped: nothing was "
+        "trained; start a new run with a lower --lr"), error
+
+
+def test_a_few_skipped_steps_go_unremarked(tmp_path, monkeypatch, caplog):
+    poison_batches(monkeypatch, {5})
+    train(tiny(101), tmp_path / "run")  # 1 of 101 steps: under 1%
+    assert "step 5: non-finite loss, update skipped" in caplog.text and "were skipped" not in caplog.text
+
+
+def test_weights_that_validate_to_a_non_finite_loss_are_not_saved_as_last_pt(tmp_path, monkeypatch, caplog):
+    validate = Trainer.validate
+
+    def diverged_at_32(self):
+        metrics = validate(self)
+        return {**metrics, "loss": math.inf, "elbo": -math.inf} if self.step == 32 else metrics
+
+    monkeypatch.setattr(Trainer, "validate", diverged_at_32)
+    train(tiny(32), tmp_path / "run")  # validated (and checkpointed) at the ends of its two epochs
+    assert load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["step"] == 16
+    assert load_checkpoint(tmp_path / "run" / "checkpoints" / "best.pt")["step"] == 16
+    assert ("step 32: the validation loss is not finite, so these weights are not saved: checkpoints/last.pt keeps "
+            "the last ones that validated to a finite loss") in caplog.text
 
 
 def test_gradient_norm_known_answer():

@@ -130,14 +130,14 @@ def train(
         if parallel is not None:
             out = parallel.from_rank_zero(out)  # the default name is rank 0's clock
         claim = _claim(config, out, resume)
-        with claim if parallel is None else parallel.on_rank_zero(claim):
-            try:
+        try:
+            with claim if parallel is None else parallel.on_rank_zero(claim):
                 return _train(config, out, resume, callbacks, parallel)
-            except Exception as error:
-                stopped = _stopped_from_outside(error, out, parallel)
-                if stopped is None:
-                    raise
-                raise stopped from None
+        except Exception as error:
+            stopped = _stopped_from_outside(error, out, parallel)
+            if stopped is None:
+                raise
+            raise stopped from None
 
 
 @contextlib.contextmanager
