@@ -33,8 +33,11 @@ class SmallDisk:
     def __init__(self, root: Path, monkeypatch: pytest.MonkeyPatch):
         self.root = root
         self.monkeypatch = monkeypatch
-        self.mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(root)],
-                                      capture_output=True, check=False).returncode == 0
+        try:
+            self.mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(root)],
+                                          capture_output=True, check=False).returncode == 0
+        except OSError:  # no mount command
+            self.mounted = False
         self.filler = root / "filler"
 
     def fill(self, *, leave: int, failing: str = "") -> None:
@@ -89,15 +92,15 @@ def files(run: Path) -> dict[str, bytes]:
 
 def test_a_full_disk_ends_the_run_in_one_line_and_keeps_the_last_good_checkpoint(disk, capsys):
     run = disk.root / "run"
-    assert main(["train", "--out", str(run), *FLAGS, "--steps", "16"]) == 0  # an epoch: checkpoints at step 16
+    assert main(["train", "--out", str(run), *FLAGS, "--steps", "8"]) == 0  # checkpoints at step 8
     checkpoints = files(run / "checkpoints")
     assert set(checkpoints) == {"best.pt", "last.pt"}
 
-    # resumed with room for its small files but not for a checkpoint: stopped at its first checkpoint, step 32
+    # resumed with room for its small files but not for a checkpoint: stopped at its first checkpoint, step 12
     disk.fill(leave=256 * 1024, failing=".pt.")
-    err = one_line_error(capsys, "train", "--out", run, "--resume", "--steps", "40")
+    err = one_line_error(capsys, "train", "--out", run, "--resume", "--steps", "16", "--val-every", "4")
     assert err.startswith(f"vaelab: error: no space left on {mount_point(run)} while writing {run}/checkpoints/"), err
-    assert err.endswith(f": the last good checkpoint is {run}/checkpoints/last.pt (step 16); free some space, then "
+    assert err.endswith(f": the last good checkpoint is {run}/checkpoints/last.pt (step 8); free some space, then "
                         f"continue with: vaelab train --out {run} --resume"), err
     assert files(run / "checkpoints") == checkpoints, "the checkpoints there survive, and no temporary file is left"
 
@@ -110,7 +113,7 @@ def test_a_full_disk_ends_the_run_in_one_line_and_keeps_the_last_good_checkpoint
     assert not (disk.root / "new").exists()
 
     disk.free()
-    assert main(["train", "--out", str(run), "--resume", "--steps", "40"]) == 0
-    assert load_checkpoint(run / "checkpoints" / "last.pt")["step"] == 40
+    assert main(["train", "--out", str(run), "--resume", "--steps", "12"]) == 0
+    assert load_checkpoint(run / "checkpoints" / "last.pt")["step"] == 12
     steps = [r["step"] for r in read_metrics(run / "metrics.jsonl") if r["split"] == "train"]
-    assert steps == list(range(4, 41, 4)), "every step once: the records of the failed resume were cut back"
+    assert steps == [4, 8, 12], "every step once: the records of the failed resume were cut back"

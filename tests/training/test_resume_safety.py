@@ -152,3 +152,11 @@ def test_a_failed_resume_deletes_nothing(run, monkeypatch):
     with pytest.raises(UsageError, match="stopped"):
         train(tiny_config(20), run, resume=True)
     assert snapshot(run).keys() == before.keys()
+
+
+def test_a_damaged_metrics_line_does_not_stop_a_resume(run, caplog):
+    lines = (run / "metrics.jsonl").read_text().splitlines(keepends=True)
+    lines[0] = "\x00" * 40 + "\n"
+    (run / "metrics.jsonl").write_text("".join(lines))
+    assert train(tiny_config(20), run, resume=True).steps == 20
+    assert f"{run}/metrics.jsonl line 1 is damaged (not a JSON record with a step): left out" in caplog.text
