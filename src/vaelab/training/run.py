@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.distributed as dist
 
 from vaelab.config import RESUMABLE_KEYS, Config
 from vaelab.data import ImageData, load_images, skipped_warning, split_indices, write_skipped
@@ -36,7 +35,7 @@ from vaelab.objectives import build_objective, check_objective
 from vaelab.run_dir import RunDir, load_checkpoint, restoring, truncate_metrics
 from vaelab.training.callbacks import Callback, Checkpointing, MetricLogging, ProgressBar
 from vaelab.training.device import check_model_fits, keep_freed_memory, resolve_device
-from vaelab.training.distributed import DataParallel, data_parallel
+from vaelab.training.distributed import DataParallel, data_parallel, lost_a_process, outlive_the_launcher
 from vaelab.training.figures import FigureWriter
 from vaelab.training.gradient_view import GradientMonitor
 from vaelab.training.length import run_length
@@ -134,6 +133,8 @@ def train(
             with claim if parallel is None else parallel.on_rank_zero(claim):
                 return _train(config, out, resume, callbacks, parallel)
         except Exception as error:
+            if parallel is not None and lost_a_process(error):
+                outlive_the_launcher()  # first: torchrun's agent is about to send SIGTERM
             stopped = _stopped_from_outside(error, out, parallel)
             if stopped is None:
                 raise
@@ -168,7 +169,7 @@ def _stopped_from_outside(error: Exception, out: Path, parallel: DataParallel | 
         where = f" while writing {full.filename}" if full.filename else ""
         return ExternalError(f"no space left on {mount_point(full.filename or out)}{where}: "
                              f"{_last_good(out, 'free some space')}")
-    if parallel is not None and (isinstance(error, dist.DistError) or "gloo/transport" in str(error)):
+    if parallel is not None and lost_a_process(error):
         return ExternalError(f"another process of this torchrun run stopped (killed, or out of memory?), so this one "
                              f"cannot go on: {_last_good(out, 'see why it stopped', torchrun=True)}")
     return None
