@@ -50,7 +50,10 @@ def measure(name: str, fields: dict, folder: Path, rounds: int) -> str:
     source = resolve_source(config)
     key = cache.cache_key(source.kind, source.identity)
     size = (folder / f"{key}.npy").stat().st_size
-    load = lambda check: cache.load(folder, key, check=check)  # noqa: E731
+
+    def load(check: bool):
+        return cache.load(folder, key, check=check)
+
     checked, unchecked = [], []
     for _ in range(rounds):  # taking turns, so that both see the same machine
         checked.append(milliseconds(load, True))
@@ -71,18 +74,18 @@ def report(rounds: int) -> str:
         SECTION, "",
         "Written by `benchmarks/cache_check.py`; every number below comes from one run of", "",
         "    python benchmarks/cache_check.py --write docs/benchmarks.md", "",
-        f"Machine: {cpu_name()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, torch "
-        f"{torch.__version__}, numpy {np.__version__}, Pillow {Image.__version__}; load average {load_before:.2f} at "
-        "the start (the machine was shared with other work).", "",
-        "Every run checks the cache entry it opens (vaelab.data.cache): the CRC-32 of its .npy (zlib's, read in 4 MiB "
-        "chunks) against the one its sidecar recorded, so that damaged pixels are decoded again rather than trained "
-        f"on. Opening an entry with the check and without it, taking turns, {rounds} times each; medians, in "
-        "milliseconds, the entry in the page cache:", "",
+        (f"Machine: {cpu_name()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, torch "
+         f"{torch.__version__}, numpy {np.__version__}, Pillow {Image.__version__}; load average {load_before:.2f} "
+         "at the start (the machine was shared with other work)."), "",
+        ("Every run checks the cache entry it opens (vaelab.data.cache): the CRC-32 of its .npy (zlib's, read in 4 "
+         "MiB chunks) against the one its sidecar recorded, so that damaged pixels are decoded again rather than "
+         f"trained on. Opening an entry with the check and without it, taking turns, {rounds} times each; medians, "
+         "in milliseconds, the entry in the page cache:"), "",
         "| source | images | entry (.npy) | open, unchecked (ms) | open, checked (ms) | the check (ms) | CRC-32 |",
         "|---|---|---|---|---|---|---|",
         *rows, "",
-        "The check is paid once per run, when it opens the data; a run's start (importing torch, building the model) "
-        "takes seconds, its steps milliseconds each.", "",
+        ("The check is paid once per run, when it opens the data; a run's start (importing torch, building the "
+         "model) takes seconds, its steps milliseconds each."), "",
     ])
 
 

@@ -44,6 +44,10 @@ ORPHAN = textwrap.dedent("""
 """)
 
 
+LIST_DESCRIPTORS = ("import os; print([os.readlink(f'/proc/self/fd/{d}') for d in os.listdir('/proc/self/fd') "
+                    "if os.path.islink(f'/proc/self/fd/{d}')])")
+
+
 def note(pid: int) -> str:
     return f"pid {pid} on {socket.gethostname()}"
 
@@ -82,9 +86,8 @@ def test_a_live_holder_is_waited_for_as_long_as_asked_then_named(tmp_path):
             pytest.fail("the lock was taken from a live holder")
         assert time.monotonic() - started >= 0.6
         assert told == [note(process.pid)] and held.value.holder == note(process.pid) and held.value.waited == 0.6
-        with pytest.raises(LockHeld):  # wait=0: refused at once
-            with file_lock(path):
-                pass
+        with pytest.raises(LockHeld), file_lock(path):  # wait=0: refused at once
+            pass
     finally:
         process.kill()
         process.wait()
@@ -127,8 +130,7 @@ def test_an_execd_child_does_not_inherit_the_locks_descriptor(tmp_path):
     path = tmp_path / "x.lock"
     with file_lock(path):
         opened = subprocess.run(  # close_fds=False: only the descriptors' own close-on-exec flags count
-            [sys.executable, "-c", "import os; print([os.readlink(f'/proc/self/fd/{d}') for d in os.listdir("
-             "'/proc/self/fd') if os.path.islink(f'/proc/self/fd/{d}')])"],
+            [sys.executable, "-c", LIST_DESCRIPTORS],
             capture_output=True, text=True, close_fds=False, check=True).stdout
         assert str(path) not in opened and str(tmp_path) not in opened
 
@@ -139,7 +141,7 @@ def test_a_full_disk_is_found_behind_torchs_own_error():
         try:
             raise full
         except OSError:
-            raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598")  # noqa: B904
+            raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598")
     except RuntimeError as wrapped:
         assert no_space(wrapped) is full
     assert no_space(OSError(errno.EDQUOT, "Disk quota exceeded")).errno == errno.EDQUOT

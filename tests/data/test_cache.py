@@ -227,10 +227,10 @@ def test_a_file_that_could_not_be_opened_is_looked_at_again_when_the_cache_is_op
 
 
 def test_a_run_reads_on_when_its_cache_folder_is_deleted(tmp_path):
-    from vaelab.training.callbacks import Callback  # noqa: PLC0415
-    from vaelab.training.run import train  # noqa: PLC0415
+    from vaelab.training.callbacks import Callback
+    from vaelab.training.run import train
 
-    from factories import tiny_config  # noqa: PLC0415
+    from factories import tiny_config
 
     cache_dir = tmp_path / "cache"
 

@@ -62,9 +62,8 @@ def list_folder(root: str) -> FolderListing:
         for name in names:
             extension = os.path.splitext(name)[1].lower()
             if extension in UNDECODED:
-                unusable.append((os.path.relpath(os.path.join(folder, name), root),
-                                 f"an image format vaelab does not decode ({UNDECODED[extension]}): "
-                                 "convert it to PNG or JPEG"))
+                reason = f"an image format vaelab does not decode ({UNDECODED[extension]}): convert it to PNG or JPEG"
+                unusable.append((os.path.relpath(os.path.join(folder, name), root), reason))
             elif name.lower().endswith(EXTENSIONS):
                 path = os.path.join(folder, name)
                 entry, reason = _stat_file(path)

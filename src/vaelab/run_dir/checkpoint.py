@@ -19,6 +19,8 @@ import torch
 from vaelab.errors import UsageError
 from vaelab.files import atomic_write
 
+ANOTHER_CHECKPOINT = "use another checkpoint of the run (best.pt or last.pt), or train anew"
+
 
 def save_checkpoint(state: dict[str, Any], path: Path) -> None:
     """Written atomically (`vaelab.files.atomic_write`): never a half-written file. A write that fails (a full
@@ -72,9 +74,9 @@ def restoring(path: Path) -> Iterator[None]:
         yield
     except KeyError as error:
         raise UsageError(f"checkpoint {path} has no {error.args[0]!r}: it is damaged or was not written by vaelab "
-                         "for this run; use another checkpoint of the run (best.pt or last.pt), or train anew") from None
+                         f"for this run; {ANOTHER_CHECKPOINT}") from None
     except (RuntimeError, ValueError) as error:  # load_state_dict's size mismatches, missing or unexpected keys
         lines = [line.strip() for line in str(error).splitlines() if line.strip()]
         detail = (lines[1] if len(lines) > 1 and lines[0].startswith("Error(s) in loading") else lines[0])[:200]
         raise UsageError(f"checkpoint {path} does not fit this run's model ({detail.rstrip('.')}): it is damaged or "
-                         "another run's; use another checkpoint of the run (best.pt or last.pt), or train anew") from None
+                         f"another run's; {ANOTHER_CHECKPOINT}") from None

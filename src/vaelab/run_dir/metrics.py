@@ -26,7 +26,7 @@ class MetricsWriter:
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self.handle = self.path.open("ab", buffering=0)  # noqa: SIM115 - open while the run appends to it
+        self.handle = self.path.open("ab", buffering=0)
 
     def write(self, record: dict[str, Any]) -> None:
         line = memoryview((json.dumps({k: _finite_or_none(v) for k, v in record.items()}) + "\n").encode())

@@ -30,7 +30,7 @@ def run_lock(run_dir: Path) -> Iterator[None]:
             except LockHeld as held:
                 raise UsageError(f"{run_dir} is being trained by {held.holder}: wait for it, or "
                                  "choose another --out") from None
-            except OSError as error:  # a file of that name, a read-only disk, no permission, ... (a full disk: as it is)
+            except OSError as error:  # a file of that name, a read-only disk, no permission (a full disk: as it is)
                 if no_space(error):
                     raise
                 raise UsageError(f"cannot use {run_dir} as the run directory ({error.strerror or error}): "

@@ -88,8 +88,8 @@ def check_run_dir(config: Config, out: Path, resume: bool) -> None:
                              "length, display and execution options may change)")
         last, best = run.checkpoint("last"), run.checkpoint("best")
         if not last.exists() and best.exists():
-            raise UsageError(f"{out} has no checkpoints/last.pt to continue from, but its best.pt is there: to continue "
-                             f"from best.pt, copy it (cp {best} {last}) and resume again; or start a new run")
+            raise UsageError(f"{out} has no checkpoints/last.pt to continue from, but its best.pt is there: to "
+                             f"continue from best.pt, copy it (cp {best} {last}) and resume again; or start a new run")
     elif any(path.name != LOCK_NAME for path in out.iterdir()):
         raise UsageError(f"{out} already holds files: pass --resume to continue that run, or choose a new --out")
 
