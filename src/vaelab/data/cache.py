@@ -47,6 +47,7 @@ BUILD_WAIT_SECONDS = 30 * 60  # how long a run waits for another process that is
 CHUNK_BYTES = 1 << 22  # read size of the checksum
 # The descriptor each mapped entry was opened with (closed with its mapping): read_rows reads through it.
 _descriptors: weakref.WeakKeyDictionary[mmap.mmap, int] = weakref.WeakKeyDictionary()
+_told: set[str] = set()  # why an entry is decoded again, said once (load_images looks twice, around the lock)
 
 
 def cache_folder(configured: str | None) -> Path:
@@ -133,14 +134,21 @@ def checksum(descriptor: int) -> int:
 def _still_valid(descriptor: int, meta: dict[str, Any], entry: Path) -> bool:
     """Whether the entry's array has its recorded CRC-32 and each of its unopened files still cannot be opened."""
     if checksum(descriptor) != meta.get("crc32"):
-        log.warning("the data cache entry %s is damaged (its checksum differs): decoding the images again", entry)
+        _tell(logging.WARNING, f"the data cache entry {entry} is damaged (its checksum differs): decoding the images "
+                               "again")
         return False
     reopened = next((path for path in meta["recheck"] if can_open(path)), None)
     if reopened is not None:
-        log.info("%s could not be opened when the cache was built and can be now: decoding the images again",
-                 reopened)
+        _tell(logging.INFO, f"{reopened} could not be opened when the cache was built and can be now: decoding the "
+                            "images again")
         return False
     return True
+
+
+def _tell(level: int, message: str) -> None:
+    if message not in _told:
+        _told.add(message)
+        log.log(level, message)
 
 
 def read_rows(images: np.ndarray, index: np.ndarray) -> np.ndarray:
