@@ -126,14 +126,15 @@ def file_lock(path: Path, *, wait: float = 0.0, on_wait: Callable[[str], None] |
         yield
         return
     deadline = time.monotonic() + wait
-    waiting = False
+    waiting, vanished = False, 0
     while True:
         path.parent.mkdir(parents=True, exist_ok=True)
         with _folder_guard(path.parent):
             descriptor, holder = _try_lock(path)
         if descriptor is not None:
             break
-        if holder is None:  # the file or its folder went away under us: try again at once
+        if holder is None and vanished < 10:  # the file or its folder went away under us: try again at once
+            vanished += 1
             continue
         if time.monotonic() >= deadline:
             raise LockHeld(path, holder, wait)
