@@ -13,10 +13,10 @@ import pytest
 import torch
 
 from vaelab.cli import main
-from vaelab.config import Config, ObjectiveConfig
+from vaelab.config import Config, ObjectiveConfig, TrainingConfig
 from vaelab.run_dir import load_checkpoint, read_metrics, read_run
 from vaelab.training.callbacks import Callback
-from vaelab.training.nonfinite import gradient_norm
+from vaelab.training.nonfinite import Diverged, NonFiniteGuard, gradient_norm
 from vaelab.training.run import train
 from vaelab.training.trainer import Trainer
 from vaelab.viz.run_page import run_context
@@ -128,10 +128,18 @@ def test_a_run_that_skipped_every_step_fails_instead_of_reporting_success(tmp_pa
         "trained; start a new run with a lower --lr"), error
 
 
-def test_a_few_skipped_steps_go_unremarked(tmp_path, monkeypatch, caplog):
-    poison_batches(monkeypatch, {5})
-    train(tiny(101), tmp_path / "run")  # 1 of 101 steps: under 1%
-    assert "step 5: non-finite loss, update skipped" in caplog.text and "were skipped" not in caplog.text
+@pytest.mark.parametrize("skipped,told", [(0, None), (1, None), (2, "2 of the run's 100 steps (2.0%)"),
+                                          (99, "99 of the run's 100 steps (99.0%)"), (100, "all 100 steps")])
+def test_skipped_steps_are_weighed_at_the_end_of_a_run(caplog, skipped, told):
+    guard = NonFiniteGuard(TrainingConfig(), [], total_steps=100)
+    guard.skipped_steps = skipped
+    if skipped == 100:  # every step: nothing was trained
+        with pytest.raises(Diverged, match=f"{told} of the run had a non-finite loss or gradient and were skipped"):
+            guard.check_run(100)
+        return
+    guard.check_run(100)  # up to 1% of the steps pass unremarked
+    assert ("were skipped" in caplog.text) == (told is not None)
+    assert told is None or f"{told} had a non-finite loss or gradient and were skipped: its numbers" in caplog.text
 
 
 def test_weights_that_validate_to_a_non_finite_loss_are_not_saved_as_last_pt(tmp_path, monkeypatch, caplog):

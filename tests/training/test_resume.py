@@ -98,7 +98,7 @@ def test_a_resumed_run_may_run_on_other_threads_but_not_another_objective(tmp_pa
 def test_a_resume_between_two_train_records_logs_those_of_a_run_that_never_stopped(tmp_path, monkeypatch):
     # train records average 20 steps; stopped (Ctrl-C) after step 12, the resumed run's record at step 20 must
     # still average steps 1 to 20: the window under way is in the checkpoint
-    config = tiny_config(30, training__log_every=20)
+    config = tiny_config(22, training__log_every=20)
     train(config, tmp_path / "full")
     original = Trainer.training_step
     calls = iter(range(1, 100))
@@ -115,5 +115,5 @@ def test_a_resume_between_two_train_records_logs_those_of_a_run_that_never_stopp
     assert load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["step"] == 12
     train(config, tmp_path / "run", resume=True)
     records = read_metrics(tmp_path / "run" / "metrics.jsonl")
-    assert [(r["step"], r["split"]) for r in records if r["split"] == "train"] == [(20, "train"), (30, "train")]
+    assert [(r["step"], r["split"]) for r in records if r["split"] == "train"] == [(20, "train"), (22, "train")]
     assert records == read_metrics(tmp_path / "full" / "metrics.jsonl")
