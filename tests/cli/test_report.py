@@ -26,6 +26,20 @@ def test_train_writes_the_report_and_report_rewrites_it(run_dir, capsys):
     assert "VAE, latent 4, summed squared error + 0.1 x KL" in html and 'id="losses"' in html
 
 
+def test_a_damaged_metrics_line_is_left_out_with_a_warning(run_dir, tmp_path, capsys, caplog):
+    run = tmp_path / "run"
+    run.mkdir()
+    for path in run_dir.iterdir():
+        if path.is_file():
+            (run / path.name).write_bytes(path.read_bytes())
+    lines = (run / "metrics.jsonl").read_text().splitlines(keepends=True)
+    lines[1] = '{"step": 3, "spl\x01\n'  # bytes written over a record
+    (run / "metrics.jsonl").write_text("".join(lines))
+    assert main(["report", str(run)]) == 0
+    assert f"{run}/metrics.jsonl line 2 is damaged (not a JSON record with a step): left out" in caplog.text
+    assert "What your beta means" in (run / "report.html").read_text()
+
+
 def test_a_folder_of_runs_gets_one_page(run_dir, capsys):
     assert main(["report", str(run_dir.parent)]) == 0
     page = run_dir.parent / "report.html"

@@ -30,3 +30,18 @@ def test_the_command_line_answers_without_the_heavy_imports(argv):
     done = subprocess.run([sys.executable, "-c", PROBE % (HEAVY,), *argv], capture_output=True, text=True,
                           check=True, timeout=60)
     assert done.stdout.strip() == "", f"vaelab {' '.join(argv)} imported {done.stdout.strip()}"
+
+
+LOGS = """
+import logging
+from vaelab.cli import main
+main(["explain", "--beta", "0.1"])
+# what torch's atexit handler logs when Ctrl-C cut its import short, before torch set its loggers' levels
+logging.getLogger("torch._subclasses.fake_tensor").info("FakeTensor cache stats:")
+logging.getLogger("vaelab.data").info("decoding digits")
+"""
+
+
+def test_only_vaelabs_own_messages_are_shown_below_warning():
+    done = subprocess.run([sys.executable, "-c", LOGS], capture_output=True, text=True, check=True, timeout=60)
+    assert "vaelab: decoding digits" in done.stderr and "FakeTensor" not in done.stderr, done.stderr

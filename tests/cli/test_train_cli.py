@@ -9,6 +9,7 @@ import yaml
 from PIL import Image
 
 from vaelab.cli import main
+from vaelab.errors import UsageError
 
 
 def run_cli(*args):
@@ -99,10 +100,48 @@ def test_a_checkpoint_of_another_device_resumes_on_this_one(tmp_path, caplog):
         (["--data", "digits", "--image-size", "100000"], "too large"),
         (["--data", "/no/such/folder"], "/no/such/folder"),
         (["--beta", "0.1"], "say what to train on"),
+        (["--data", "digits", "--seed", "-1"], "training.seed=-1 is not a seed: use a whole number from 0 to 2**63 - 1"),
+        (["--data", "digits", "--seed", str(10**23)], f"training.seed={10**23} is not a seed"),
+        (["--data", "digits", "--set", "data.split_seed=-3"], "data.split_seed=-3 is not a seed"),
+        (["--data", "digits", "--latent-dim", "100000000"], "GiB (weights, gradients, Adam's moments, their average)"),
+        (["--data", "digits", "--width", "100000", "--no-ema"], "GiB (weights, gradients, Adam's moments), more than"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_code_2(tmp_path, capsys, args, message):
-    assert run_cli("train", "--out", tmp_path / "run", *args, "--steps", "1") == 2
+def test_bad_input_is_one_line_and_exit_code_2_and_leaves_nothing_behind(tmp_path, capsys, args, message):
+    assert run_cli("train", "--out", tmp_path / "runs" / "run", *args, "--steps", "1") == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err, err
+    assert list(tmp_path.iterdir()) == [], "no run folder, no lock, no empty parent folder"
+
+
+def test_a_model_too_large_is_refused_with_its_size():
+    import torch
+
+    from vaelab.training.device import check_model_fits
+
+    memory = 2**30  # 1 GiB: with the moving average 20 bytes a parameter, 53,687,091 parameters fit
+    check_model_fits(53_687_091, torch.device("cpu"), ema=True, memory=memory)
+    with pytest.raises(UsageError, match=r"53,687,092 parameters: training it needs at least 1 GiB .* more than the "
+                                         r"1 GiB of this machine"):
+        check_model_fits(53_687_092, torch.device("cpu"), ema=True, memory=memory)
+    check_model_fits(67_108_864, torch.device("cpu"), ema=False, memory=memory)  # 16 bytes each without it
+    with pytest.raises(UsageError):
+        check_model_fits(67_108_865, torch.device("cpu"), ema=False, memory=memory)
+
+
+@pytest.mark.parametrize("content,message", [
+    (bytes(range(256)) * 4, "is not text (not UTF-8): give a YAML file"),
+    (b"", "is empty: it must hold a mapping of sections"),
+    (b"# only a comment\n", "is empty"),
+    (None, "is a folder: give the path of a YAML file"),
+])
+def test_a_config_file_that_is_not_a_config_is_one_line(tmp_path, capsys, content, message):
+    config = tmp_path / "c.yaml"
+    if content is None:
+        config.mkdir()
+    else:
+        config.write_bytes(content)
+    assert run_cli("train", "--config", config, "--out", tmp_path / "run") == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err, err
 

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import builtins
+import logging
 import os
+import shutil
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
 import sklearn.datasets
 
-from vaelab.data import cache, fashion_mnist, folder, load_images
+from vaelab.data import cache, decode, fashion_mnist, folder, load_images
 from vaelab.data.image_data import ImageData
+from vaelab.data.sources import resolve_source
 from vaelab.errors import UsageError
 
 
@@ -96,12 +103,13 @@ def test_a_killed_build_leaves_no_entry_and_its_leftovers_are_removed(small_fold
     monkeypatch.setattr(np, "save", killed)
     with pytest.raises(KeyboardInterrupt):
         load_images(config)
-    assert cache_entries(config) == []
+    assert cache_entries(config) == [] and not list(Path(config.cache_dir).glob("*.lock")), "the lock is gone too"
     monkeypatch.undo()
 
     leftover = Path(config.cache_dir) / ".folder-0123.npy.999-dead.tmp"  # what a SIGKILL would leave
     leftover.write_bytes(b"partial")
-    key = next(p.stem for p in Path(config.cache_dir).glob("*.lock"))
+    source = resolve_source(config)
+    key = cache.cache_key(source.kind, source.identity)
     (Path(config.cache_dir) / f".{key}.npy.999-dead.tmp").write_bytes(b"partial")
     load_images(config)
     assert not list(Path(config.cache_dir).glob(f".{key}.*.tmp"))
@@ -180,3 +188,89 @@ def test_arrays_that_are_not_a_cache_entry_are_indexed(cached):
     mapped, images = cached
     assert np.array_equal(cache.read_rows(images, np.array([3, 1])), images[[3, 1]])
     assert np.array_equal(cache.read_rows(mapped[10:], np.array([0, 2])), images[[10, 12]])  # a view of the map
+
+
+def test_bytes_written_over_the_cached_pixels_are_found_and_decoded_again(small_folder, data_config, decodes, caplog):
+    config = data_config(small_folder)
+    first = np.array(load_images(config).images)
+    array = next(Path(config.cache_dir).glob("*.npy"))
+    content = bytearray(array.read_bytes())
+    content[-40:] = bytes(255 - value for value in content[-40:])  # the last pixels, the header untouched
+    array.write_bytes(bytes(content))
+    assert not np.array_equal(np.load(array), first), "the damage is in the pixels"
+    decodes.clear()
+    caplog.set_level(logging.WARNING, logger="vaelab")
+    again = load_images(config)
+    assert decodes, "decoded again"
+    assert np.array_equal(again.images, first)
+    assert caplog.text.count("is damaged (its checksum differs): decoding the images again") == 1
+
+
+@pytest.mark.parametrize("error", [PermissionError(13, "Permission denied"), FileNotFoundError(2, "gone")])
+def test_a_file_that_could_not_be_opened_is_looked_at_again_when_the_cache_is_opened(small_folder, data_config,
+                                                                                     decodes, monkeypatch, error):
+    config, failing = data_config(small_folder), os.fsencode(small_folder / "1.png")
+
+    def opened(path, *args, **kwargs):  # as an ordinary user meets a chmod 000 file, or a file that vanished
+        if os.fsencode(path) == failing:
+            raise error
+        return builtins.open(path, *args, **kwargs)
+
+    monkeypatch.setattr(decode, "open", opened, raising=False)
+    first = load_images(config)
+    assert "1.png" not in first.names and len(first.names) == 2 and len(decodes) == 4
+    decodes.clear()
+    assert load_images(config).names == first.names and not decodes, "still failing: the cache is used"
+    monkeypatch.delattr(decode, "open")  # fixed, and its size and mtime, the cache key, as they were
+    fixed = load_images(config)
+    assert "1.png" in fixed.names and len(fixed.names) == 3 and decodes
+
+
+def test_a_run_reads_on_when_its_cache_folder_is_deleted(tmp_path):
+    from vaelab.training.callbacks import Callback
+    from vaelab.training.run import train
+
+    from factories import tiny_config
+
+    cache_dir = tmp_path / "cache"
+
+    class DeleteTheCache(Callback):
+        def on_train_batch_end(self, trainer, terms):
+            if trainer.step == 3:
+                shutil.rmtree(cache_dir)
+
+    config = tiny_config(8, data__cache_dir=str(cache_dir), data__limit=None)  # all 1797: mapped, not copied
+    data = load_images(config.data)
+    assert isinstance(data.images, np.memmap)
+    rows = np.array(data.images[[5, 1, 2]])
+    result = train(config, tmp_path / "run", callbacks=[DeleteTheCache()])
+    assert not cache_dir.exists() and result.steps == 8 and np.isfinite(result.metrics["loss"])
+    assert np.array_equal(cache.read_rows(data.images, np.array([5, 1, 2])), rows)  # read through its descriptor
+
+
+HOLDER = textwrap.dedent("""
+    import sys, time
+    from vaelab.files import file_lock
+    with file_lock(sys.argv[1]):
+        print("held", flush=True)
+        time.sleep(600)
+""")
+
+
+def test_a_run_waits_for_another_that_builds_the_entry_says_so_and_gives_up_in_time(small_folder, data_config,
+                                                                                    monkeypatch, caplog):
+    config = data_config(small_folder)
+    source = resolve_source(config)
+    lock = Path(config.cache_dir) / f"{cache.cache_key(source.kind, source.identity)}.lock"
+    builder = subprocess.Popen([sys.executable, "-c", HOLDER, str(lock)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert builder.stdout.readline() == "held\n"
+        monkeypatch.setattr(cache, "BUILD_WAIT_SECONDS", 0.6)
+        with pytest.raises(UsageError, match=rf"gave up after 0.01 minutes waiting for pid {builder.pid} on \S+ to "
+                                             r"finish decoding the same images into the cache .*data.cache_dir=DIR"):
+            load_images(config)
+        assert f"waiting for pid {builder.pid} on" in caplog.text and "at most 0.01 minutes" in caplog.text
+    finally:
+        builder.kill()
+        builder.wait()
+    assert len(load_images(config).names) == 3  # its holder gone, the lock is the next run's

@@ -36,6 +36,8 @@ def build_zoo(files) -> tuple[list[str], dict[str, str]]:
     files.save("sixteen.png", Image.fromarray(np.full((8, 8), 40000, dtype=np.uint16)))
     files.raw(b"caf\xe9.png", files.encode(files.noise(seed=6), "PNG"))  # a name that is not UTF-8
     files.raw("notes.txt", b"not an image extension: ignored")
+    files.raw("drawing.svg", b'<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"/>')
+    files.raw("deep/phone.HEIC", b"ftypheic")
     jpeg = files.encode(files.noise((64, 64)), "JPEG", quality=95)
     files.raw("truncated.jpg", jpeg[: len(jpeg) // 2])
     files.raw("empty.png", b"")
@@ -54,6 +56,8 @@ def build_zoo(files) -> tuple[list[str], dict[str, str]]:
         "broken.png": "broken symbolic link",
         "loop.png": "symbolic link loop",
         "pipe.jpg": "not a regular file",
+        "drawing.svg": "an image format vaelab does not decode (SVG): convert it to PNG or JPEG",
+        "deep/phone.HEIC": "an image format vaelab does not decode (HEIC): convert it to PNG or JPEG",
     }
     return names, bad
 

@@ -14,11 +14,14 @@ import contextlib
 import json
 import math
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import textwrap
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,7 +35,7 @@ from vaelab.training.nonfinite import Diverged
 from vaelab.training.run import train
 from vaelab.training.stop import Interrupted
 
-from factories import tiny_config
+from factories import tiny_config, tiny_flags
 
 
 def tiny(steps: int, kind: str = "ae", recon: str = "sse") -> Config:
@@ -273,3 +276,68 @@ def test_a_non_finite_loss_in_one_process_skips_the_step_in_all_of_them(tmp_path
     train_records = [r for r in read_metrics(tmp_path / "run" / "metrics.jsonl") if r["split"] == "train"]
     assert [r["skipped_steps"] for r in train_records] == [0, 0, 1, 1, 1, 1]
     assert [math.isnan(r["loss"]) for r in train_records] == [False, False, True, False, False, False]
+
+
+def _interactive_signals() -> None:
+    """SIGINT as a process started from a terminal has it (a background job starts with it ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def torchrun_training(root: Path) -> Iterator[tuple[subprocess.Popen, Path]]:
+    """`torchrun --nproc-per-node 2 -m vaelab train` on a long run that saves last.pt every 8 steps, in a session of
+    its own (as a terminal's foreground job); yielded once last.pt is there, with the folder of each rank's stderr
+    (RANK/stderr.log, from --redirects). Killed at the end if still alive."""
+    out, logs = root / "run", root / "logs"
+    torchrun = Path(sys.executable).parent / "torchrun"
+    command = [str(torchrun), "--standalone", "--nproc-per-node", "2", "--log-dir", str(logs), "--redirects", "3",
+               "-m", "vaelab", "train", *tiny_flags(), "--batch-size", "32", "--steps", "5000", "--val-every", "8",
+               "--set", "training.progress=false", "--set", "training.figures=false", "--set", "training.grad_every=0",
+               "--set", "training.threads=1", "--out", str(out)]
+    launcher = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                                preexec_fn=_interactive_signals)  # noqa: PLW1509 - resets one handler
+    try:
+        deadline = time.monotonic() + 300
+        while not (out / "checkpoints" / "last.pt").exists():
+            assert launcher.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        yield launcher, next(logs.glob("*/attempt_0"))
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(launcher.pid, signal.SIGKILL)
+        launcher.wait()
+
+
+def rank_pid(launcher: subprocess.Popen, rank: int) -> int:
+    """The process of `rank` among the launcher's children (its environment says RANK=rank)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            environment = (stat.parent / "environ").read_bytes().split(b"\0") if parent == launcher.pid else []
+        except OSError:  # gone meanwhile
+            continue
+        if parent == launcher.pid and f"RANK={rank}".encode() in environment:
+            return int(stat.parent.name)
+    raise AssertionError(f"no process of rank {rank}")
+
+
+def test_a_process_that_dies_is_one_line_in_the_other_naming_the_last_checkpoint(tmp_path):
+    with torchrun_training(tmp_path) as (launcher, logs):
+        os.kill(rank_pid(launcher, 1), signal.SIGKILL)
+        assert launcher.wait(timeout=120) == 1
+    told = (logs / "0" / "stderr.log").read_text()  # torchrun's agent sent it SIGTERM a tenth of a second after
+    errors = [line for line in told.splitlines() if line.startswith("vaelab: error: ")]
+    assert len(errors) == 1 and "Traceback" not in told, told[-3000:]
+    assert re.fullmatch(
+        rf"vaelab: error: another process of this torchrun run stopped \(killed, or out of memory\?\), so this one "
+        rf"cannot go on: the last good checkpoint is {tmp_path}/run/checkpoints/last.pt \(step \d+\); see why it "
+        rf"stopped, then continue with: torchrun \.\.\. -m vaelab train --out {tmp_path}/run --resume", errors[0])
+
+
+def test_ctrl_c_is_told_once_by_rank_zero(tmp_path):
+    with torchrun_training(tmp_path) as (launcher, logs):
+        os.killpg(launcher.pid, signal.SIGINT)  # Ctrl-C reaches every process of the terminal's foreground group
+        launcher.wait(timeout=120)
+    told = [(logs / rank / "stderr.log").read_text() for rank in ("0", "1")]
+    assert told[0].count("checkpoint saved; continue with: vaelab train --out") == 1, told[0][-3000:]
+    assert "interrupted" not in told[1] and "Traceback" not in told[0] + told[1], told[1][-3000:]

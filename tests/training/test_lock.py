@@ -2,6 +2,7 @@
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 
@@ -29,15 +30,17 @@ def test_a_failed_start_leaves_the_directory_reusable(tmp_path):
 def test_a_second_process_is_refused_while_the_first_holds_the_run_and_a_killed_holder_frees_it(tmp_path):
     out = tmp_path / "run"
     first = Training.start(out)
-    holding = lambda: (out / ".lock").is_file() and (out / ".lock").read_text() == f"pid {first.process.pid}"
+    note = f"pid {first.process.pid} on {socket.gethostname()}"
+    holding = lambda: (out / ".lock").is_file() and (out / ".lock").read_text() == note
     first.freeze_when(holding, "taking the lock")  # stopped, it keeps the lock for as long as the test needs
     try:
         second = subprocess.run([sys.executable, "-m", "vaelab", "train", "--out", str(out), *TINY],
                                 capture_output=True, text=True, timeout=300, check=False)
         assert second.returncode == 2
         assert second.stderr.splitlines() == [
-            f"vaelab: error: {out} is being trained by pid {first.process.pid}: wait for it, or choose another --out"]
+            f"vaelab: error: {out} is being trained by {note}: wait for it, or choose another --out"]
     finally:
         assert first.signal(signal.SIGKILL) == -signal.SIGKILL
     with run_lock(out):  # the kernel released the dead holder's lock: no stale lock file blocks the run
-        assert (out / ".lock").read_text() == f"pid {os.getpid()}"
+        assert (out / ".lock").read_text() == f"pid {os.getpid()} on {socket.gethostname()}"
+    assert not (out / ".lock").exists()

@@ -48,8 +48,14 @@ def test_a_last_line_cut_short_is_left_out_by_readers_and_by_resume(tmp_path):
     assert [r["step"] for r in read_metrics(path)] == [1, 2, 3, 4, 5]
 
 
-def test_damage_before_the_last_line_is_an_error(tmp_path):
+@pytest.mark.parametrize("damaged", ['{"step": 2, "lo', '\x00\x00\x00', '[1, 2]', '{"split": "train"}',
+                                     '{"step": "2"}'])
+def test_a_damaged_line_is_left_out_with_a_warning_naming_it_by_readers_and_by_resume(tmp_path, caplog, damaged):
     path = tmp_path / "metrics.jsonl"
-    path.write_text('{"step": 1}\n{"step": 2, "lo\n{"step": 3}\n')
-    with pytest.raises(json.JSONDecodeError):
-        read_metrics(path)
+    path.write_text(f'{{"step": 1}}\n{damaged}\n{{"step": 3}}\n{{"step": 4}}\n')
+    assert [r["step"] for r in read_metrics(path)] == [1, 3, 4]
+    assert caplog.text.count(f"{path} line 2 is damaged (not a JSON record with a step): left out") == 1
+    read_metrics(path)
+    assert caplog.text.count("is damaged") == 1, "named once"
+    truncate_metrics(path, 3)
+    assert [r["step"] for r in read_metrics(path)] == [1, 3]

@@ -13,10 +13,10 @@ import pytest
 import torch
 
 from vaelab.cli import main
-from vaelab.config import Config, ObjectiveConfig
+from vaelab.config import Config, ObjectiveConfig, TrainingConfig
 from vaelab.run_dir import load_checkpoint, read_metrics, read_run
 from vaelab.training.callbacks import Callback
-from vaelab.training.nonfinite import gradient_norm
+from vaelab.training.nonfinite import Diverged, NonFiniteGuard, gradient_norm
 from vaelab.training.run import train
 from vaelab.training.trainer import Trainer
 from vaelab.viz.run_page import run_context
@@ -99,6 +99,7 @@ def test_a_non_finite_step_changes_nothing_is_counted_and_training_goes_on(tmp_p
                                                                                          "in_a_row": 0}
     assert "1 step skipped (non-finite loss or gradient); the first logged at step 5" in \
         (tmp_path / "run" / "report.html").read_text()
+    assert "1 of the run's 8 steps (12.5%) had a non-finite loss or gradient and were skipped" in caplog.text
 
     train(tiny(10, geco), tmp_path / "run", resume=True)  # the count goes on from the checkpoint
     assert [r["skipped_steps"] for r in read_metrics(tmp_path / "run" / "metrics.jsonl")
@@ -115,6 +116,45 @@ def test_max_bad_steps_in_a_row_stop_with_exit_2_and_keep_the_checkpoint_from_be
     assert "--lr (e.g. 0.0001)" in error and "--clip-grad MAX_NORM" in error and "--beta-schedule linear:4" in error
     assert load_checkpoint(out / "checkpoints" / "last.pt")["step"] == 16  # the first epoch's, not the bad state
     assert max(r["skipped_steps"] for r in read_metrics(out / "metrics.jsonl") if r["split"] == "train") == 2
+
+
+def test_a_run_that_skipped_every_step_fails_instead_of_reporting_success(tmp_path, capsys):
+    # --beta 1e308: beta times the KL's gradient overflows at every step, fewer steps than --max-bad-steps
+    out = tmp_path / "run"
+    assert main(["train", *TINY, "--epochs", "1", "--beta", "1e308", "--out", str(out)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.count("\n") == 0 and error.startswith(
+        "vaelab: error: all 16 steps of the run had a non-finite loss or gradient and were skipped: nothing was "
+        "trained; start a new run with a lower --lr"), error
+
+
+@pytest.mark.parametrize("skipped,told", [(0, None), (1, None), (2, "2 of the run's 100 steps (2.0%)"),
+                                          (99, "99 of the run's 100 steps (99.0%)"), (100, "all 100 steps")])
+def test_skipped_steps_are_weighed_at_the_end_of_a_run(caplog, skipped, told):
+    guard = NonFiniteGuard(TrainingConfig(), [], total_steps=100)
+    guard.skipped_steps = skipped
+    if skipped == 100:  # every step: nothing was trained
+        with pytest.raises(Diverged, match=f"{told} of the run had a non-finite loss or gradient and were skipped"):
+            guard.check_run(100)
+        return
+    guard.check_run(100)  # up to 1% of the steps pass unremarked
+    assert ("were skipped" in caplog.text) == (told is not None)
+    assert told is None or f"{told} had a non-finite loss or gradient and were skipped: its numbers" in caplog.text
+
+
+def test_weights_that_validate_to_a_non_finite_loss_are_not_saved_as_last_pt(tmp_path, monkeypatch, caplog):
+    validate = Trainer.validate
+
+    def diverged_at_32(self):
+        metrics = validate(self)
+        return {**metrics, "loss": math.inf, "elbo": -math.inf} if self.step == 32 else metrics
+
+    monkeypatch.setattr(Trainer, "validate", diverged_at_32)
+    train(tiny(32), tmp_path / "run")  # validated (and checkpointed) at the ends of its two epochs
+    assert load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["step"] == 16
+    assert load_checkpoint(tmp_path / "run" / "checkpoints" / "best.pt")["step"] == 16
+    assert ("step 32: the validation loss is not finite, so these weights are not saved: checkpoints/last.pt keeps "
+            "the last ones that validated to a finite loss") in caplog.text
 
 
 def test_gradient_norm_known_answer():

@@ -93,3 +93,27 @@ def test_a_resumed_run_may_run_on_other_threads_but_not_another_objective(tmp_pa
     assert Config.load(tmp_path / "run" / "config.yaml").training.threads == 1  # the config saved is the new one
     with pytest.raises(UsageError, match="differs"):
         train(small_config(15, lr=1e-2), tmp_path / "run", resume=True)
+
+
+def test_a_resume_between_two_train_records_logs_those_of_a_run_that_never_stopped(tmp_path, monkeypatch):
+    # train records average 20 steps; stopped (Ctrl-C) after step 12, the resumed run's record at step 20 must
+    # still average steps 1 to 20: the window under way is in the checkpoint
+    config = tiny_config(22, training__log_every=20)
+    train(config, tmp_path / "full")
+    original = Trainer.training_step
+    calls = iter(range(1, 100))
+
+    def interrupted(self, x):
+        if next(calls) == 13:
+            raise KeyboardInterrupt
+        return original(self, x)
+
+    monkeypatch.setattr(Trainer, "training_step", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, tmp_path / "run")
+    monkeypatch.setattr(Trainer, "training_step", original)
+    assert load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["step"] == 12
+    train(config, tmp_path / "run", resume=True)
+    records = read_metrics(tmp_path / "run" / "metrics.jsonl")
+    assert [(r["step"], r["split"]) for r in records if r["split"] == "train"] == [(20, "train"), (22, "train")]
+    assert records == read_metrics(tmp_path / "full" / "metrics.jsonl")

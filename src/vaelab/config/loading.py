@@ -22,14 +22,28 @@ from vaelab.errors import UsageError
 
 
 def read_mapping(path: Path, what: str) -> dict[str, Any]:
-    """A YAML file holding a mapping; a missing, unparsable or non-mapping file is a one-line `UsageError`."""
+    """A YAML file holding a mapping; a missing, unreadable, empty, unparsable or non-mapping file is a one-line
+    `UsageError` (an empty file is not "all defaults": it is what a crash while writing one leaves)."""
     try:
-        raw = yaml.safe_load(Path(path).read_text()) or {}
+        text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise UsageError(f"config file {path} does not exist: check the path") from None
+    except IsADirectoryError:
+        raise UsageError(f"config file {path} is a folder: give the path of a YAML file, e.g. a run's "
+                         "config.yaml") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"config file {path} is not text (not UTF-8): give a YAML file, e.g. a run's "
+                         "config.yaml") from None
+    except OSError as error:
+        raise UsageError(f"config file {path} cannot be read ({error.strerror or error}): check its "
+                         "permissions") from None
+    try:
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as error:
         raise UsageError(
             f"config file {path} is not valid YAML ({error.__class__.__name__}): fix the file") from None
+    if raw is None:
+        raise UsageError(f"config file {path} is empty: it must hold a mapping of {what} (damaged? restore it)")
     if not isinstance(raw, dict):
         raise UsageError(f"config file {path} must hold a mapping of {what}")
     return raw

@@ -47,6 +47,12 @@ RESUMABLE_KEYS = ("training.epochs", "training.steps", "training.time", "trainin
 SAVED_BEFORE_THE_KEY = {"model.arch": "plain", "model.linear_path": False, "data.augment": "none",
                         "training.lr_schedule": "constant", "training.ema": False}
 MAX_IMAGE_SIZE = 1024  # pixels on a side: one 1024 x 1024 RGB image is 3 MB in the cache, 12 MB as floats
+MAX_SEED = 2**63 - 1  # torch's generators take 64-bit seeds, numpy's SeedSequence non-negative ones
+
+
+def check_seed(key: str, seed: int) -> None:
+    if not 0 <= seed <= MAX_SEED:
+        raise UsageError(f"{key}={seed} is not a seed: use a whole number from 0 to 2**63 - 1, e.g. 0")
 
 
 @dataclass
@@ -73,6 +79,7 @@ class DataConfig:
             raise UsageError(f"data.channels={self.channels} is not supported: use --channels 1 or 3")
         if not 0.0 <= self.val_fraction < 1.0:
             raise UsageError(f"data.val_fraction={self.val_fraction} must be in [0, 1): e.g. --val-fraction 0.1")
+        check_seed("data.split_seed", self.split_seed)
         if self.limit is not None and self.limit < 2:
             raise UsageError(f"data.limit={self.limit} leaves nothing to train on: use --limit 2 or more")
         kinds = [part.strip() for part in self.augment.split(",")]
@@ -244,6 +251,7 @@ class TrainingConfig:
                 raise UsageError(f"training.{name}={value} must be at least 1")
         if self.batch_size < 1:
             raise UsageError(f"training.batch_size={self.batch_size} must be at least 1: e.g. --batch-size 128")
+        check_seed("training.seed", self.seed)
         if not self.lr > 0:
             raise UsageError(f"training.lr={self.lr} must be > 0: e.g. --lr 1e-3")
         if self.device not in ("auto", "cpu", "cuda", "mps"):

@@ -18,6 +18,9 @@ from __future__ import annotations
 import errno
 import io
 import logging
+import multiprocessing
+import os
+import signal
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -30,7 +33,7 @@ import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from vaelab.data.pixels import fit_square, set_channels
-from vaelab.machine import available_cores
+from vaelab.machine import available_cores, die_with_parent
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -51,11 +54,13 @@ PARALLEL_MIN_IMAGES = 64
 
 
 class Decoded(NamedTuple):
-    """What decoding one file gives: pixels (S, S, 3) uint8 RGB, or None and the problem."""
+    """What decoding one file gives: pixels (S, S, 3) uint8 RGB, or None and the problem. `unopened`: the file
+    itself could not be opened (permission denied, gone, ...), a problem that may pass, unlike a bad image."""
 
     pixels: np.ndarray | None
     has_colour: bool
     problem: str | None
+    unopened: bool = False
 
 
 def decode_file(path: str, size: int) -> Decoded:
@@ -64,7 +69,16 @@ def decode_file(path: str, size: int) -> Decoded:
         with open(path, "rb") as file:
             return _decode(file, size)
     except OSError as error:  # cannot be opened: permissions, a link loop, ...
-        return Decoded(None, False, describe_error(error))
+        return Decoded(None, False, describe_error(error), unopened=True)
+
+
+def can_open(path: str) -> bool:
+    """Whether the file at `path` can be opened now (as `decode_file` opens it)."""
+    try:
+        with open(path, "rb"):
+            return True
+    except OSError:
+        return False
 
 
 def decode_bytes(data: bytes, size: int) -> Decoded:
@@ -91,14 +105,29 @@ def square_rgb(image: Image.Image, size: int) -> np.ndarray:
 
 
 def decode_many(decode: Callable[[T, int], Decoded], inputs: Sequence[T], size: int) -> Iterator[Decoded]:
-    """`decode(input, size)` over `inputs`, in order, on all cores when there are enough of them."""
+    """`decode(input, size)` over `inputs`, in order, on all cores when there are enough of them.
+
+    The worker processes are spawned, not forked: a forked worker would inherit this process's descriptors,
+    the locks of the run folder and of the cache among them, and hold them after this process is killed. Each
+    worker dies with this process (`die_with_parent`) and leaves Ctrl-C to it; when this process stops early
+    (Ctrl-C, an error), the images not yet started are not decoded.
+    """
     workers = available_cores()
     if len(inputs) < PARALLEL_MIN_IMAGES or workers < 2:
         yield from map(decode, inputs, repeat(size))
         return
     log.info("decoding %d images on %d processes", len(inputs), workers)
-    with ProcessPoolExecutor(workers) as pool:
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
+                               initargs=(os.getpid(),))
+    try:
         yield from pool.map(decode, inputs, repeat(size), chunksize=max(1, len(inputs) // (workers * 16)))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _start_worker(parent: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the parent handles it
+    die_with_parent(parent)
 
 
 @dataclass
@@ -108,6 +137,7 @@ class Stacked(Generic[T]):
     pixels: np.ndarray  # (N, C, S, S) uint8, C = channels, or 3 / 1 as the images' colour says
     kept: list[T]  # the key of each of the N images, in order
     failed: list[tuple[T, str]]  # (key, problem) of each image that did not decode
+    unopened: list[T]  # the keys of those whose file could not be opened (Decoded.unopened)
 
 
 def stack(decoded: Iterable[tuple[T, Decoded]], count: int, size: int, channels: int | None) -> Stacked[T]:
@@ -116,15 +146,18 @@ def stack(decoded: Iterable[tuple[T, Decoded]], count: int, size: int, channels:
     pixels = np.empty((count, 3, size, size), dtype=np.uint8)  # (count, 3, S, S)
     kept: list[T] = []
     failed: list[tuple[T, str]] = []
+    unopened: list[T] = []
     colour = False
     for key, result in decoded:
         if result.problem is not None:
             failed.append((key, result.problem))
+            if result.unopened:
+                unopened.append(key)
             continue
         pixels[len(kept)] = result.pixels.transpose(2, 0, 1)  # (S, S, 3) -> (3, S, S)
         kept.append(key)
         colour = colour or result.has_colour
-    return Stacked(set_channels(pixels[: len(kept)], channels or (3 if colour else 1)), kept, failed)
+    return Stacked(set_channels(pixels[: len(kept)], channels or (3 if colour else 1)), kept, failed, unopened)
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

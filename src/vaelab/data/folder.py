@@ -4,8 +4,9 @@ Conventions:
 - the folder is searched recursively for EXTENSIONS (any case); symbolic links to folders are
   followed but every folder is visited once, so link loops end; paths are sorted, so the order
   of the images is the same on every machine;
-- a file that cannot be used (broken link, zero bytes, not an image, truncated, ...) is skipped
-  and listed with its reason, never fatal; only a folder with no usable image is an error;
+- a file that cannot be used (broken link, zero bytes, not an image, truncated, an image format that
+  is not decoded such as SVG, ...) is skipped and listed with its reason, never fatal; only a folder
+  with no usable image is an error;
 - labels follow torchvision's ImageFolder: the index of the image's first-level sub-folder in
   the sorted `classes`, when every image lives in a sub-folder (else no labels);
 - channels: 3 if any image has colour, else 1, decided in the same decoding pass (workers return
@@ -27,6 +28,9 @@ from vaelab.data.image_data import ImageData
 from vaelab.errors import UsageError
 
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
+# Image files that are not decoded (vector drawings, formats Pillow needs a plugin for, EPS, which would run
+# Ghostscript): listed as skipped, so that none goes missing without a word.
+UNDECODED = {".svg": "SVG", ".svgz": "SVG", ".eps": "EPS", ".heic": "HEIC", ".heif": "HEIF", ".avif": "AVIF"}
 _ESCAPES = {code: f"\\x{code:02x}" for code in (*range(32), 127)}
 
 
@@ -56,7 +60,11 @@ def list_folder(root: str) -> FolderListing:
     for folder, subfolders, names in os.walk(root, onerror=unlistable, followlinks=True):
         subfolders[:] = [name for name in subfolders if _first_visit(os.path.join(folder, name), visited)]
         for name in names:
-            if name.lower().endswith(EXTENSIONS):
+            extension = os.path.splitext(name)[1].lower()
+            if extension in UNDECODED:
+                reason = f"an image format vaelab does not decode ({UNDECODED[extension]}): convert it to PNG or JPEG"
+                unusable.append((os.path.relpath(os.path.join(folder, name), root), reason))
+            elif name.lower().endswith(EXTENSIONS):
                 path = os.path.join(folder, name)
                 entry, reason = _stat_file(path)
                 relative = os.path.relpath(path, root)
@@ -89,6 +97,7 @@ def decode_folder(listing: FolderListing, size: int, channels: int | None) -> Im
     return ImageData(
         images=stacked.pixels, labels=labels, names=[display_path(name) for name in names], skipped=skipped,
         classes=classes, source=f"folder {display_path(listing.root)} ({len(names)} images)",
+        recheck=[os.path.join(listing.root, relative) for relative in stacked.unopened],
     )
 
 

@@ -97,7 +97,7 @@ def decode_dataset(opened: HFDataset, size: int, channels: int | None) -> ImageD
     return ImageData(
         images=stacked.pixels,  # (N, C, S, S)
         labels=labels, names=[f"{opened.display}/{row}" for row in kept], skipped=skipped, classes=classes,
-        source=f"{opened.display} ({len(kept)} images)",
+        source=f"{opened.display} ({len(kept)} images)", recheck=[path for _, path in stacked.unopened if path],
     )
 
 

@@ -7,10 +7,10 @@
     save_checkpoint / load_checkpoint, MetricsWriter / read_metrics / truncate_metrics   the two big files
 """
 
-from vaelab.run_dir.checkpoint import load_checkpoint, save_checkpoint
+from vaelab.run_dir.checkpoint import load_checkpoint, restoring, save_checkpoint
 from vaelab.run_dir.layout import RunDir, find_runs, read_json, write_json
 from vaelab.run_dir.metrics import MetricsWriter, read_metrics, truncate_metrics, write_records
 from vaelab.run_dir.summary import RunSummary, read_point, read_run
 
 __all__ = ["MetricsWriter", "RunDir", "RunSummary", "find_runs", "load_checkpoint", "read_json", "read_metrics",
-           "read_point", "read_run", "save_checkpoint", "truncate_metrics", "write_json", "write_records"]
+           "read_point", "read_run", "restoring", "save_checkpoint", "truncate_metrics", "write_json", "write_records"]

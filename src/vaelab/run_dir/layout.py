@@ -7,7 +7,7 @@
     RUN/figures/           the run's PNGs
     RUN/eval.json          `vaelab evaluate`'s numbers (written atomically)
     RUN/beta=B/            a loss-conditional run evaluated at another beta: metrics.jsonl, eval.json, figures/
-    RUN/report.html, RUN/skipped.txt, RUN/tensorboard/, RUN/.lock
+    RUN/report.html, RUN/skipped.txt, RUN/tensorboard/, RUN/.lock (only while a process trains the run)
 """
 
 from __future__ import annotations

@@ -2,27 +2,40 @@
 
 Non-finite numbers are written as null and read back as nan. A last line without its newline is a
 record the process died while writing (a long record takes more than one write; a full disk stops one
-midway): readers leave it out, and a resumed run cuts the file back to its checkpoint's step.
+midway): readers leave it out, and a resumed run cuts the file back to its checkpoint's step. Any other
+damaged line (not a JSON object with a step, e.g. bytes written over it) is left out too, with a warning
+naming it.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 from pathlib import Path
 from typing import Any
 
+log = logging.getLogger(__name__)
+_warned: set[tuple[str, int]] = set()  # (file, line) of each damaged line already named: once per process
+
 
 class MetricsWriter:
-    """Appends records to a metrics.jsonl file, one flushed line each."""
+    """Appends records to a metrics.jsonl file, one line each, written straight to the file: no buffer is left
+    holding part of a line after a failed write (a full disk), to fail again when the file is closed."""
 
     def __init__(self, path: Path):
-        self.handle = Path(path).open("a")  # noqa: SIM115 - open while the run appends to it
+        self.path = Path(path)
+        self.handle = self.path.open("ab", buffering=0)
 
     def write(self, record: dict[str, Any]) -> None:
-        self.handle.write(json.dumps({k: _finite_or_none(v) for k, v in record.items()}) + "\n")
-        self.handle.flush()
+        line = memoryview((json.dumps({k: _finite_or_none(v) for k, v in record.items()}) + "\n").encode())
+        try:
+            while line:
+                line = line[self.handle.write(line):]
+        except OSError as error:  # a full disk names no file
+            error.filename = error.filename or str(self.path)
+            raise
 
     def close(self) -> None:
         self.handle.close()
@@ -61,16 +74,32 @@ def truncate_metrics(path: Path, step: int) -> None:
 
 
 def _records(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    """(where its line ends, in bytes from the start of the file, record) for each complete line; damage
-    anywhere but a last line cut short is an error."""
+    """(where its line ends, in bytes from the start of the file, record) for each complete line that holds a
+    record; damaged lines are left out with a warning."""
     records, end = [], 0
-    for line in Path(path).read_bytes().splitlines(keepends=True):
+    for number, line in enumerate(Path(path).read_bytes().splitlines(keepends=True), start=1):
         if not line.endswith(b"\n"):
             break
         end += len(line)
-        if line.strip():
-            records.append((end, json.loads(line)))
+        if not line.strip():
+            continue
+        record = _record(line)
+        if record is None:
+            if (str(path), number) not in _warned:
+                _warned.add((str(path), number))
+                log.warning("%s line %d is damaged (not a JSON record with a step): left out", path, number)
+            continue
+        records.append((end, record))
     return records
+
+
+def _record(line: bytes) -> dict[str, Any] | None:
+    try:
+        record = json.loads(line)
+    except ValueError:  # JSONDecodeError, and bytes that are not UTF-8
+        return None
+    valid = isinstance(record, dict) and isinstance(record.get("step"), int)
+    return record if valid else None
 
 
 def _finite_or_none(value: Any) -> Any:

@@ -17,7 +17,7 @@ from torch import nn
 from vaelab.errors import UsageError
 from vaelab.model import AtBeta, at_beta, model_from_hparams
 from vaelab.objectives.conditional import check_beta
-from vaelab.run_dir.checkpoint import load_checkpoint
+from vaelab.run_dir.checkpoint import load_checkpoint, restoring
 from vaelab.run_dir.layout import CHECKPOINTS, RunDir
 from vaelab.version import __version__
 
@@ -38,15 +38,21 @@ def load_network(run: RunDir | str | Path, checkpoint: str = "best", device: str
         raise UsageError(f"{run.path} has no checkpoint {path.name}: {fix}")
     state = load_checkpoint(path, map_location=device)
     averaged = state.get("ema")  # the moving average of the weights, the ones the run validated
-    try:
+    written_by = state.get("vaelab_version")
+    if written_by == __version__:  # the same layers: a checkpoint that does not fit is damaged or another run's
+        network = model_from_hparams(run.model_info()["model_hparams"])
+        with restoring(path):
+            network.load_state_dict(state["model"] if averaged is None else averaged["model"])
+        return network.to(device).eval(), state
+    try:  # another version's layers: say so, rather than which tensor did not fit
         network = model_from_hparams(run.model_info()["model_hparams"])
         network.load_state_dict(state["model"] if averaged is None else averaged["model"])
     except (RuntimeError, TypeError, KeyError) as error:  # other layers, other arguments, no weights at all
         reason = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
         raise UsageError(
-            f"checkpoint {path} (written by vaelab {state.get('vaelab_version', 'of unknown version')}) does not "
-            f"fit the network {run.model_file.name} describes in vaelab {__version__} ({reason}): load it with the "
-            "vaelab that wrote it, or train the run again") from None
+            f"checkpoint {path} (written by vaelab {written_by or 'of unknown version'}) does not fit the network "
+            f"{run.model_file.name} describes in vaelab {__version__} ({reason}): load it with the vaelab that "
+            "wrote it, or train the run again") from None
     return network.to(device).eval(), state
 
 

@@ -16,7 +16,6 @@ when the parent dies (e.g. SIGKILL), so no orphan keeps training.
 
 from __future__ import annotations
 
-import ctypes
 import importlib.util
 import logging
 import multiprocessing
@@ -30,7 +29,7 @@ from typing import Protocol
 
 from vaelab.defaults import EXECUTORS
 from vaelab.errors import UsageError
-from vaelab.machine import available_cores
+from vaelab.machine import available_cores, die_with_parent
 from vaelab.sweep.jobs import FAILED, INTERRUPTED, JobOutcome
 
 RAY_STOP_SECONDS = 120  # how long Ctrl-C waits for cancelled Ray tasks to save their checkpoints
@@ -158,11 +157,7 @@ def _init_worker(parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _on_sigterm)
     logging.basicConfig(level=logging.WARNING, format="vaelab: %(message)s", stream=sys.stderr)
-    if sys.platform == "linux":
-        pr_set_pdeathsig = 1  # prctl(2): the signal this process gets when its parent dies
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
-        if os.getppid() != parent:  # the parent died before prctl took effect
-            raise SystemExit(0)
+    die_with_parent(parent, signal.SIGTERM)  # SIGTERM: a training worker saves last.pt on its way out
 
 
 def _on_sigterm(signum, frame) -> None:

@@ -1,11 +1,14 @@
 """Callbacks: everything the training loop does besides optimising.
 
 Hooks follow Lightning's naming, `on_<stage>_<unit>_<start|end>`. Each callback receives the
-`Trainer` and reads what it needs from it; none of them changes the optimisation.
+`Trainer` and reads what it needs from it; none of them changes the optimisation. A callback whose
+state a resumed run needs (the train metrics' running window) gives it in `state_dict`, which the
+trainer puts into its checkpoints, and takes it back in `load_state_dict`.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import defaultdict
 from pathlib import Path
@@ -22,6 +25,8 @@ from vaelab.training.loggers import Logger
 if TYPE_CHECKING:
     from vaelab.training.trainer import Trainer
 
+log = logging.getLogger("vaelab")
+
 
 class Callback:
     """Base class: override the hooks you need."""
@@ -36,6 +41,11 @@ class Callback:
 
     def on_interrupt(self, trainer: Trainer) -> None: ...
 
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, trainer: Trainer, state: dict[str, Any]) -> None: ...
+
 
 class MetricLogging(Callback):
     """Train metrics averaged over `every` steps, and every validation pass, sent to the loggers.
@@ -46,6 +56,11 @@ class MetricLogging(Callback):
     In a data-parallel run every process runs it, so that the train metrics are averaged over the
     processes too; only rank 0 has loggers. The processes skip the same steps (nonfinite.py), so all of
     them take the same branch below and make the same collective.
+
+    The window under way (its sums and count) is checkpoint state: a run resumed between two records logs
+    the records of a run that never stopped (exactly in one process). Under torchrun the processes' sums
+    are added up at each validation, a collective, and rank 0's checkpoint holds them (a stop between
+    validations saves no window there: the resumed run starts a new one).
     """
 
     def __init__(self, loggers: list[Logger], every: int):
@@ -53,6 +68,7 @@ class MetricLogging(Callback):
         self.every = every
         self.sums: dict[str, float | torch.Tensor] = defaultdict(float)
         self.count = 0
+        self.window: dict[str, Any] | None = None  # the window as a checkpoint saved now holds it
 
     def on_train_batch_end(self, trainer, terms):
         metrics = terms.metric_values()  # tensors stay on the device: summed there, read at the log interval
@@ -76,6 +92,25 @@ class MetricLogging(Callback):
 
     def on_validation_end(self, trainer, metrics):
         self._log(trainer, "val", metrics)
+        if trainer.parallel is None:
+            self.window = {"sums": dict(self.sums), "count": self.count}
+        else:  # every process's sums, added up (the counts are the same in all of them)
+            means = trainer.parallel.weighted_mean(as_floats(self.sums), self.count) if self.count else {}
+            total = self.count * trainer.parallel.size
+            self.window = {"sums": {name: mean * total for name, mean in means.items()}, "count": self.count}
+
+    def on_interrupt(self, trainer):
+        self.window = {"sums": dict(self.sums), "count": self.count} if trainer.parallel is None else None
+
+    def state_dict(self):
+        return {} if self.window is None else {"window": self.window}
+
+    def load_state_dict(self, trainer, state):
+        """The window of the checkpoint: its sums on rank 0 (zeros elsewhere), its count in every process."""
+        window = state["window"]
+        first = trainer.parallel is None or trainer.parallel.rank == 0
+        self.sums = defaultdict(float, {name: value if first else 0.0 for name, value in window["sums"].items()})
+        self.count = window["count"]
 
     def on_fit_end(self, trainer):
         for logger in self.loggers:
@@ -89,13 +124,22 @@ class MetricLogging(Callback):
 
 class Checkpointing(Callback):
     """`checkpoints/last.pt` at every validation, on interrupt and at the end; `best.pt` on the best
-    validation score (the beta = 1 ELBO, or minus the loss where the ELBO is not finite, as for the AE)."""
+    validation score (the beta = 1 ELBO, or minus the loss where the ELBO is not finite, as for the AE).
+
+    Weights whose validation loss is not finite are not saved: last.pt stays the last checkpoint that
+    validated to a finite loss (a run that goes on to diverge stops on `max_bad_steps`, and its last.pt
+    must be worth resuming from). A warning says so.
+    """
 
     def __init__(self, directory: Path):
         self.directory = directory
         self.saved_step: int | None = None  # the step last.pt holds
 
     def on_validation_end(self, trainer, metrics):
+        if not math.isfinite(metrics["loss"]):
+            log.warning("step %d: the validation loss is not finite, so these weights are not saved: "
+                        "checkpoints/last.pt keeps the last ones that validated to a finite loss", trainer.step)
+            return
         score = metrics["elbo"] if math.isfinite(metrics["elbo"]) else -metrics["loss"]
         if score > trainer.best_score:
             trainer.best_score = score
@@ -109,6 +153,9 @@ class Checkpointing(Callback):
         self._save_last(trainer)
 
     def _save_last(self, trainer) -> None:
+        validated = trainer.val_metrics is not None and trainer.validated_at == trainer.step
+        if validated and not math.isfinite(trainer.val_metrics["loss"]):
+            return  # on_validation_end said so
         if self.saved_step != trainer.step:
             save_checkpoint(trainer.state_dict(), self.directory / "last.pt")
             self.saved_step = trainer.step

@@ -1,8 +1,10 @@
-"""Device selection: the same code runs on CPU, CUDA and Apple's MPS."""
+"""Device selection: the same code runs on CPU, CUDA and Apple's MPS; and a model too large for the device is
+refused before it is built."""
 
 from __future__ import annotations
 
 import ctypes
+import os
 import sys
 
 import torch
@@ -24,6 +26,30 @@ def resolve_device(name: str) -> torch.device:
     if name == "mps" and not torch.backends.mps.is_available():
         raise UsageError("--device mps was asked for but MPS is not available here: use --device cpu")
     return torch.device(name)
+
+
+def device_memory(device: torch.device) -> int:
+    """The device's memory in bytes, all of it: a CUDA GPU's own, else the machine's (MPS shares it)."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_properties(device).total_memory
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_model_fits(parameters: int, device: torch.device, *, ema: bool, memory: int | None = None) -> None:
+    """Refuse a model whose training state alone cannot fit in `device`'s memory, in one line with the numbers.
+
+    The state is 4 bytes (float32) per parameter for each of: the weights, their gradients, AdamW's two
+    moments and, with training.ema, their moving average; the activations come on top, so a model that
+    passes may still run out of memory, but one that fails here never fits. `memory`: the device's bytes
+    (default: `device_memory`).
+    """
+    needed = parameters * 4 * (5 if ema else 4)
+    available = device_memory(device) if memory is None else memory
+    where = f"GPU {device}" if device.type == "cuda" else "this machine"
+    if needed > available:
+        raise UsageError(f"the model has {parameters:,} parameters: training it needs at least {needed / 2**30:,.0f} "
+                         f"GiB (weights, gradients, Adam's moments{', their average' if ema else ''}), more than "
+                         f"the {available / 2**30:,.0f} GiB of {where}: use a smaller --latent-dim or --width")
 
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt(3) parameters, glibc's <malloc.h>

@@ -40,6 +40,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
+import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import Any
@@ -115,6 +117,20 @@ def ends_together(ending: BaseException | None) -> bool:
     """
     return (ending is None or isinstance(ending, Diverged)
             or isinstance(ending, Interrupted) and ending.between_steps)
+
+
+def lost_a_process(error: BaseException) -> bool:
+    """Whether `error` is a collective that failed because another process of the group is gone: gloo's
+    "Connection reset by peer" (a RuntimeError from its transport) or NCCL's and the store's `DistError`s."""
+    return isinstance(error, dist.DistError) or "gloo/transport" in str(error)
+
+
+def outlive_the_launcher() -> None:
+    """Let this process tell why it stops. When a process of the run dies, torchrun's agent sends SIGTERM to the
+    others a tenth of a second later, which would end this one before its last line: from here on SIGTERM is
+    ignored (the agent sends SIGKILL after its grace period, should the process hang)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def _process_device(name: str) -> torch.device:

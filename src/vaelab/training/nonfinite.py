@@ -8,7 +8,9 @@ step still counts as a step, its noise and its batch are used up. Skipped steps 
 (`skipped_steps` in metrics.jsonl and in every checkpoint) and each is named in a warning.
 `training.max_bad_steps` of them in a row mean that the run has diverged: it stops with a
 `UsageError` (exit code 2) that says what to try, and saves nothing, so `last.pt` is the last
-checkpoint from before.
+checkpoint from before. At the end of a run, skipped steps are weighed once more: a run that skipped
+every one of its steps trained nothing and fails the same way (however few its steps), and one that
+skipped more than MAX_SKIPPED_SHARE of them says so, since its numbers come from fewer updates than asked.
 
 In a data-parallel run the processes decide together: one process's non-finite loss skips the step in
 all of them, so that their parameters stay the same and all make the same collectives after it.
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     from vaelab.training.distributed import DataParallel
 
 log = logging.getLogger("vaelab")
+MAX_SKIPPED_SHARE = 0.01  # skipped steps beyond this share of a run's steps are worth a warning at its end
 
 
 def gradient_norm(params: list[torch.Tensor], max_norm: float | None) -> torch.Tensor:
@@ -90,12 +93,26 @@ class NonFiniteGuard:
                     "gradient" if loss_finite else "loss", self.skipped_steps)
         return False
 
-    def _diverged(self, step: int) -> str:
+    def check_run(self, steps: int) -> None:
+        """At the end of a run of `steps` steps: `Diverged` if every step was skipped, a warning if more than
+        MAX_SKIPPED_SHARE of them were."""
+        if steps and self.skipped_steps >= steps:
+            raise Diverged(f"all {steps} steps of the run had a non-finite loss or gradient and were skipped: nothing "
+                           f"was trained; start a new run with {self._remedies()}")
+        if self.skipped_steps > MAX_SKIPPED_SHARE * steps:
+            log.warning("%d of the run's %d steps (%.1f%%) had a non-finite loss or gradient and were skipped: its "
+                        "numbers come from fewer updates than asked; a steadier run: %s", self.skipped_steps, steps,
+                        100 * self.skipped_steps / steps, self._remedies())
+
+    def _remedies(self) -> str:
         lr, amp = self.training.lr, self.training.amp
-        return (f"training stopped at step {step}: {self.in_a_row} steps in a row had a non-finite loss or gradient "
-                f"(the run diverged; checkpoints/last.pt, if any, is from before): start a new run with a lower --lr "
-                f"(e.g. {lr / 10:g}), --clip-grad MAX_NORM or a KL warm-up (--beta-schedule "
+        return (f"a lower --lr (e.g. {lr / 10:g}), --clip-grad MAX_NORM or a KL warm-up (--beta-schedule "
                 f"linear:{max(1, self.total_steps // 10)}){', or --no-amp' if amp else ''}")
+
+    def _diverged(self, step: int) -> str:
+        return (f"training stopped at step {step}: {self.in_a_row} steps in a row had a non-finite loss or gradient "
+                f"(the run diverged; checkpoints/last.pt, if any, is from before): start a new run with "
+                f"{self._remedies()}")
 
     def state_dict(self) -> dict[str, Any]:
         return {"skipped_steps": self.skipped_steps, "in_a_row": self.in_a_row}

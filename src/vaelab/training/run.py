@@ -3,6 +3,11 @@
 It prepares the run directory (refusing to overwrite a different run), loads the data, builds the
 model and the objective from the config, resumes from `checkpoints/last.pt` when asked, and trains.
 Under torchrun the processes train the run together and rank 0 writes its files (`distributed.py`).
+
+What it never does (docs/reliability.md): delete or overwrite what a run already has. A resume needs
+the run's own config and a last.pt that was trained with it; a new run that fails before it has logged
+a record or saved a checkpoint leaves its folder as it found it. A full disk, or a process of a torchrun
+run that dies, ends the run with one line saying what happened and where its last checkpoint is.
 """
 
 from __future__ import annotations
@@ -13,23 +18,24 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
-from vaelab.config import Config
+from vaelab.config import RESUMABLE_KEYS, Config
 from vaelab.data import ImageData, load_images, skipped_warning, split_indices, write_skipped
 from vaelab.data.augment import training_augmentation
 from vaelab.diagnostics.baseline import fit_linear_baseline
-from vaelab.errors import UsageError
-from vaelab.files import remove_partial_writes
+from vaelab.errors import ExternalError, UsageError
+from vaelab.files import mount_point, no_space, remove_partial_writes
 from vaelab.model import build_model
 from vaelab.model.linear_path import WithLinearPath
 from vaelab.objectives import build_objective, check_objective
-from vaelab.run_dir import RunDir, load_checkpoint, truncate_metrics
+from vaelab.run_dir import RunDir, load_checkpoint, restoring, truncate_metrics
 from vaelab.training.callbacks import Callback, Checkpointing, MetricLogging, ProgressBar
-from vaelab.training.device import keep_freed_memory, resolve_device
-from vaelab.training.distributed import DataParallel, data_parallel
+from vaelab.training.device import check_model_fits, keep_freed_memory, resolve_device
+from vaelab.training.distributed import DataParallel, data_parallel, lost_a_process, outlive_the_launcher
 from vaelab.training.figures import FigureWriter
 from vaelab.training.gradient_view import GradientMonitor
 from vaelab.training.length import run_length
@@ -72,16 +78,41 @@ def start_at_pca(model: WithLinearPath, images, train_index) -> None:
 
 
 def check_run_dir(config: Config, out: Path, resume: bool) -> None:
-    """Never overwrite a run that is already there; resume only the run that is there."""
-    saved = RunDir(out).config_file
+    """Never overwrite a run that is already there; resume only the run that is there, from its last.pt."""
+    run = RunDir(out)
     if resume:
-        if not saved.exists():
+        if not run.config_file.exists():
             raise UsageError(f"{out} holds no run to resume (no config.yaml): start it without --resume")
-        if Config.load_saved(saved).run_identity() != config.run_identity():
-            raise UsageError(f"the config differs from {saved}: resume with the saved config (only the run length, "
-                             "display and execution options may change)")
+        if Config.load_saved(run.config_file).run_identity() != config.run_identity():
+            raise UsageError(f"the config differs from {run.config_file}: resume with the saved config (only the run "
+                             "length, display and execution options may change)")
+        last, best = run.checkpoint("last"), run.checkpoint("best")
+        if not last.exists() and best.exists():
+            raise UsageError(f"{out} has no checkpoints/last.pt to continue from, but its best.pt is there: to "
+                             f"continue from best.pt, copy it (cp {best} {last}) and resume again; or start a new run")
     elif any(path.name != LOCK_NAME for path in out.iterdir()):
         raise UsageError(f"{out} already holds files: pass --resume to continue that run, or choose a new --out")
+
+
+def check_checkpoint_config(state: dict[str, Any], config: Config, path: Path) -> None:
+    """The checkpoint a run resumes from must have been trained with the run's config (config.yaml can be
+    damaged or replaced); keys that only one of them knows (another vaelab version's) are not compared."""
+    saved = _flat(state.get("config", {}))
+    current = _flat(config.to_dict())
+    differing = sorted(key for key in saved.keys() & current.keys()
+                       if key not in RESUMABLE_KEYS and saved[key] != current[key])
+    if differing:
+        key = differing[0]
+        raise UsageError(f"{path} was trained with {key}={saved[key]!r}, but the run's config.yaml says "
+                         f"{current[key]!r}{f' (and {len(differing) - 1} more)' if len(differing) > 1 else ''}: "
+                         "config.yaml does not belong to this checkpoint; restore it, or start a new run")
+
+
+def _flat(raw: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat = {}
+    for name, value in raw.items():
+        flat.update(_flat(value, f"{prefix}{name}.") if isinstance(value, dict) else {f"{prefix}{name}": value})
+    return flat
 
 
 def train(
@@ -98,16 +129,69 @@ def train(
         if parallel is not None:
             out = parallel.from_rank_zero(out)  # the default name is rank 0's clock
         claim = _claim(config, out, resume)
-        with claim if parallel is None else parallel.on_rank_zero(claim):
-            return _train(config, out, resume, callbacks, parallel)
+        try:
+            with claim if parallel is None else parallel.on_rank_zero(claim):
+                return _train(config, out, resume, callbacks, parallel)
+        except Exception as error:
+            if parallel is not None and lost_a_process(error):
+                outlive_the_launcher()  # first: torchrun's agent is about to send SIGTERM
+            stopped = _stopped_from_outside(error, out, parallel)
+            if stopped is None:
+                raise
+            raise stopped from None
 
 
 @contextlib.contextmanager
 def _claim(config: Config, out: Path, resume: bool):
-    """Hold the run lock of `out` and check that this run may be trained into it."""
+    """Hold the run lock of `out` and check that this run may be trained into it. A new run that fails before
+    it has logged a record or saved a checkpoint removes what it wrote (and run_lock the folder it created)."""
     with run_lock(out):
         check_run_dir(config, out, resume)
-        yield
+        try:
+            yield
+        except BaseException:
+            run = RunDir(out)
+            if not resume and not run.records() and not list(run.checkpoints.glob("*.pt")):
+                for path in out.iterdir():  # all of it this run's: check_run_dir found nothing but the lock
+                    if path.is_dir() and not path.is_symlink():
+                        shutil.rmtree(path)
+                    elif path.name != LOCK_NAME:
+                        path.unlink()
+            raise
+
+
+def _stopped_from_outside(error: Exception, out: Path, parallel: DataParallel | None) -> ExternalError | None:
+    """The one-line `ExternalError` for a run stopped by a full disk or by the death of another process of its
+    torchrun run (gloo or NCCL fails in the next collective), saying where its last good checkpoint is; None
+    for anything else."""
+    full = no_space(error)
+    if full is not None:
+        where = f" while writing {full.filename}" if full.filename else ""
+        return ExternalError(f"no space left on {mount_point(full.filename or out)}{where}: "
+                             f"{_last_good(out, 'free some space')}")
+    if parallel is not None and lost_a_process(error):
+        return ExternalError(f"another process of this torchrun run stopped (killed, or out of memory?), so this one "
+                             f"cannot go on: {_last_good(out, 'see why it stopped', torchrun=True)}")
+    return None
+
+
+def _last_good(out: Path, first: str, torchrun: bool = False) -> str:
+    """Where the run can continue from: "the last good checkpoint is ... (step N); FIRST, then continue with ..."."""
+    last = RunDir(out).checkpoint("last")
+    command = f"{'torchrun ... -m ' if torchrun else ''}vaelab train --out {out} --resume"
+    if not last.exists():
+        return f"no checkpoint was saved; {first}, then start the run again"
+    try:
+        step = f" (step {load_checkpoint(last)['step']})"
+    except (UsageError, KeyError):
+        step = ""
+    return f"the last good checkpoint is {last}{step}; {first}, then continue with: {command}"
+
+
+def _parameter_count(config: Config, image_shape: tuple[int, int, int]) -> int:
+    """The number of parameters of the run's network, counted on the meta device: nothing is allocated."""
+    with torch.device("meta"):
+        return sum(parameter.numel() for parameter in build_model(config, image_shape).parameters())
 
 
 def _train(
@@ -127,6 +211,7 @@ def _train(
     if writes:
         _report_skipped(data, out)
     image_shape = tuple(data.images.shape[1:])
+    check_model_fits(_parameter_count(config, image_shape), device, ema=config.training.ema)
 
     model = training_network(config, image_shape, device)
     if config.model.linear_path:
@@ -138,14 +223,13 @@ def _train(
     run = RunDir(out)
     last = run.checkpoint("last")
     resuming = resume and last.exists()
-    if writes:
-        run.save_config(config)  # only once the data loaded: a failed start leaves nothing to clear up
-        run.save_model_info(model.hparams)
-        if not resuming:
-            run.metrics_file.unlink(missing_ok=True)
-            shutil.rmtree(run.checkpoints, ignore_errors=True)
-        else:
-            remove_partial_writes(run.checkpoints)
+    state = None
+    if resuming:  # read and checked before anything is written
+        state = load_checkpoint(last, map_location=device)
+        check_checkpoint_config(state, config, last)
+    if writes and not resuming:  # a new run, or one stopped before its first checkpoint (best.pt: check_run_dir)
+        run.metrics_file.unlink(missing_ok=True)
+        shutil.rmtree(run.checkpoints, ignore_errors=True)
 
     trainer_callbacks = (_callbacks(config, out, callbacks) if writes  # the other processes only average the metrics:
                          else [MetricLogging([], every=config.training.log_every)])
@@ -154,10 +238,18 @@ def _train(
         val_index=val_index, device=device, callbacks=trainer_callbacks, augmentation=augmentation, parallel=parallel,
     )
     if resuming:
-        trainer.load_state_dict(load_checkpoint(last, map_location=device))
-        if writes:
+        with restoring(last):
+            trainer.load_state_dict(state)
+    if writes:  # only now: a start that fails before here has changed nothing of a run it resumes
+        run.save_config(config)
+        run.save_model_info(model.hparams)
+        if resuming:
+            remove_partial_writes(run.checkpoints)
             truncate_metrics(run.metrics_file, trainer.step)
+    if resuming:
         log.info("resuming %s at step %d of %d", out, trainer.step, trainer.total_steps)
+    elif resume:
+        log.info("%s stopped before its first checkpoint: training it from step 0", out)
 
     log.info("%s on %s: %d train / %d val images, %d steps (%s) on %s%s", config.describe(), data.source,
              len(train_index), len(val_index), trainer.total_steps, trainer.length.reason, device,
@@ -166,6 +258,8 @@ def _train(
     try:
         trainer.fit()
     except KeyboardInterrupt as interrupt:
+        if not writes:  # under torchrun rank 0 tells it
+            raise
         if isinstance(interrupt, Interrupted) and not interrupt.between_steps:
             log.warning("stopped at once after step %d, which is not saved: continue from the last checkpoint with: "
                         "vaelab train --out %s --resume", trainer.step, out)

@@ -178,6 +178,7 @@ class Trainer:
             except KeyboardInterrupt:
                 self._emit("on_interrupt")
                 raise
+        self.guard.check_run(self.step)
         self._emit("on_fit_end")
 
     def _train_epochs(self, stop: StopSignals, deadline: float | None) -> None:
@@ -243,6 +244,8 @@ class Trainer:
             "best_score": self.best_score,
             "noise": self.noise.get_state(),
             "nonfinite": self.guard.state_dict(),
+            "callbacks": {type(callback).__name__: state for callback in self.callbacks
+                          if (state := callback.state_dict())},
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -265,6 +268,10 @@ class Trainer:
                         "continues from a new seed (the weights, optimiser and step are exact)")
         if "nonfinite" in state:  # checkpoints from before vaelab counted skipped steps have none
             self.guard.load_state_dict(state["nonfinite"])
+        saved = state.get("callbacks", {})  # none before callbacks had state
+        for callback in self.callbacks:
+            if type(callback).__name__ in saved:
+                callback.load_state_dict(self, saved[type(callback).__name__])
 
     def _emit(self, hook: str, *args: Any) -> None:
         for callback in self.callbacks:
