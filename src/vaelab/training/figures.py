@@ -57,7 +57,8 @@ class FigureWriter(Callback):
         beta = trainer.config.objective.beta
         shown_at = f", shown at beta = {beta:g}" if trainer.model.conditional else ""
         title = f"{trainer.config.describe()} — step {trainer.step}{shown_at}"
-        plot_losses(read_metrics(self.run_dir / "metrics.jsonl"), self.directory / "losses.png", title=title)
+        plot_losses(read_metrics(self.run_dir / "metrics.jsonl"), self.directory / "losses.png", title=title,
+                    config=trainer.config)
         index = (trainer.val_index if len(trainer.val_index) else trainer.train_index)[:N_RECONSTRUCTIONS]
         train_x = trainer.batch(trainer.train_index[:N_RECONSTRUCTIONS])  # as they are: never augmented
         # a loss-conditional model at its validation beta

@@ -64,8 +64,9 @@ class GradientMonitor(Callback):
         served = at_beta(trainer.model, trainer.config.objective.beta)  # a loss-conditional model: its validation beta
         groups = parameter_groups(served)
         preconditioner = adam_denominators(trainer.optimizer)
-        per_batch = [batch_statistics(term_gradients(served, trainer.objective, trainer.batch(index),
-                                                     step=trainer.step, generator=generator), groups, preconditioner)
+        taken = trainer.step - 1  # the step just taken, whose KL weight the gradients are of
+        per_batch = [batch_statistics(term_gradients(served, trainer.objective, trainer.batch(index), step=taken,
+                                                     generator=generator), groups, preconditioner)
                      for index in self.batches]
         record = {"epoch": trainer.epoch, "split": "train", **summarise(per_batch)}
         for logger in self.loggers:

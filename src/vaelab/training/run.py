@@ -26,8 +26,9 @@ from vaelab.files import remove_partial_writes
 from vaelab.model import build_model
 from vaelab.model.linear_path import WithLinearPath
 from vaelab.objectives import build_objective, check_objective
+from vaelab.objectives.rules import length_warnings
 from vaelab.run_dir import RunDir, load_checkpoint, truncate_metrics
-from vaelab.training.callbacks import Callback, Checkpointing, MetricLogging, ProgressBar
+from vaelab.training.callbacks import Callback, Checkpointing, GecoWarnings, MetricLogging, ProgressBar
 from vaelab.training.device import keep_freed_memory, resolve_device
 from vaelab.training.distributed import DataParallel, data_parallel
 from vaelab.training.figures import FigureWriter
@@ -132,6 +133,8 @@ def _train(
     if config.model.linear_path:
         start_at_pca(model, data.images, train_index)
     total_steps = run_length(config.training, len(train_index)).steps
+    for note in length_warnings(config, total_steps):  # a cyclical schedule with more cycles than steps raises
+        log.warning(note)
     objective = build_objective(config, image_shape, total_steps=total_steps).to(device)
     if device.type == "cpu":
         keep_freed_memory()  # no page faults on every step's buffers: see its docstring
@@ -195,6 +198,7 @@ def _callbacks(config: Config, out: Path, callbacks: list[Callback]) -> list[Cal
         *([FigureWriter(out)] if config.training.figures else []),
         *([TensorBoardFigures(tensorboard, run.figures)] if tensorboard is not None else []),
         *([ProgressBar()] if config.training.progress else []),
+        *([GecoWarnings()] if config.objective.geco_target is not None and config.model.kind == "vae" else []),
         *callbacks,
     ]
 
