@@ -13,6 +13,7 @@ import matplotlib
 
 from vaelab.numbers import format_number
 from vaelab.run_dir import RunSummary
+from vaelab.viz.colours import run_colours
 from vaelab.viz.grid import image_row, show
 
 matplotlib.use("Agg")
@@ -45,12 +46,13 @@ def plot_comparison(runs: list[RunSummary], path: Path | BinaryIO, *,
     fig = plt.figure(figsize=(10, 3.2 + 0.95 * len(labelled)), layout="constrained")
     top, bottom = fig.subfigures(2, 1, height_ratios=(3.2, 0.95 * len(labelled))) if labelled else (fig, None)
     axes = top.subplots(1, 3)
+    colours = run_colours(str(run.run_dir.resolve()) for run in runs)  # the colour rule of every page
     for ax, key, title in zip(axes, ("recon", "kl", "elbo"), ("recon term (as trained)", "KL (nats / image)",
                                                                   "-ELBO, beta = 1 (nats / image)")):
         sign = -1 if key == "elbo" else 1
         magnitudes = []
-        for i, run in enumerate(runs):
-            colour = f"C{i % 10}"
+        for run in runs:
+            colour = colours[str(run.run_dir.resolve())]
             for split, style in (("train", "-"), ("val", "o")):
                 steps, series = run.series(split, key)
                 magnitudes += [sign * v for v in series]

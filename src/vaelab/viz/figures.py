@@ -159,7 +159,7 @@ def wrapped(text: str, width_inches: float, fontsize: float) -> str:
     """`text` broken into lines that fit `width_inches` at `fontsize` points (a character is about 0.6 em wide),
     so that a long title is never cut at the figure's edge."""
     per_line = max(20, int(width_inches * 72 / (0.6 * fontsize)))
-    return "\n".join(textwrap.wrap(text, per_line)) if len(text) > per_line else text
+    return "\n".join(part for line in text.split("\n") for part in textwrap.wrap(line, per_line) or [""])
 
 
 def plot_reconstructions(inputs, rows: list[tuple[str, Any]], path: Path, title: str = "") -> Figure:
