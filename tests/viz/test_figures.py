@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from vaelab.config import Config
-from vaelab.viz.figures import plot_losses, plot_reconstructions
+from vaelab.viz.figures import plot_losses, plot_reconstructions, plot_samples
 
 from drawn import box, drawn_figure, inside, lines, overlap
 
@@ -101,3 +101,30 @@ def test_reconstructions_are_drawn_five_a_row_at_a_readable_size(tmp_path):
     np.testing.assert_allclose(fig.axes[4].get_images()[0].get_array()[:, :32], inputs[5].transpose(1, 2, 0))
     few = drawn_figure(plot_reconstructions(inputs[:3], [("reconstruction", inputs[:3])], tmp_path / "few.png"))
     assert [ax.get_ylabel() for ax in few.axes] == ["input", "reconstruction"]
+
+
+LONG = ("VAE, latent 128, summed squared error + 1000 x |KL - C|, C rising from 0 to 25 nats over 100000 steps "
+        "on a folder of paintings — step 20000")
+
+
+def test_long_titles_are_wrapped_inside_every_figure(tmp_path):
+    from vaelab.viz.diagnostics import plot_gradients, plot_traversals
+    from vaelab.viz.sweep import plot_metrics_vs_beta, plot_rate_distortion
+
+    images = np.random.default_rng(0).random((8, 1, 8, 8))
+    row = {"run": "beta=1", "beta": 1.0, "rate": 5.0, "distortion": 10.0, "elbo": -20.0, "mse": 0.01,
+           "active_units": 3, "pixels": 64}
+    figures = [
+        plot_samples(images, tmp_path / "s.png", title=LONG),
+        plot_traversals(images.reshape(2, 4, 1, 8, 8), [0, 1], np.zeros((2, 4)), None, tmp_path / "t.png", LONG),
+        plot_gradients([], tmp_path / "g.png", title=LONG),
+        plot_rate_distortion([row], tmp_path / "rd.png", recon="sse", title=LONG),
+        plot_metrics_vs_beta([row], tmp_path / "mb.png", title=LONG),
+    ]
+    for fig in figures:
+        drawn_figure(fig)
+        titles = [fig._suptitle] if fig._suptitle is not None else []
+        titles += [ax.title for ax in fig.axes if ax.title.get_text()]
+        assert titles
+        for title in titles:
+            assert inside(box(title), fig.bbox), title.get_text()

@@ -66,7 +66,7 @@ def plot_gradients(rows: list[dict[str, Any]], path: Path, title: str = "") -> F
     norms.set_yscale("log")
     norms.set_ylabel("gradient norm")
     _legend(norms, ncol=2)
-    norms.set_title(title or "gradients of the two loss terms")
+    norms.set_title(wrapped(title or "gradients of the two loss terms", 8, 12))
     ratio.axhline(1, color="0.5", lw=0.8)
     ratio.set_yscale("log")
     ratio.set_ylabel("|grad beta KL| / |grad recon|\n(solid: gradient; dashed: Adam)")
@@ -134,7 +134,8 @@ def plot_interpolations(inputs: np.ndarray, paths: np.ndarray, ratios: np.ndarra
         gap = np.ones((first.shape[0], max(2, first.shape[1] // 3), first.shape[2]), dtype=first.dtype)
         show(ax, np.concatenate([first, gap, middle, gap, last], axis=1))
         ax.set_ylabel(f"{ratio:.2f}", rotation=0, ha="right", va="center", fontsize=9)
-    axes[0].set_title(title or "input | decoded linear interpolation of the posterior means | input", fontsize=10)
+    axes[0].set_title(wrapped(title or "input | decoded linear interpolation of the posterior means | input",
+                              fig.get_figwidth(), 10), fontsize=10)
     axes[-1].set_xlabel("row label: decoded path length / end-to-end distance (1 = straight)", fontsize=8)
     fig.tight_layout()
     return save_figure(fig, path)
@@ -154,7 +155,8 @@ def plot_traversals(images: np.ndarray, dims: list[int], values: np.ndarray, kl:
         label = f"z{dim}" + (f"\nKL {kl[dim]:.2f}" if kl is not None else "")
         label += f"\n[{span[0]:.1f}, {span[-1]:.1f}]"
         ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
-    axes[0].set_title(title or "latent traversals of the most informative dimensions", fontsize=10)
+    axes[0].set_title(wrapped(title or "latent traversals of the most informative dimensions", fig.get_figwidth(), 10),
+                      fontsize=10)
     fig.tight_layout()
     return save_figure(fig, path)
 

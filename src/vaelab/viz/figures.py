@@ -189,8 +189,10 @@ def plot_reconstructions(inputs, rows: list[tuple[str, Any]], path: Path, title:
 
 
 def plot_samples(images, path: Path, columns: int = 8, title: str = "decodes of z ~ N(0, I)") -> Figure:
-    fig, ax = plt.subplots(figsize=(columns * 0.9, math.ceil(len(images) / columns) * 0.9 + 0.4))
+    heading = wrapped(title, columns * 0.9, 10)
+    fig, ax = plt.subplots(figsize=(columns * 0.9, math.ceil(len(images) / columns) * 0.9 + 0.25 + 0.2 * (
+        heading.count("\n") + 1)))
     show(ax, image_grid(images, columns))
-    ax.set_title(title, fontsize=10)
+    ax.set_title(heading, fontsize=10)
     fig.tight_layout()
     return save_figure(fig, path)

@@ -27,6 +27,7 @@ from matplotlib.ticker import MaxNLocator
 
 from vaelab.numbers import format_value
 from vaelab.viz.colours import MARKERS, distinct_colours
+from vaelab.viz.figures import wrapped
 from vaelab.viz.saving import save_figure
 
 Row = dict[str, Any]
@@ -123,9 +124,10 @@ def plot_rate_distortion(rows: Sequence[Row], path: Path, *, group_keys: Sequenc
     if entries:  # above the plot, off the points and the iso-ELBO labels
         ax.legend(fontsize=8, loc="lower left", bbox_to_anchor=(0, 1.01), ncol=min(entries, LEGEND_COLUMNS),
                   borderaxespad=0, frameon=False)
-    ax.set_title(title or "rate against distortion, one point per run", pad=8 + 15 * rows_of_legend)
+    heading = wrapped(title or "rate against distortion, one point per run", 7.5, 12)
+    ax.set_title(heading, pad=8 + 15 * rows_of_legend)
     _caption(fig, _rate_distortion_caption(recon) + _left_out_note(left_out, "rate or distortion"),
-             top=0.93 - 0.03 * rows_of_legend)
+             top=0.93 - 0.03 * rows_of_legend - 0.03 * heading.count("\n"))
     return save_figure(fig, path)
 
 
@@ -192,7 +194,8 @@ def plot_metrics_vs_beta(rows: Sequence[Row], path: Path, *, group_keys: Sequenc
                 zero_axis.set_title("β = 0", fontsize=9)
     for ax in axes[-1]:
         ax.set_xlabel("β")
-    fig.suptitle(title or "final validation metrics against β (log axis; β = 0 on its own at the left)", fontsize=11)
+    fig.suptitle(wrapped(title or "final validation metrics against β (log axis; β = 0 on its own at the left)", 9, 11),
+                 fontsize=11)
     fig.tight_layout()
     return save_figure(fig, path)
 
