@@ -120,7 +120,9 @@ class ObjectiveConfig:
     """
 
     recon: str = "sse"  # one of RECONS; "sse" is the seed's sum of squared errors
-    sigma: float = 1.0  # decoder std for recon="gaussian", initial std for "sigma-learned" (pixels in [0, 1])
+    # decoder std (pixels in [0, 1]) for recon="gaussian" (None: 1) and the start of "sigma-learned" (None: the RMS
+    # error of the untrained network's reconstructions of the first training batch, the sigma that fits them best)
+    sigma: float | None = None
     sigma_per_channel: bool = False  # sigma-learned / sigma-optimal: one sigma per channel
     beta: float = 1.0  # weight of the KL term (the target of a schedule; with beta_range, the beta validated at)
     beta_range: list[float] | None = None  # [lo, hi]: one loss-conditional model for every beta in it (conditional.py)
@@ -163,7 +165,7 @@ class ObjectiveConfig:
             raise UsageError(f"objective.recon={self.recon!r} is unknown: use one of {', '.join(RECONS)}")
         if not self.beta >= 0:
             raise UsageError(f"objective.beta={self.beta} must be >= 0: e.g. --beta 1 or --beta 0.1")
-        if not self.sigma > 0:
+        if self.sigma is not None and not self.sigma > 0:
             raise UsageError(f"objective.sigma={self.sigma} must be > 0: e.g. --sigma 0.1")
 
 

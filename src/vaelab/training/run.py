@@ -26,8 +26,10 @@ from vaelab.files import remove_partial_writes
 from vaelab.model import build_model
 from vaelab.model.linear_path import WithLinearPath
 from vaelab.objectives import build_objective, check_objective
+from vaelab.objectives.decoder_variance import LearnedSigmaGaussian, optimal_log_sigma
 from vaelab.objectives.rules import length_warnings
 from vaelab.run_dir import RunDir, load_checkpoint, truncate_metrics
+from vaelab.training.batches import batch_indices, epoch_order, to_tensor
 from vaelab.training.callbacks import Callback, Checkpointing, GecoWarnings, MetricLogging, ProgressBar
 from vaelab.training.device import keep_freed_memory, resolve_device
 from vaelab.training.distributed import DataParallel, data_parallel
@@ -70,6 +72,16 @@ def start_at_pca(model: WithLinearPath, images, train_index) -> None:
     flat = np.asarray(images[np.sort(train_index)]).reshape(len(train_index), -1).astype(np.float32) / 255
     baseline = fit_linear_baseline(flat, model.latent_dim)
     model.initialise_from_pca(baseline.mean, baseline.directions, baseline.eigenvalues)
+
+
+@torch.no_grad()
+def start_sigma_at_data(model: torch.nn.Module, likelihood: LearnedSigmaGaussian, x: torch.Tensor) -> float:
+    """sigma-learned without --sigma: log sigma starts at the optimum for the untrained network, the RMS error of
+    its reconstructions (posterior means) of x (B, C, H, W), the first training batch as it is, per channel where
+    sigma is (objectives/decoder_variance.py). Returns the sigma it starts at (the mean over channels)."""
+    log_sigma = optimal_log_sigma(x, model(x, sample=False).reconstruction, per_channel=likelihood.per_channel)
+    likelihood.start_at(log_sigma)
+    return float(log_sigma.exp().mean())
 
 
 def check_run_dir(config: Config, out: Path, resume: bool) -> None:
@@ -141,6 +153,13 @@ def _train(
     run = RunDir(out)
     last = run.checkpoint("last")
     resuming = resume and last.exists()
+    if config.objective.recon == "sigma-learned" and config.objective.sigma is None and not resuming:
+        first = batch_indices(epoch_order(train_index, config.training.seed, 0), 0,
+                              min(config.training.batch_size, len(train_index)))
+        x = to_tensor(data.images, first, device, config.training.channels_last)
+        sigma = start_sigma_at_data(model, objective.likelihood, x)
+        log.info("sigma-learned starts at sigma = %.3g, the RMS error of the untrained network on the first batch",
+                 sigma)
     if writes:
         run.save_config(config)  # only once the data loaded: a failed start leaves nothing to clear up
         run.save_model_info(model.hparams)
