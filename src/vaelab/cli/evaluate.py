@@ -55,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
 def summary(results: dict, directory: Path) -> str:
     """A few lines for the terminal, each number with its standard error or interval; everything is in
     `directory`/eval.json."""
+    from vaelab.diagnostics.aggregate import negative_mmd_note
 
     def number(name: str, unit: str = "") -> str:
         value = results.get(name)
@@ -77,6 +78,7 @@ def summary(results: dict, directory: Path) -> str:
         (f"  aggregate posterior on {results['aggregate_images']} images: KL(q||p) {number('aggregate_kl_q_p')} "
          f"(leave-one-out {number('aggregate_kl_q_p_loo')}), KL(p||q) {number('aggregate_kl_p_q')}, "
          f"moment-matched {number('aggregate_posterior_kl')}, MMD {number('aggregate_posterior_mmd')}"),
+        *([f"  MMD {note}"] if (note := negative_mmd_note(results.get("aggregate_posterior_mmd"))) else []),
         (f"  MSE {number('mse')}  PSNR {number('psnr', ' dB')}  SSIM {number('ssim')}  "
          f"smoothness {number('smoothness')}"),
         *[f"  warning: {warning}" for warning in results["warnings"]],
