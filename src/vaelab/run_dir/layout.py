@@ -21,7 +21,7 @@ from typing import Any
 from vaelab.config import Config
 from vaelab.errors import UsageError
 from vaelab.files import atomic_write_text
-from vaelab.numbers import format_value
+from vaelab.numbers import format_value, stored
 from vaelab.run_dir.checkpoint import load_checkpoint
 from vaelab.run_dir.metrics import read_metrics
 from vaelab.version import __version__
@@ -140,7 +140,7 @@ def read_json(path: Path) -> dict[str, Any]:
 
 def write_json(path: Path, value: dict[str, Any]) -> None:
     """Atomically, indented; non-finite floats become null (eval.json's convention)."""
-    atomic_write_text(path, json.dumps(_json_safe(value), indent=2) + "\n")
+    atomic_write_text(path, json.dumps(_json_safe(stored(value)), indent=2) + "\n")
 
 
 def _json_safe(value: Any) -> Any:

@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from vaelab.numbers import stored
+
 
 class MetricsWriter:
     """Appends records to a metrics.jsonl file, one flushed line each."""
@@ -21,7 +23,7 @@ class MetricsWriter:
         self.handle = Path(path).open("a")  # noqa: SIM115 - open while the run appends to it
 
     def write(self, record: dict[str, Any]) -> None:
-        self.handle.write(json.dumps({k: _finite_or_none(v) for k, v in record.items()}) + "\n")
+        self.handle.write(json.dumps({k: _finite_or_none(stored(v)) for k, v in record.items()}) + "\n")
         self.handle.flush()
 
     def close(self) -> None:
