@@ -6,6 +6,7 @@
     remove_partial_writes(folder) delete those leftovers (only while no one else can be writing there)
     file_lock(path, wait=...)     an exclusive `flock` on `path` for the duration of the block; the kernel
                                   releases it when the holder exits, however it exits
+    lock_held(path)               whether a live process holds that lock now
 
 On a platform without `fcntl` (Windows) the lock is a no-op: concurrent writers then both work, still atomically.
 """
@@ -81,3 +82,23 @@ def file_lock(path: Path, *, wait: bool, note: str | None = None) -> Iterator[Te
             handle.write(note)
             handle.flush()
         yield handle
+
+
+def lock_held(path: Path) -> bool:
+    """Whether some process holds `file_lock(path)` now (False where the file does not exist, or without fcntl).
+
+    It asks the kernel with a shared lock taken and dropped at once, without waiting and without creating or
+    writing the file; a writer starting in that microsecond would find the lock taken and say so."""
+    if fcntl is None:
+        return False
+    try:
+        handle = open(path)  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        return False
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False

@@ -21,10 +21,15 @@ import yaml
 from vaelab.errors import UsageError
 
 
+# libyaml's safe loader where PyYAML was built with it: the same resolver and constructor as yaml.safe_load, about
+# ten times faster (`vaelab runs ls` reads one config.yaml per run)
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def read_mapping(path: Path, what: str) -> dict[str, Any]:
     """A YAML file holding a mapping; a missing, unparsable or non-mapping file is a one-line `UsageError`."""
     try:
-        raw = yaml.safe_load(Path(path).read_text()) or {}
+        raw = yaml.load(Path(path).read_text(), Loader=SAFE_LOADER) or {}
     except FileNotFoundError:
         raise UsageError(f"config file {path} does not exist: check the path") from None
     except yaml.YAMLError as error:

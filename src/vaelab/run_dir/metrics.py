@@ -46,6 +46,38 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
     return [{k: math.nan if v is None else v for k, v in record.items()} for _, record in _records(path)]
 
 
+TAIL_BLOCK = 1 << 16  # bytes `last_records` reads at a time, from the end
+
+
+def last_records(path: Path, splits: tuple[str, ...] = ("train", "val"), block: int = TAIL_BLOCK) -> list[dict[str, Any]]:
+    """The last loss record (one with a `loss`) of each split, in file order, read from the end of the file in
+    blocks of `block` bytes: a long run's file is megabytes, and a listing of runs wants only its last lines.
+    Nulls read back as nan; a last line cut short is left out."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    found: dict[str, dict[str, Any]] = {}  # in the order found: from the end
+    with path.open("rb") as handle:
+        position = handle.seek(0, os.SEEK_END)
+        carry = b""  # the start of a line whose beginning lies before `position`
+        after_last_newline = True  # the file's last piece, after its last newline: nothing, or a line cut short
+        while position > 0 and len(found) < len(splits):
+            start = max(0, position - block)
+            handle.seek(start)
+            pieces = (handle.read(position - start) + carry).split(b"\n")
+            position = start
+            carry = pieces.pop(0) if start > 0 else b""
+            if after_last_newline and pieces:
+                pieces.pop()
+                after_last_newline = False
+            for line in reversed(pieces):
+                if line.strip():
+                    record = json.loads(line)
+                    if record.get("split") in splits and "loss" in record and record["split"] not in found:
+                        found[record["split"]] = record
+    return [{k: math.nan if v is None else v for k, v in record.items()} for record in reversed(found.values())]
+
+
 def truncate_metrics(path: Path, step: int) -> None:
     """Drop records after `step`: a resumed run re-logs them, so the file never holds a step twice.
 

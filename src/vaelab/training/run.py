@@ -185,9 +185,14 @@ def _train(
              len(train_index), len(val_index), trainer.total_steps, trainer.length.reason, device,
              "" if augmentation is None else f", training batches augmented ({config.data.augment}: "
              f"{', '.join(sorted(k for k in ('flip', 'crop') if getattr(augmentation, k)))})")
+    length = {"total_steps": trainer.total_steps}
+    if writes:  # status.json: `vaelab runs ls` tells a run that is under way from one that ended
+        run.save_status("running", step=trainer.step, **length)
     try:
         trainer.fit()
     except KeyboardInterrupt as interrupt:
+        if writes:
+            run.save_status("interrupted", step=trainer.step, **length)
         if isinstance(interrupt, Interrupted) and not interrupt.between_steps:
             log.warning("stopped at once after step %d, which is not saved: continue from the last checkpoint with: "
                         "vaelab train --out %s --resume", trainer.step, out)
@@ -195,6 +200,13 @@ def _train(
             log.warning("interrupted at step %d: checkpoint saved; continue with: vaelab train --out %s --resume",
                         trainer.step, out)
         raise
+    except Exception as error:
+        if writes:
+            run.save_status("failed", step=trainer.step, **length, error=f"{type(error).__name__}: {error}")
+        raise
+    if writes:
+        run.save_status("finished", step=trainer.step, **length, **({"ended": "time budget"} if trainer.out_of_time
+                                                                    else {}))
     result = RunResult(run_dir=out, metrics=trainer.val_metrics or trainer.validate(), steps=trainer.step)
     if writes:
         refresh_report(out)
