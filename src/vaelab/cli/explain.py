@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import argparse
 
+from pathlib import Path
+
 from vaelab.errors import UsageError
 
+DEFAULT_SHAPE = "3x64x64"
+
 EXAMPLES = """examples:
+  vaelab explain runs/art-b01                                    # a run's own beta, recon and image shape
   vaelab explain --beta 0.1                                      # the seed's loss: sigma = 0.22
   vaelab explain --beta 0.1 --recon sse --image-shape 3x64x64
   vaelab explain --beta 1 --recon mse-mean --image-shape 3x64x64   # F.mse_loss + KL: sigma = 78
@@ -23,11 +28,14 @@ def register(commands: argparse._SubParsersAction) -> None:
         "explain", help="read a KL weight as a decoder's sigma (beta) or a BNN's temperature", description=__doc__,
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("run_dir", nargs="?", type=Path, metavar="RUN",
+                        help="a run directory: read its own beta (GECO's weight in force, a schedule's last), "
+                             "reconstruction term and image shape instead of --beta, --recon and --image-shape")
     parser.add_argument("--beta", type=float, help="the weight of the KL term, e.g. 0.1 (a VAE's; required without "
-                                                   "--bnn)")
-    parser.add_argument("--recon", choices=("sse", "mse-mean"), default="sse",
+                                                   "RUN or --bnn)")
+    parser.add_argument("--recon", choices=("sse", "mse-mean"),
                         help="sse: squared error summed over pixels (default); mse-mean: averaged over pixels")
-    parser.add_argument("--image-shape", default="3x64x64", metavar="CxHxW",
+    parser.add_argument("--image-shape", metavar="CxHxW",
                         help="channels x height x width (default 3x64x64); D = C*H*W matters for mse-mean")
     parser.add_argument("--data", metavar="SPEC",
                         help="also read beta against these training images' spectrum: how many directions a linear "
@@ -57,15 +65,63 @@ def run(args: argparse.Namespace) -> int:
                                     temperature=args.temperature, tempering=args.tempering)
         print(reading.text(), end="")
         return 0
+    if args.run_dir is not None:
+        given = [flag for flag, value in (("--beta", args.beta), ("--recon", args.recon),
+                                          ("--image-shape", args.image_shape), ("--data", args.data)) if value]
+        if given:
+            raise UsageError(f"{given[0]} is the run's own with RUN: drop {given[0]}, or drop RUN to explain any beta")
+        print(explain_run(args.run_dir), end="")
+        return 0
     if args.beta is None:
-        raise UsageError("say what to explain: --beta B for a VAE, or --bnn --kl-weight SCHEME --n N for a BNN")
+        raise UsageError("say what to explain: a RUN directory, --beta B for a VAE, or --bnn --kl-weight SCHEME --n N "
+                         "for a BNN")
     from vaelab.objectives.explain import explain_beta, parse_image_shape
 
+    args.recon = args.recon or "sse"
     if args.data is None:
-        reading = explain_beta(args.beta, recon=args.recon, image_shape=parse_image_shape(args.image_shape))
+        reading = explain_beta(args.beta, recon=args.recon, image_shape=parse_image_shape(args.image_shape or
+                                                                                          DEFAULT_SHAPE))
         print(reading.text(), end="")
         return 0
     return explain_on_data(args)
+
+
+def explain_run(run_dir: Path) -> str:
+    """What the run's KL weight means, from its own files: its beta (GECO's 1 / lambda and a schedule's at the last
+    validation), its reconstruction term and image shape (model.json); or why it has no beta to read."""
+    from vaelab.numbers import format_number
+    from vaelab.objectives.geco import pinned_note
+    from vaelab.run_dir import read_run_end
+    from vaelab.viz.beta_reading import beta_reading
+
+    run = read_run_end(run_dir)
+    objective, final = run.config.objective, run.final("val")
+    facts = beta_reading(run)
+    heading = f"{run.run_dir}: {run.config.describe()}, step {run.steps}\n"
+    if facts is None:
+        return heading + "no model.json or checkpoint yet, so the image shape is unknown: explain it once it trains\n"
+    if facts["kind"] == "ae":
+        return heading + ("A plain autoencoder has no KL term, so there is no beta to read: its loss is the "
+                          "reconstruction term alone, the limit beta -> 0 of a VAE with squared error, where the "
+                          "implied decoder sigma = sqrt(beta / 2) is 0 and the beta = 1 ELBO is -inf.\n")
+    if facts["method"] == "capacity":
+        return heading + (f"Capacity control trains recon + {objective.capacity_gamma:g} |KL - C(t)|: gamma pins "
+                          "the KL to C(t) rather than weighing it, so there is no KL weight to read as a decoder "
+                          "sigma.\n")
+    if facts["reading"] is None:
+        sigma = format_number(facts["sigma"], 3)
+        return heading + (f"--recon {objective.recon} states its own decoder noise (sigma = {sigma} at the last "
+                          f"validation), so beta = {facts['beta']:g} weighs the KL against a true log-likelihood: "
+                          "beta = 1 is the ELBO, a beta below 1 tempers it.\n")
+    where = {"geco": f"GECO's weight in force at step {final.get('step')}: beta = 1 / lambda = "
+                     f"{format_number(facts['beta'])} (lambda = {format_number(final.get('geco_lambda'))})\n",
+             "schedule": f"beta(t) follows {objective.beta_schedule}: read at its last validation, beta = "
+                         f"{format_number(facts['beta'])}\n"}.get(facts["method"], "")
+    note = ""
+    if facts["method"] == "geco" and isinstance(final.get("geco_lambda"), float):
+        pinned = pinned_note(final["geco_lambda"], objective)
+        note = f"\nwarning: {pinned}\n" if pinned else ""
+    return heading + where + "\n" + facts["reading"].text() + note
 
 
 def explain_on_data(args: argparse.Namespace) -> int:
