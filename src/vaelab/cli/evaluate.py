@@ -26,15 +26,17 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("run_dir", type=Path, metavar="RUN", help="a run directory written by vaelab train")
     parser.add_argument("--iw-samples", type=int, default=IW_SAMPLES, metavar="K",
                         help=f"importance samples per image for the IWAE bound (default {IW_SAMPLES})")
-    parser.add_argument("--data", metavar="SPEC", help="evaluate on this source instead of the run's validation images")
+    parser.add_argument("--data", metavar="SPEC", help="evaluate on this source instead of the run's validation images "
+                                                       "(default: the run's validation split)")
     parser.add_argument("--checkpoint", choices=("best", "last"), default="best",
                         help="best (highest validation ELBO, the default) or last")
     parser.add_argument("--max-images", type=int, default=MAX_IMAGES, metavar="N",
                         help=f"evaluate at most N images (default {MAX_IMAGES}: all validation images)")
     parser.add_argument("--iw-images", type=int, default=IW_IMAGES, metavar="N",
                         help=f"of which the ELBO and IWAE bounds use at most N (default {IW_IMAGES})")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the posterior samples and image choices")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto",
+                        help="auto (default: cuda, else mps, else cpu), cpu, cuda or mps")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the posterior samples and image choices (default 0)")
     parser.add_argument("--beta", type=float, metavar="B",
                         help="a loss-conditional run (trained with --beta-range) at this beta of its range, written "
                              "to RUN/beta=B/ (default: at its validation beta, objective.beta, into RUN/)")

@@ -39,14 +39,17 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="channels x height x width (default 3x64x64); D = C*H*W matters for mse-mean")
     parser.add_argument("--data", metavar="SPEC",
                         help="also read beta against these training images' spectrum: how many directions a linear "
-                             "VAE keeps at this beta, and the beta at which each switches off")
-    parser.add_argument("--image-size", type=int, metavar="N", help="with --data: resize to N x N (as vaelab train)")
-    parser.add_argument("--channels", type=int, choices=(1, 3), help="with --data: 1 (grey) or 3 (RGB)")
+                             "VAE keeps at this beta, and the beta at which each switches off (default: none)")
+    parser.add_argument("--image-size", type=int, metavar="N",
+                        help="with --data: resize to N x N (default as vaelab train: 28 for fashion-mnist, 32 for "
+                             "digits, 64 for folders)")
+    parser.add_argument("--channels", type=int, choices=(1, 3),
+                        help="with --data: 1 (grey) or 3 (RGB) (default: 3 if any image has colour)")
     bnn = parser.add_argument_group("Bayesian neural networks (vaelab bnn)")
     bnn.add_argument("--bnn", action="store_true", help="read a BNN's --kl-weight as a temperature instead")
     bnn.add_argument("--kl-weight", default="elbo", metavar="SCHEME",
                      help="elbo (default), blundell, uniform-minibatch, batch, constant:LAMBDA or linear:STEPS")
-    bnn.add_argument("--n", type=int, metavar="N", help="training rows (required with --bnn)")
+    bnn.add_argument("--n", type=int, metavar="N", help="training rows (required with --bnn; no default)")
     bnn.add_argument("--batch-size", type=int, default=32, metavar="B", help="rows per minibatch (default 32)")
     bnn.add_argument("--temperature", type=float, default=1.0, metavar="T", help="--temperature of the run "
                                                                                  "(default 1)")
