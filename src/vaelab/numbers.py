@@ -38,6 +38,21 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
+def format_duration(seconds: float) -> str:
+    """A duration as a person reads it: "40 s", "12 min", "2.5 h" (minutes from 90 s, hours from 90 min)."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def remaining_time(elapsed: float, done: int, total: int) -> float:
+    """The time the `total - done` jobs left should take at the pace of the `done` so far (workers included, as
+    the pace is the wall clock's): elapsed / done * (total - done)."""
+    return elapsed / done * (total - done)
+
+
 STORED_DIGITS = 15  # every decimal of up to 15 significant digits survives a round trip through a double
 
 

@@ -194,7 +194,7 @@ class TrainingConfig:
     threads: int | None = None  # torch intra-op threads; None: torch's default
     log_every: int = 20  # train metrics are averaged over this many steps
     grad_every: int = 50  # steps between gradient decompositions (vaelab.diagnostics.gradients); 0: off
-    figures: bool = True  # write figures at the end of each epoch and of the run
+    figures: bool = True  # redraw figures at validations (a tenth of the run's time at most) and at its end
     tensorboard: bool = False  # also write metrics and figures as TensorBoard events in RUN/tensorboard/
     progress: bool = True
 

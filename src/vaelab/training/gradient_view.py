@@ -11,6 +11,7 @@ from vaelab.diagnostics.gradients import batch_statistics, parameter_groups, sum
 from vaelab.model import at_beta
 from vaelab.run_dir import read_metrics
 from vaelab.training.callbacks import Callback
+from vaelab.training.figures import FigureCadence
 from vaelab.training.loggers import Logger
 from vaelab.viz.diagnostics import plot_gradients
 
@@ -44,11 +45,14 @@ class GradientMonitor(Callback):
     other figures are.
     """
 
-    def __init__(self, loggers: list[Logger], *, every: int, run_dir: Path, figures: bool = True):
+    def __init__(self, loggers: list[Logger], *, every: int, run_dir: Path, figures: bool = True,
+                 cadence: FigureCadence | None = None):
         self.loggers = loggers
         self.every = every
         self.metrics_path = run_dir / "metrics.jsonl"
         self.figure = run_dir / "figures" / "gradients.png" if figures else None
+        self.cadence = cadence or FigureCadence()
+        self.plotted_step: int | None = None
         self.batches: list[np.ndarray] = []
 
     def on_fit_start(self, trainer):
@@ -73,13 +77,17 @@ class GradientMonitor(Callback):
             logger.log_metrics(record, trainer.step)
 
     def on_validation_end(self, trainer, metrics):
-        self._plot(trainer)
+        if self.cadence.due(trainer.step):
+            self._plot(trainer)
 
     def on_fit_end(self, trainer):
-        self._plot(trainer)
+        if self.plotted_step != trainer.step:
+            self._plot(trainer)
 
     def _plot(self, trainer) -> None:
         if self.figure is None:
             return
         self.figure.parent.mkdir(parents=True, exist_ok=True)
-        plot_gradients(read_metrics(self.metrics_path), self.figure, title=trainer.config.describe())
+        with self.cadence.drawing(trainer.step):
+            plot_gradients(read_metrics(self.metrics_path), self.figure, title=trainer.config.describe())
+        self.plotted_step = trainer.step

@@ -33,7 +33,7 @@ from vaelab.training.batches import batch_indices, epoch_order, to_tensor
 from vaelab.training.callbacks import Callback, Checkpointing, GecoWarnings, MetricLogging, ProgressBar
 from vaelab.training.device import keep_freed_memory, resolve_device
 from vaelab.training.distributed import DataParallel, data_parallel
-from vaelab.training.figures import FigureWriter
+from vaelab.training.figures import FigureCadence, FigureWriter
 from vaelab.training.gradient_view import GradientMonitor
 from vaelab.training.length import run_length
 from vaelab.training.lock import LOCK_NAME, run_lock
@@ -221,12 +221,13 @@ def _callbacks(config: Config, out: Path, callbacks: list[Callback]) -> list[Cal
     if tensorboard is not None:
         loggers.append(tensorboard)
     grad_every = config.training.grad_every
+    cadence = FigureCadence()  # the drawing callbacks draw at the same validations, together a tenth of the time
     return [
         MetricLogging(loggers, every=config.training.log_every),
-        *([GradientMonitor(loggers, every=grad_every, run_dir=out, figures=config.training.figures)]
+        *([GradientMonitor(loggers, every=grad_every, run_dir=out, figures=config.training.figures, cadence=cadence)]
           if grad_every else []),
         Checkpointing(run.checkpoints),
-        *([FigureWriter(out)] if config.training.figures else []),
+        *([FigureWriter(out, cadence)] if config.training.figures else []),
         *([TensorBoardFigures(tensorboard, run.figures)] if tensorboard is not None else []),
         *([ProgressBar()] if config.training.progress else []),
         *([GecoWarnings()] if config.objective.geco_target is not None and config.model.kind == "vae" else []),
