@@ -39,9 +39,11 @@ SECTIONS = {
 }
 
 CAPTIONS = {
-    "losses.png": "Top: the reconstruction term (blue, left axis) and the KL (red, right axis), each on its own "
-                  "scale; lines are training averages, dots validation passes. Bottom: the loss that was minimised "
-                  "against the beta = 1 negative ELBO.",
+    "losses.png": "Each quantity on its own axis; lines are training averages, dots validation passes. Top: the "
+                  "reconstruction term and the KL. Middle: the loss that was minimised and the beta = 1 negative "
+                  "ELBO. Bottom: the KL weight in force, beta(t) (under GECO 1 / lambda, with lambda on the right), "
+                  "and the decoder sigma beside the RMS error sqrt(MSE), the sigma that would fit the "
+                  "reconstructions best.",
     "reconstructions.png": "Validation images (top row) and their reconstructions through the posterior mean; below "
                            "them, where the run drew them, training images and theirs: a network that reconstructs "
                            "these much better than the validation images is memorising.",
