@@ -136,7 +136,8 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
     training.add_argument("--time", metavar="BUDGET",
                           help="stop when this wall-clock budget is spent, e.g. 10m, 90s, 1.5h (default: none)")
     training.add_argument("--val-every", type=int, metavar="STEPS",
-                          help="steps between validations and checkpoints (default: about 20 a run, at epoch ends)")
+                          help="steps between validations and checkpoints (default: about 20 a run, at epoch ends; at "
+                               "most one an epoch)")
     training.add_argument("--batch-size", type=int, help="default 128; under torchrun, the global batch")
     training.add_argument("--lr", type=float, help="AdamW's learning rate (default 1e-3)")
     training.add_argument("--lr-schedule", choices=("constant", "cosine"),

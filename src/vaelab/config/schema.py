@@ -183,7 +183,7 @@ class TrainingConfig:
     weight_decay: float = 0.0  # AdamW's decoupled weight decay (Loshchilov & Hutter 2019)
     ema: bool = True  # evaluate a moving average of the weights (training/ema.py)
     ema_decay: float = 0.999
-    val_every: int | None = None  # steps between validations (and checkpoints); None: about 20 a run, at epoch ends
+    val_every: int | None = None  # steps between validations (and checkpoints); None: about 20 a run (length.py)
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | mps
     amp: bool = False  # bf16 autocast
