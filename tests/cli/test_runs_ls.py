@@ -9,7 +9,6 @@ import sys
 import pytest
 
 from vaelab.cli import main
-from vaelab.config import Config
 from vaelab.files import file_lock
 from vaelab.run_dir import RunDir
 from vaelab.run_dir.metrics import TAIL_BLOCK

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from vaelab.errors import UsageError
 from vaelab.config import Config
+from vaelab.errors import UsageError
 from vaelab.objectives.rules import length_warnings
 from vaelab.objectives.schedules import BetaSchedule, cyclical, linear_warmup, sigmoid_warmup
 
@@ -99,9 +99,9 @@ def test_warm_ups_and_ramps_longer_than_the_run_are_warned_about():
         config = Config().with_updates({f"objective.{key}": value for key, value in objective.items()})
         return length_warnings(config, steps)
 
-    assert notes(12, beta_schedule="linear:5000") == [
+    assert notes(12, beta_schedule="linear:5000") == [(
         "--beta-schedule linear:5000 warms up over 5000 steps but the run has 12: beta ends at 0.0022, not 1; "
-        "use --beta-schedule linear:6 or a longer run"]
+        "use --beta-schedule linear:6 or a longer run")]
     assert notes(12, capacity=25.0, capacity_steps=100000)[0].startswith(
         "--capacity-steps 100000 is longer than the run's 12 steps: the capacity ends at 0.00275 nats, not 25")
     assert "beta jumps to 1" in notes(12, beta_schedule="cyclical:4:0.5")[0]  # cycles of 3 steps rising over 1.5

@@ -70,10 +70,10 @@ def test_a_cyclical_run_ends_validated_at_the_weight_of_its_last_step(tmp_path, 
     with caplog.at_level("WARNING", logger="vaelab"):
         train(digits_config(objective, 12, log_every=4, val_every=6), tmp_path / "run")
     records = read_metrics(tmp_path / "run" / "metrics.jsonl")
-    final = [row for row in records if row["split"] == "val"][-1]
+    *_, final = (row for row in records if row["split"] == "val")
     assert final["step"] == 12 and final["beta"] == 0.5
     assert final["loss"] == pytest.approx(final["recon"] + 0.5 * final["kl"], rel=1e-6)
-    middle = [row for row in records if row["split"] == "val"][0]  # after step 5, the top of the first cycle
+    middle = next(row for row in records if row["split"] == "val")  # after step 5, the top of the first cycle
     assert middle["step"] == 6 and middle["beta"] == 0.5
     assert "beta jumps" not in caplog.text  # cycles of 6 steps rise over 3
 

@@ -2,6 +2,8 @@
 legend line of their own, beside the map; kl_per_dim.png at the report column's width with text that stays
 readable at any latent size."""
 
+import itertools
+
 import numpy as np
 from matplotlib.colors import to_hex
 
@@ -41,7 +43,7 @@ def test_kl_per_dim_keeps_the_report_width_and_readable_labels_for_128_dimension
     assert [bar.get_height() for bar in bars] == sorted(kl, reverse=True)
     labels = [label for label in fig.axes[-1].get_xticklabels() if label.get_text()]
     assert len(labels) <= 24 and min(label.get_fontsize() for label in labels) >= 8
-    for a, b in zip(labels, labels[1:]):
+    for a, b in itertools.pairwise(labels):
         assert not overlap(box(a), box(b))  # the tick labels do not run into each other
     (legend,) = fig.legends
     assert all(not overlap(box(legend), box(ax)) for ax in fig.axes)

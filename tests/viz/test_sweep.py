@@ -4,7 +4,6 @@ rows with missing or non-finite numbers left out of the plots instead of breakin
 import math
 
 import pytest
-
 from matplotlib.colors import to_hex
 
 from vaelab.viz.colours import distinct_colours

@@ -36,7 +36,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help=f"of which the ELBO and IWAE bounds use at most N (default {IW_IMAGES})")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto",
                         help="auto (default: cuda, else mps, else cpu), cpu, cuda or mps")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the posterior samples and image choices (default 0)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the posterior samples and image choices (default 0)")
     parser.add_argument("--beta", type=float, metavar="B",
                         help="a loss-conditional run (trained with --beta-range) at this beta of its range, written "
                              "to RUN/beta=B/ (default: at its validation beta, objective.beta, into RUN/)")

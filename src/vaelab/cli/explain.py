@@ -4,7 +4,6 @@ what a BNN's KL weighting scheme means as the temperature of its likelihood."""
 from __future__ import annotations
 
 import argparse
-
 from pathlib import Path
 
 from vaelab.errors import UsageError

@@ -20,7 +20,6 @@ import yaml
 
 from vaelab.errors import UsageError
 
-
 # libyaml's safe loader where PyYAML was built with it: the same resolver and constructor as yaml.safe_load, about
 # ten times faster (`vaelab runs ls` reads one config.yaml per run)
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

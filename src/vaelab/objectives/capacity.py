@@ -31,7 +31,8 @@ def length_note(config: ObjectiveConfig, total_steps: int) -> str | None:
     """A warning when C(t) is still rising at the run's end (None when it reaches C_max in time)."""
     if config.capacity is None or config.capacity_steps <= total_steps:
         return None
-    reached = capacity_at(total_steps - 1, start=config.capacity_start, end=config.capacity, steps=config.capacity_steps)
+    reached = capacity_at(total_steps - 1, start=config.capacity_start, end=config.capacity,
+                          steps=config.capacity_steps)
     return (f"--capacity-steps {config.capacity_steps} is longer than the run's {total_steps} steps: the capacity ends "
             f"at {reached:.3g} nats, not {config.capacity:g}; use --capacity-steps {max(1, total_steps // 2)} or a "
             "longer run")

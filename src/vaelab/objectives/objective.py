@@ -32,7 +32,6 @@ from vaelab.objectives.schedules import BetaSchedule
 from vaelab.objectives.terms import LossTerms
 from vaelab.objectives.weighting import KLWeight, KLWeighting, ScheduledKL
 
-
 FIXED_SIGMA = 1.0  # --recon gaussian's sigma without --sigma
 
 

@@ -49,7 +49,8 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
 TAIL_BLOCK = 1 << 16  # bytes `last_records` reads at a time, from the end
 
 
-def last_records(path: Path, splits: tuple[str, ...] = ("train", "val"), block: int = TAIL_BLOCK) -> list[dict[str, Any]]:
+def last_records(path: Path, splits: tuple[str, ...] = ("train", "val"),
+                 block: int = TAIL_BLOCK) -> list[dict[str, Any]]:
     """The last loss record (one with a `loss`) of each split, in file order, read from the end of the file in
     blocks of `block` bytes: a long run's file is megabytes, and a listing of runs wants only its last lines.
     Nulls read back as nan; a last line cut short is left out."""

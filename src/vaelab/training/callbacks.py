@@ -158,9 +158,9 @@ def epoch_line(trainer: Trainer, metrics: dict[str, float]) -> str:
         line += f"  beta {metrics['beta']:.4g} (1 / lambda, lambda {metrics['geco_lambda']:.4g})"
     elif objective.beta_schedule != "constant" and trainer.config.model.kind == "vae":
         line += f"  beta {metrics['beta']:.4g}"
-    if objective.recon in ("sigma-learned", "sigma-optimal") or "geco_lambda" in metrics:
-        if math.isfinite(metrics.get("sigma", math.nan)):
-            line += f"  sigma {metrics['sigma']:.3g} (RMS error {math.sqrt(metrics['mse']):.3g})"
+    moving_sigma = objective.recon in ("sigma-learned", "sigma-optimal") or "geco_lambda" in metrics
+    if moving_sigma and math.isfinite(metrics.get("sigma", math.nan)):
+        line += f"  sigma {metrics['sigma']:.3g} (RMS error {math.sqrt(metrics['mse']):.3g})"
     return line
 
 

@@ -17,8 +17,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from vaelab.viz.figures import KL_COLOUR, WIDTH, wrapped
 from vaelab.viz.colours import distinct_styles
+from vaelab.viz.figures import KL_COLOUR, WIDTH, wrapped
 from vaelab.viz.grid import image_row, show
 from vaelab.viz.saving import save_figure
 
