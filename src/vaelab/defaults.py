@@ -1,5 +1,5 @@
-"""The commands' defaults that are not part of a run's config: how much an evaluation looks at, and where
-a sweep's runs execute.
+"""The commands' defaults that are not part of a run's config: how much an evaluation looks at, where a sweep's
+runs execute, and the image size each kind of data source gets without --image-size.
 
 They live apart from the code that uses them so that the command line can show them in `--help`
 without importing torch (cli/__init__.py).
@@ -10,3 +10,4 @@ MAX_IMAGES = 10_000  # images `vaelab evaluate` measures at most: every validati
 IW_IMAGES = 1000  # of which the importance-sampled bounds (ELBO, IWAE) use at most this many: K decodes each
 SWEEP_IW_SAMPLES = 10  # importance samples per image in each sweep run's evaluation: cheap, enough for the summary
 EXECUTORS = ("local", "ray")  # where `vaelab sweep` trains its runs: local processes or Ray tasks
+DEFAULT_SIZES = {"fashion-mnist": 28, "digits": 32, "huggingface": 64, "folder": 64}  # data.image_size when None

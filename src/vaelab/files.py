@@ -8,6 +8,7 @@
     mount_point(path)             the mount point of the file system holding `path`
     file_lock(path, wait=S)       an exclusive `flock` on `path` for the duration of the block, waiting at most S
                                   seconds for another holder; `path` exists only while someone holds it
+    lock_held(path)               whether a live process holds that lock now
 
 The lock file holds its holder's note, "pid P on HOST". The kernel releases an flock when the last descriptor
 of it is closed, so a holder that exits, however it exits, frees it; but a child process that inherited the
@@ -229,3 +230,27 @@ def _folder_guard(folder: Path) -> Iterator[None]:
         yield
     finally:
         os.close(descriptor)
+
+
+def lock_held(path: Path) -> bool:
+    """Whether some process holds `file_lock(path)` now (False where the file does not exist, or without fcntl).
+
+    Read from the holder's note where it names a process of this host (alive: held; gone: free, as `file_lock`
+    would take it over), so that asking never touches the lock a starting writer is taking; only a note that
+    cannot be checked from here (another host's, or none) is asked of the kernel, with a shared lock taken and
+    dropped at once."""
+    if fcntl is None:
+        return False
+    try:
+        with open(path) as handle:
+            note = handle.read(200).strip()
+            if re.fullmatch(r"pid (\d+) on (\S+)", note) and note.endswith(f" on {socket.gethostname()}"):
+                return not _holder_gone(note)
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return False
+    except FileNotFoundError:
+        return False

@@ -67,3 +67,35 @@ def test_explain_refuses_the_data_spectrum_for_a_decoder_that_is_not_gaussian(ca
     assert main(["explain", "--beta", "0.1", "--recon", "l1", "--data", "digits"]) == 2
     err = capsys.readouterr().err.strip()
     assert "--data reads beta against the data's spectrum under a Gaussian decoder" in err and "\n" not in err
+
+
+def test_explain_reads_a_runs_own_beta_recon_and_image_shape(tmp_path, capsys):
+    from vaelab.training.run import train
+
+    from factories import tiny_config
+
+    train(tiny_config(4, objective__beta=0.1, objective__recon="mse-mean"), tmp_path / "b01")
+    capsys.readouterr()
+    assert main(["explain", str(tmp_path / "b01")]) == 0
+    out = capsys.readouterr().out
+    # digits at 16x16 in grey: D = 256, mse-mean's sigma^2 = beta * D / 2 = 12.8
+    assert "beta = 0.1 with --recon mse-mean, images 1x16x16 (D = 256 pixel values)" in out
+    assert "sigma^2 = beta * D / 2 = 12.8" in out
+    assert main(["explain", str(tmp_path / "b01"), "--beta", "1"]) == 2
+    assert "--beta is the run's own with RUN" in capsys.readouterr().err
+
+
+def test_explain_reads_geco_by_its_weight_in_force(tmp_path, capsys):
+    from vaelab.run_dir import read_run
+    from vaelab.training.run import train
+
+    from factories import tiny_config
+
+    train(tiny_config(4, objective__geco_target=0.01, objective__geco_lr=0.5), tmp_path / "geco")
+    final = read_run(tmp_path / "geco").final("val")
+    capsys.readouterr()
+    assert main(["explain", str(tmp_path / "geco")]) == 0
+    out = capsys.readouterr().out
+    beta = final["beta"]
+    assert f"beta = 1 / lambda = {beta:.4g}" in out and f"beta = {beta:g} with --recon sse" in out
+    assert f"sigma^2 = beta / 2 = {beta / 2:.4g}" in out and "beta = 1 with" not in out

@@ -80,8 +80,8 @@ def test_the_figures_have_content(sweep):
 def test_sweep_yaml_records_the_grid_and_another_grid_is_refused(sweep, capsys):
     record = (sweep / "sweep.yaml").read_text()
     assert "objective.beta" in record and "model.latent_dim" in record
-    assert run_cli("sweep", "--out", sweep, "--grid", "objective.beta=0,1,2", "--grid", "model.latent_dim=2,4",
-                   *TINY) == 2
+    assert run_cli("sweep", "--out", sweep, "--grid", "objective.beta=0,2", "--grid", "model.latent_dim=2,4",
+                   *TINY) == 2  # beta = 1 dropped (values may be added, not taken away)
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "holds a sweep over another grid" in err, err
     assert run_cli("sweep", "--out", sweep, *GRID, *TINY, "--lr", "0.01") == 2

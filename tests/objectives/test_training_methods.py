@@ -63,6 +63,28 @@ def test_geco_brings_the_moving_average_error_to_kappa(tmp_path):
     assert 1e-3 < settled[-1]["geco_lambda"] < 1e4  # met by the multiplier, not by its bounds
 
 
+def test_a_cyclical_run_ends_validated_at_the_weight_of_its_last_step(tmp_path, caplog):
+    # T = 12 steps, 2 cycles from steps 0 and 6, each rising over 3 steps: step 11 is at the top, beta = 0.5; the
+    # validation after it reads the model at that weight, never at a 13th step's new cycle (beta = 0, loss = recon)
+    objective = ObjectiveConfig(beta_schedule="cyclical:2:0.5", beta=0.5)
+    with caplog.at_level("WARNING", logger="vaelab"):
+        train(digits_config(objective, 12, log_every=4, val_every=6), tmp_path / "run")
+    records = read_metrics(tmp_path / "run" / "metrics.jsonl")
+    *_, final = (row for row in records if row["split"] == "val")
+    assert final["step"] == 12 and final["beta"] == 0.5
+    assert final["loss"] == pytest.approx(final["recon"] + 0.5 * final["kl"], rel=1e-6)
+    middle = next(row for row in records if row["split"] == "val")  # after step 5, the top of the first cycle
+    assert middle["step"] == 6 and middle["beta"] == 0.5
+    assert "beta jumps" not in caplog.text  # cycles of 6 steps rise over 3
+
+
+def test_a_warm_up_longer_than_the_run_is_warned_about_at_the_start(tmp_path, caplog):
+    objective = ObjectiveConfig(beta_schedule="linear:5000")
+    with caplog.at_level("WARNING", logger="vaelab"):
+        train(digits_config(objective, 4), tmp_path / "run")
+    assert "--beta-schedule linear:5000 warms up over 5000 steps but the run has 4" in caplog.text
+
+
 class InterruptAt(Callback):
     """Ctrl-C after `step` steps: the trainer saves last.pt and re-raises."""
 

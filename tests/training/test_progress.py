@@ -13,3 +13,24 @@ def test_where_stderr_is_not_a_terminal_only_the_validation_lines_are_written(tm
     lines = [line for line in captured.out.splitlines() if line.startswith("epoch ")]  # tqdm.write: stdout
     assert [line.split(":")[0] for line in lines] == ["epoch 1 step 16", "epoch 2 step 32", "epoch 2 step 40"]
     assert all("val loss" in line and "elbo(beta=1)" in line for line in lines)
+
+
+def test_the_epoch_line_names_the_weight_and_the_sigma_where_they_move():
+    from types import SimpleNamespace
+
+    from vaelab.config import Config
+    from vaelab.training.callbacks import epoch_line
+
+    metrics = {"loss": 93.49, "recon": 91.42, "kl": 18.73, "elbo": 780.9, "mse": 0.0296, "beta": 0.1316,
+               "sigma": 0.2565}
+
+    def line(updates, **extra):
+        trainer = SimpleNamespace(config=Config().with_updates(updates), epoch=30, step=120)
+        return epoch_line(trainer, {**metrics, **extra})
+
+    geco = line({"objective.geco_target": 0.01}, geco_lambda=7.6)
+    assert geco.endswith("mse 0.0296  beta 0.1316 (1 / lambda, lambda 7.6)  sigma 0.257 (RMS error 0.172)")
+    learned = line({"objective.recon": "sigma-learned"})
+    assert learned.endswith("mse 0.0296  sigma 0.257 (RMS error 0.172)") and " beta " not in learned
+    assert line({"objective.beta_schedule": "linear:100"}).endswith("mse 0.0296  beta 0.1316")
+    assert line({}).endswith("mse 0.0296")  # a constant beta and its implied sigma: nothing moves

@@ -57,6 +57,7 @@ def test_a_length_that_fits_the_data():
     assert run_length(TrainingConfig(epochs=3, batch_size=100), 1000).steps == 30
     assert validation_interval(TrainingConfig(), per_epoch=9, total_steps=2000) == 108  # 12 epochs: ~20 passes
     assert validation_interval(TrainingConfig(), per_epoch=312, total_steps=1250) == 312  # every epoch
+    assert validation_interval(TrainingConfig(), per_epoch=5, total_steps=2000) == 100  # 628 paintings: 20 epochs
     assert validation_interval(TrainingConfig(val_every=5), per_epoch=9, total_steps=2000) == 5
 
 

@@ -4,8 +4,12 @@ rows with missing or non-finite numbers left out of the plots instead of breakin
 import math
 
 import pytest
+from matplotlib.colors import to_hex
 
+from vaelab.viz.colours import distinct_colours
 from vaelab.viz.sweep import elbo_offset, groups, plot_metrics_vs_beta, plot_rate_distortion
+
+from drawn import box, drawn_figure, inside, overlap
 
 
 def row(name, beta, latent, rate, distortion, elbo, **extra):
@@ -70,7 +74,11 @@ def test_metrics_against_beta_leave_out_what_is_not_finite_in_both_panels(tmp_pa
     assert (0.1, -170.0) in elbo_points and all(math.isfinite(y) for _, y in elbo_points)
     side = [y for line in zero_elbo.get_lines() for _, y in line.get_xydata().tolist()]
     assert -50.0 in side and all(math.isfinite(y) for y in side)  # beta = 0 has its optimal-sigma ELBO only
-    assert "Not shown (elbo missing or not finite): beta=0,latent_dim=4." in texts(fig)
+    # the note names the series it leaves the run out of, not the run: the side panel does show its fitted-sigma
+    # ELBO, and nothing of the series the note names
+    assert "Not shown (own likelihood, σ² = β/2 missing or not finite): beta=0,latent_dim=4." in texts(fig)
+    side_series = {line.get_gid().partition("/")[0] for line in zero_elbo.get_lines() if len(line.get_xdata())}
+    assert side_series == {"elbo_optimal_sigma"}
 
 
 def test_figures_of_a_single_run_without_beta_zero(tmp_path):
@@ -78,3 +86,26 @@ def test_figures_of_a_single_run_without_beta_zero(tmp_path):
     plot_rate_distortion(single, tmp_path / "rd.png", recon="bernoulli")
     plot_metrics_vs_beta(single, tmp_path / "mb.png")
     assert (tmp_path / "rd.png").stat().st_size > 10_000 and (tmp_path / "mb.png").stat().st_size > 10_000
+
+
+def test_the_rate_distortion_legend_sits_above_the_plot_and_iso_labels_inside_it(tmp_path):
+    fig = drawn_figure(plot_rate_distortion(ROWS, tmp_path / "rd.png", group_keys=["model.latent_dim"], recon="sse",
+                                            title="a sweep over beta and latent_dim"))
+    ax = fig.axes[0]
+    legend = ax.get_legend()
+    assert not overlap(box(legend), box(ax)) and inside(box(legend), fig.bbox)
+    assert not overlap(box(legend), box(ax.title))
+    labels = [text for text in ax.texts if text.get_text().startswith("ELBO = ")]
+    assert len(labels) >= 3
+    for label in labels:
+        assert inside(box(label), box(ax)), label.get_text()
+
+
+def test_more_than_ten_curves_get_colours_of_their_own(tmp_path):
+    rows = [row(f"beta={beta},latent_dim={latent}", beta, latent, 10.0 / beta, 5.0 * beta, -100.0)
+            for latent in range(1, 13) for beta in (0.1, 1.0)]
+    fig = plot_metrics_vs_beta(rows, tmp_path / "mb.png", group_keys=["model.latent_dim"], recon="sse")
+    colours = {line.get_gid(): to_hex(line.get_color()) for ax in fig.axes for line in ax.get_lines()}
+    for series in ("elbo", "mse", "active_units"):  # the same curve has the same colour in every panel
+        drawn = [colour for gid, colour in colours.items() if gid.startswith(f"{series}/")]
+        assert drawn == distinct_colours(12) and len(set(drawn)) == 12

@@ -54,8 +54,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="any config key, e.g. --set model.posterior_std_init=0.01 (repeatable)")
     data = parser.add_argument_group("data")
-    data.add_argument("--data", help=f"{', '.join(TABLES)} (scikit-learn's bundled tables) or a .csv file")
-    data.add_argument("--target", help="the CSV column to predict")
+    data.add_argument("--data", help=f"{', '.join(TABLES)} (scikit-learn's bundled tables) or a .csv file "
+                                     "(required unless --config or --resume gives it)")
+    data.add_argument("--target", help="the CSV column to predict (required with a .csv file)")
     data.add_argument("--task", choices=("regression", "classification"), help="a CSV's task (default regression)")
     model = parser.add_argument_group("model")
     model.add_argument("--model", choices=KINDS, help="bayes: mean-field Gaussian weights (default); map: one point "
@@ -79,7 +80,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     training = parser.add_argument_group("training")
     length = training.add_mutually_exclusive_group()
     length.add_argument("--epochs", type=int, help="passes over the training rows (default 300)")
-    length.add_argument("--steps", type=int, help="optimiser steps instead of epochs")
+    length.add_argument("--steps", type=int, help="optimiser steps instead of epochs (default: as --epochs)")
     training.add_argument("--batch-size", type=int, metavar="B", help="rows per minibatch (default 32)")
     training.add_argument("--lr", type=float, help="Adam's learning rate (default 1e-2)")
     training.add_argument("--lr-schedule", choices=("constant", "cosine"), help="constant (default) or cosine to 0")

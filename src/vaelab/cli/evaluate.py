@@ -26,15 +26,18 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("run_dir", type=Path, metavar="RUN", help="a run directory written by vaelab train")
     parser.add_argument("--iw-samples", type=int, default=IW_SAMPLES, metavar="K",
                         help=f"importance samples per image for the IWAE bound (default {IW_SAMPLES})")
-    parser.add_argument("--data", metavar="SPEC", help="evaluate on this source instead of the run's validation images")
+    parser.add_argument("--data", metavar="SPEC", help="evaluate on this source instead of the run's validation images "
+                                                       "(default: the run's validation split)")
     parser.add_argument("--checkpoint", choices=("best", "last"), default="best",
                         help="best (highest validation ELBO, the default) or last")
     parser.add_argument("--max-images", type=int, default=MAX_IMAGES, metavar="N",
                         help=f"evaluate at most N images (default {MAX_IMAGES}: all validation images)")
     parser.add_argument("--iw-images", type=int, default=IW_IMAGES, metavar="N",
                         help=f"of which the ELBO and IWAE bounds use at most N (default {IW_IMAGES})")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the posterior samples and image choices")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto",
+                        help="auto (default: cuda, else mps, else cpu), cpu, cuda or mps")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the posterior samples and image choices (default 0)")
     parser.add_argument("--beta", type=float, metavar="B",
                         help="a loss-conditional run (trained with --beta-range) at this beta of its range, written "
                              "to RUN/beta=B/ (default: at its validation beta, objective.beta, into RUN/)")
@@ -55,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
 def summary(results: dict, directory: Path) -> str:
     """A few lines for the terminal, each number with its standard error or interval; everything is in
     `directory`/eval.json."""
+    from vaelab.diagnostics.aggregate import negative_mmd_note
 
     def number(name: str, unit: str = "") -> str:
         value = results.get(name)
@@ -77,6 +81,7 @@ def summary(results: dict, directory: Path) -> str:
         (f"  aggregate posterior on {results['aggregate_images']} images: KL(q||p) {number('aggregate_kl_q_p')} "
          f"(leave-one-out {number('aggregate_kl_q_p_loo')}), KL(p||q) {number('aggregate_kl_p_q')}, "
          f"moment-matched {number('aggregate_posterior_kl')}, MMD {number('aggregate_posterior_mmd')}"),
+        *([f"  MMD {note}"] if (note := negative_mmd_note(results.get("aggregate_posterior_mmd"))) else []),
         (f"  MSE {number('mse')}  PSNR {number('psnr', ' dB')}  SSIM {number('ssim')}  "
          f"smoothness {number('smoothness')}"),
         *[f"  warning: {warning}" for warning in results["warnings"]],

@@ -19,8 +19,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    ls = actions.add_parser("ls", help="list the runs below a folder with their final validation numbers",
-                            description="Every run below DIR (folders with a config.yaml), one line each.")
+    ls = actions.add_parser("ls", help="list the runs below a folder with their status and final validation numbers",
+                            description="Every run below DIR (folders with a config.yaml), one line each: its steps, "
+                                        "its status (running, finished, interrupted: resume it with vaelab train "
+                                        "--out RUN --resume, failed: killed or crashed, unknown: a run from before "
+                                        "vaelab recorded it) and its last validation numbers.")
     ls.add_argument("directory", type=Path, metavar="DIR", help="a folder of runs, e.g. runs")
     ls.set_defaults(run=list_runs)
     compare = actions.add_parser(
@@ -35,7 +38,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def list_runs(args: argparse.Namespace) -> int:
-    from vaelab.run_dir import find_runs, read_run
+    from vaelab.run_dir import RunDir, find_runs, read_run_end
     from vaelab.viz.compare import format_table
 
     paths = find_runs(args.directory)
@@ -44,13 +47,13 @@ def list_runs(args: argparse.Namespace) -> int:
     runs, unreadable = [], []
     for path in paths:
         try:
-            runs.append(read_run(path))
+            runs.append(read_run_end(path))  # the config and the last records: a few kilobytes a run
         except UsageError as error:
             unreadable.append(f"{path.path}: {error}")
     if runs:
         names = [run.run_dir.relative_to(args.directory).as_posix() if run.run_dir != args.directory else run.name
                  for run in runs]
-        print(format_table(runs, names))
+        print(format_table(runs, names, statuses=[RunDir(run.run_dir).status() for run in runs]))
     for line in unreadable:
         print(f"unreadable: {line}")
     return 0

@@ -25,7 +25,9 @@ EXAMPLES = """examples:
 Every combination of the --grid values is one run, an ordinary run directory OUT/runs/<name>/ (e.g.
 OUT/runs/beta=0.1,latent_dim=32, which `vaelab train --out OUT/runs/<name> --resume` continues on its
 own). Run the same command again to resume an interrupted sweep: finished runs are kept, the others
-continue from their checkpoints (only --epochs/--steps may change). Each of the --workers runs uses
+continue from their checkpoints (only --epochs/--steps may change). Add values to an axis (e.g.
+objective.beta=0,0.1,1 -> 0,0.1,1,10) to grow the sweep: only the new runs train. A line per finished run
+gives its numbers and the time left at the pace so far. Each of the --workers runs uses
 cores / workers threads (or training.threads). Results: OUT/summary.csv (columns: docs/metrics.md),
 OUT/figures/rate_distortion.png, metrics_vs_beta.png, reconstructions.png, and OUT/report.html.
 

@@ -20,6 +20,10 @@ import yaml
 
 from vaelab.errors import UsageError
 
+# libyaml's safe loader where PyYAML was built with it: the same resolver and constructor as yaml.safe_load, about
+# ten times faster (`vaelab runs ls` reads one config.yaml per run)
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 def read_mapping(path: Path, what: str) -> dict[str, Any]:
     """A YAML file holding a mapping; a missing, unreadable, empty, unparsable or non-mapping file is a one-line
@@ -38,7 +42,7 @@ def read_mapping(path: Path, what: str) -> dict[str, Any]:
         raise UsageError(f"config file {path} cannot be read ({error.strerror or error}): check its "
                          "permissions") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=SAFE_LOADER)
     except yaml.YAMLError as error:
         raise UsageError(
             f"config file {path} is not valid YAML ({error.__class__.__name__}): fix the file") from None

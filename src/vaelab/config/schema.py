@@ -137,7 +137,9 @@ class ObjectiveConfig:
     """
 
     recon: str = "sse"  # one of RECONS; "sse" is the seed's sum of squared errors
-    sigma: float = 1.0  # decoder std for recon="gaussian", initial std for "sigma-learned" (pixels in [0, 1])
+    # decoder std (pixels in [0, 1]) for recon="gaussian" (None: 1) and the start of "sigma-learned" (None: the RMS
+    # error of the untrained network's reconstructions of the first training batch, the sigma that fits them best)
+    sigma: float | None = None
     sigma_per_channel: bool = False  # sigma-learned / sigma-optimal: one sigma per channel
     beta: float = 1.0  # weight of the KL term (the target of a schedule; with beta_range, the beta validated at)
     beta_range: list[float] | None = None  # [lo, hi]: one loss-conditional model for every beta in it (conditional.py)
@@ -194,7 +196,7 @@ class ObjectiveConfig:
             raise UsageError(f"objective.recon={self.recon!r} is unknown: use one of {', '.join(RECONS)}")
         if not self.beta >= 0:
             raise UsageError(f"objective.beta={self.beta} must be >= 0: e.g. --beta 1 or --beta 0.1")
-        if not self.sigma > 0:
+        if self.sigma is not None and not self.sigma > 0:
             raise UsageError(f"objective.sigma={self.sigma} must be > 0: e.g. --sigma 0.1")
         if self.recon_extra is not None and self.recon_extra not in EXTRA_RECONS:
             raise UsageError(f"objective.recon_extra={self.recon_extra!r} is unknown: use one of "
@@ -227,7 +229,7 @@ class TrainingConfig:
     weight_decay: float = 0.0  # AdamW's decoupled weight decay (Loshchilov & Hutter 2019)
     ema: bool = True  # evaluate a moving average of the weights (training/ema.py)
     ema_decay: float = 0.999
-    val_every: int | None = None  # steps between validations (and checkpoints); None: about 20 a run, at epoch ends
+    val_every: int | None = None  # steps between validations (and checkpoints); None: about 20 a run (length.py)
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | mps
     amp: bool = False  # bf16 autocast
@@ -238,7 +240,7 @@ class TrainingConfig:
     threads: int | None = None  # torch intra-op threads; None: torch's default
     log_every: int = 20  # train metrics are averaged over this many steps
     grad_every: int = 50  # steps between gradient decompositions (vaelab.diagnostics.gradients); 0: off
-    figures: bool = True  # write figures at the end of each epoch and of the run
+    figures: bool = True  # redraw figures at validations (a tenth of the run's time at most) and at its end
     tensorboard: bool = False  # also write metrics and figures as TensorBoard events in RUN/tensorboard/
     progress: bool = True
 

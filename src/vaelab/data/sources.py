@@ -17,9 +17,8 @@ from typing import Any
 from vaelab.config import DataConfig
 from vaelab.data import digits, fashion_mnist, folder, huggingface
 from vaelab.data.image_data import ImageData
+from vaelab.defaults import DEFAULT_SIZES
 from vaelab.errors import UsageError
-
-DEFAULT_SIZES = {"fashion-mnist": 28, "digits": 32, "huggingface": 64, "folder": 64}
 
 
 @dataclass(frozen=True)

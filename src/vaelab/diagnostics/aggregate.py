@@ -106,6 +106,16 @@ def mmd_imq(samples_q: torch.Tensor, samples_p: torch.Tensor, bandwidth: float) 
     return float(within_q + within_p - 2 * across)
 
 
+def negative_mmd_note(value: float | None) -> str | None:
+    """What a negative `mmd_imq` means (None for a value >= 0): an unbiased estimate of a quantity >= 0 is below
+    0 only by its noise."""
+    if value is None or not value < 0:
+        return None
+    return ("below 0 only because the estimate is unbiased (Gretton et al. 2012): MMD^2 itself is >= 0, and when "
+            "q(z) and N(0, I) are this close the estimator's noise takes it under 0; read it as no difference "
+            "found at this N, and its interval as how large one could be")
+
+
 def mmd_interval(samples_q: torch.Tensor, samples_p: torch.Tensor, bandwidth: float, *,
                  resamples: int = BOOTSTRAP, seed: int = 0) -> list[float]:
     """95% bootstrap percentile interval of `mmd_imq`: both samples resampled, pairs of one sample with itself

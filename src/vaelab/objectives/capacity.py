@@ -27,6 +27,17 @@ def check_config(config: ObjectiveConfig) -> None:
         raise UsageError(f"objective.capacity_gamma={config.capacity_gamma} must be > 0: e.g. --capacity-gamma 1e3")
 
 
+def length_note(config: ObjectiveConfig, total_steps: int) -> str | None:
+    """A warning when C(t) is still rising at the run's end (None when it reaches C_max in time)."""
+    if config.capacity is None or config.capacity_steps <= total_steps:
+        return None
+    reached = capacity_at(total_steps - 1, start=config.capacity_start, end=config.capacity,
+                          steps=config.capacity_steps)
+    return (f"--capacity-steps {config.capacity_steps} is longer than the run's {total_steps} steps: the capacity ends "
+            f"at {reached:.3g} nats, not {config.capacity:g}; use --capacity-steps {max(1, total_steps // 2)} or a "
+            "longer run")
+
+
 def capacity_at(step: int, *, start: float, end: float, steps: int) -> float:
     """C(t) = C_start + (C_max - C_start) * min(t / N, 1), in nats per image."""
     return start + (end - start) * min(step / steps, 1.0)

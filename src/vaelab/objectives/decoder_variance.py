@@ -5,7 +5,12 @@ optimum, instead of fixing it by hand (or, with the seed's SSE, through beta: si
     -log p(x|z) = sum over pixels of 0.5 * ((x - mu) / sigma)^2 + log sigma + 0.5 * log(2 pi)
 
 - `sigma-learned`: log sigma is a parameter trained by the same Adam as the network, soft-clipped
-  below at -6 (sigma >= 0.0025): log sigma = -6 + softplus(raw + 6).
+  below at -6 (sigma >= 0.0025): log sigma = -6 + softplus(raw + 6). It starts at `objective.sigma`, or
+  without one at the optimum for the untrained network: the RMS error of its reconstructions of the first
+  training batch (`start_at`, called by the training run). Adam moves log sigma by about its learning rate a
+  step (1e-3: a factor e^0.2 = 1.22 in 200 steps), so a start at 1, far above the errors of real images (an
+  RMS error of 0.1 to 0.3), would take thousands of steps to reach them, with the likelihood, and the ELBO
+  read under it, far from the one that fits meanwhile.
 - `sigma-optimal`: sigma^2 = the batch MSE, detached, at every step: the minimiser of the NLL above
   over sigma, d/d sigma [SSE / (2 sigma^2) + D log sigma] = 0  =>  sigma^2 = SSE / D. Since it is a
   stationary point, detaching it does not change the gradient with respect to the network.
@@ -32,7 +37,7 @@ LOG_SIGMA_FLOOR = -6.0  # as in Rybkin et al. 2021: keeps the NLL finite when a 
 
 def check_config(config: ObjectiveConfig) -> None:
     """sigma-learned starts above its floor; one sigma per channel needs a sigma that is learned or optimal."""
-    if config.recon == "sigma-learned" and not config.sigma > math.exp(LOG_SIGMA_FLOOR):
+    if config.recon == "sigma-learned" and config.sigma is not None and not config.sigma > math.exp(LOG_SIGMA_FLOOR):
         raise UsageError(f"objective.sigma={config.sigma} is below sigma-learned's floor e^-6: use e.g. --sigma 1")
     if config.sigma_per_channel and config.recon not in ("sigma-learned", "sigma-optimal"):
         raise UsageError("objective.sigma_per_channel needs --recon sigma-learned or --recon sigma-optimal")
@@ -41,6 +46,13 @@ def check_config(config: ObjectiveConfig) -> None:
 def soft_clip_below(log_sigma: torch.Tensor, floor: float = LOG_SIGMA_FLOOR) -> torch.Tensor:
     """floor + softplus(log_sigma - floor): ~log_sigma well above the floor, never below it, smooth in between."""
     return floor + F.softplus(log_sigma - floor)
+
+
+def unclipped(log_sigma):
+    """The inverse of `soft_clip_below`: the raw value whose soft-clipped log sigma is `log_sigma` (> the floor)."""
+    if isinstance(log_sigma, torch.Tensor):
+        return LOG_SIGMA_FLOOR + torch.log(torch.expm1(log_sigma - LOG_SIGMA_FLOOR))
+    return LOG_SIGMA_FLOOR + math.log(math.expm1(log_sigma - LOG_SIGMA_FLOOR))
 
 
 def optimal_sigma(mse: torch.Tensor) -> torch.Tensor:
@@ -93,10 +105,14 @@ class LearnedSigmaGaussian(GaussianWithItsSigma):
 
     def __init__(self, *, channels: int, per_channel: bool, init_sigma: float = 1.0):
         super().__init__()
+        self.per_channel = per_channel
         shape = (channels, 1, 1) if per_channel else ()
-        # The inverse of soft_clip_below, so that training starts at sigma = init_sigma.
-        raw = LOG_SIGMA_FLOOR + math.log(math.expm1(math.log(init_sigma) - LOG_SIGMA_FLOOR))
-        self.raw_log_sigma = nn.Parameter(torch.full(shape, raw))
+        self.raw_log_sigma = nn.Parameter(torch.full(shape, unclipped(math.log(init_sigma))))
+
+    @torch.no_grad()
+    def start_at(self, log_sigma: torch.Tensor) -> None:
+        """Set log sigma (() or (C, 1, 1), above the floor) before training starts."""
+        self.raw_log_sigma.copy_(unclipped(log_sigma).expand_as(self.raw_log_sigma))
 
     def log_sigma(self) -> torch.Tensor:
         """-6 + softplus(raw + 6): () or (C, 1, 1)."""

@@ -8,10 +8,16 @@ squared error, `sse` or `mse-mean`, so that lambda multiplies the constrained qu
 reconstruction term as trained (`"recon"`, kappa in its units, e.g. nats per image, for a recon term
 that is positive: sse, mse-mean or bernoulli); kappa' is kappa in the recon term's units. The
 multiplier follows a moving average of the error and is updated multiplicatively after every
-training step:
+training step t = 1, 2, ...:
 
-    error_ma <- alpha * error_ma + (1 - alpha) * error_batch            (alpha = 0.99)
+    m_t      = alpha * m_(t-1) + (1 - alpha) * error_t,   m_0 = 0           (alpha = 0.99)
+    error_ma = m_t / (1 - alpha^t)                                           bias-corrected, as Adam's moments
     lambda   <- clamp(lambda * exp(nu * log(error_ma / kappa)), lambda_min, lambda_max)
+
+The correction (Kingma & Ba 2015, section 3) makes error_ma the average of the errors so far with the
+weights (1 - alpha) alpha^(t - i) normalised to sum to 1: exact for a constant error from the first step,
+and free of the lag that starting the average at the first batch (the untrained network's error) leaves
+for about 1 / (1 - alpha) = 100 steps.
 
 so lambda grows while the error is above kappa and shrinks while it is below. The paper writes
 exp(nu * C_ma) with C = error - kappa; vaelab writes the same constraint as log error - log kappa <= 0.
@@ -24,10 +30,13 @@ vaelab minimises the Lagrangian divided by lambda, recon + (1 / lambda) * KL: th
 direction, and under Adam (invariant to the scale of the loss) the same steps while lambda changes
 slowly. So GECO is a beta-VAE whose beta = 1 / lambda is found by the constraint; that beta is what
 `beta` logs, next to `geco_lambda`, `geco_error_ma` and `geco_constraint_ma` (= error_ma - kappa).
-lambda and error_ma are buffers: they go into every checkpoint and survive a resume. They change
+lambda, m_t and t are buffers: they go into every checkpoint and survive a resume. They change
 only in training mode, never during validation. Under DDP the batch error is all-reduced first, so lambda
 follows the global batch's error. With a squared error, the sigma the loss implies is that of the weight
 in force, sigma^2 = (1 / lambda) / 2: the logged `sigma` and `elbo` use it (Objective.forward).
+
+lambda pinned at lambda_max means the data cannot meet the target (an MSE below what the network reaches):
+the KL weight 1 / lambda_max is then an arbitrary number, not one the constraint found (`pinned_note`).
 """
 
 from __future__ import annotations
@@ -85,7 +94,8 @@ class GECO(KLWeighting):
         self.lambda_min = lambda_min
         self.lambda_max = lambda_max
         self.register_buffer("multiplier", torch.tensor(lambda_init))
-        self.register_buffer("error_ma", torch.tensor(math.nan))  # nan until the first training batch
+        self.register_buffer("error_ma", torch.tensor(0.0))  # m_t, the moving average before its correction
+        self.register_buffer("updates", torch.tensor(0.0))  # t, the training steps averaged so far
 
     @classmethod
     def from_config(cls, config: ObjectiveConfig) -> GECO:
@@ -106,22 +116,53 @@ class GECO(KLWeighting):
             error = error.clone()
             dist.all_reduce(error)
             error /= dist.get_world_size()
-        averaged = self.alpha * self.error_ma + (1 - self.alpha) * error
-        # start the average at the first batch, as the paper does
-        self.error_ma.copy_(torch.where(torch.isnan(self.error_ma), error, averaged))
-        log_constraint = torch.log(self.error_ma / self.target)  # <= 0 when the constraint holds
+        self.error_ma.mul_(self.alpha).add_((1 - self.alpha) * error)
+        self.updates.add_(1)
+        log_constraint = torch.log(self.corrected_error() / self.target)  # <= 0 when the constraint holds
         self.multiplier.mul_(torch.exp(self.lr * log_constraint)).clamp_(self.lambda_min, self.lambda_max)
+
+    def corrected_error(self) -> torch.Tensor:
+        """error_ma = m_t / (1 - alpha^t); nan before the first training step (t = 0)."""
+        return self.error_ma / (1 - self.alpha**self.updates)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # A checkpoint from before the bias correction has no t; its average started at the first batch, so it
+        # needs no correction: a large t makes 1 - alpha^t = 1.
+        state_dict.setdefault(f"{prefix}updates", torch.tensor(1e9))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, *, recon, kl, kl_per_dim, mse, step):
         lagrange_multiplier = self.multiplier.clone()  # the weight of this step, from before its update
         if self.training:
             self.update((mse if self.units == "mse" else recon).detach().mean().to(self.error_ma.dtype))
+        error_ma = self.corrected_error()
         extras = {
             "geco_lambda": lagrange_multiplier,
-            "geco_error_ma": self.error_ma.clone(),
-            "geco_constraint_ma": self.error_ma - self.target,
+            "geco_error_ma": error_ma,
+            "geco_constraint_ma": error_ma - self.target,
         }
         return KLWeight(beta=1.0 / lagrange_multiplier, kl_objective=kl.mean(), extras=extras)
 
     def beta_at(self, step):
         return 1.0 / float(self.multiplier)
+
+
+def pinned_note(multiplier: float, config: ObjectiveConfig) -> str | None:
+    """A one-line warning when lambda sits at a bound of [geco_lambda_min, geco_lambda_max], else None.
+
+    At lambda_max the error stayed above kappa however little KL weight there was: the target is out of reach
+    for this network on this data, and the weight in force, 1 / lambda_max, is the clamp's, not GECO's. At
+    lambda_min the error stayed below kappa at the heaviest KL weight allowed: the constraint never bound.
+    """
+    units = "MSE" if config.geco_units == "mse" else "recon"
+    where = f"--geco-target {config.geco_target:g} ({units})"
+    if math.isclose(multiplier, config.geco_lambda_max, rel_tol=1e-5):
+        return (f"GECO's lambda is pinned at its cap geco_lambda_max = {config.geco_lambda_max:g}: the error never "
+                f"came down to {where}, so the KL weight 1 / lambda = {1 / config.geco_lambda_max:.3g} is the "
+                "clamp's, not a weight the constraint found; raise the target (e.g. to the MSE the run reached) "
+                "or train longer")
+    if math.isclose(multiplier, config.geco_lambda_min, rel_tol=1e-5):
+        return (f"GECO's lambda is pinned at its floor geco_lambda_min = {config.geco_lambda_min:g}: the error stays "
+                f"below {where} even at the heaviest KL weight allowed, 1 / lambda = {1 / config.geco_lambda_min:.3g},"
+                " so the constraint does not bind; lower the target to ask for sharper reconstructions")
+    return None

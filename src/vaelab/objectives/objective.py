@@ -39,6 +39,8 @@ from vaelab.objectives.terms import LossTerms
 from vaelab.objectives.watson import WatsonDFTLoss
 from vaelab.objectives.weighting import KLWeight, KLWeighting, ScheduledKL
 
+FIXED_SIGMA = 1.0  # --recon gaussian's sigma without --sigma
+
 
 def make_likelihood(config: ObjectiveConfig, image_shape: tuple[int, int, int]) -> Likelihood:
     """The decoder likelihood named by `config.recon` (or the loss, recon_loss.py), for images of shape (C, H, W),
@@ -59,11 +61,13 @@ def make_likelihood(config: ObjectiveConfig, image_shape: tuple[int, int, int]) 
         beta = 1.0 if config.capacity is not None else config.beta
         return SumSquaredError(beta=beta, pixels=pixels, mean_over_pixels=config.recon == "mse-mean")
     if config.recon == "gaussian":
-        return FixedGaussian(config.sigma)
+        return FixedGaussian(FIXED_SIGMA if config.sigma is None else config.sigma)
     if config.recon == "bernoulli":
         return Bernoulli()
     if config.recon == "sigma-learned":
-        return LearnedSigmaGaussian(channels=channels, per_channel=config.sigma_per_channel, init_sigma=config.sigma)
+        # without --sigma the training run starts it from the data (LearnedSigmaGaussian.start_at)
+        return LearnedSigmaGaussian(channels=channels, per_channel=config.sigma_per_channel,
+                                    init_sigma=FIXED_SIGMA if config.sigma is None else config.sigma)
     if config.recon == "sigma-optimal":
         return OptimalSigmaGaussian(channels=channels, per_channel=config.sigma_per_channel)
     raise ValueError(f"unknown reconstruction likelihood {config.recon!r}")

@@ -43,3 +43,15 @@ def check_objective(config: Config) -> Config:
         ) if given]
         conditional.check_config(config, weighting)
     return config
+
+
+def length_warnings(config: Config, total_steps: int) -> list[str]:
+    """What does not fit a run of `total_steps` steps: a beta warm-up or a capacity ramp longer than the run (said
+    where the run starts, before its first step). Cycles that cannot fit are a `UsageError`."""
+    objective = config.objective
+    if config.model.kind == "ae" or objective.beta_range is not None:
+        return []  # no KL weighting is built
+    notes = [capacity.length_note(objective, total_steps)]
+    if objective.capacity is None and objective.geco_target is None:
+        notes.append(schedules.length_note(schedules.check_config(objective), total_steps))
+    return [note for note in notes if note is not None]

@@ -38,15 +38,25 @@ def sigmoid_warmup(step: int, *, steps: int) -> float:
 
 
 def cyclical(step: int, *, total_steps: int, cycles: int, ratio: float) -> float:
-    """Cyclical annealing (Fu et al. 2019): M cycles over the T steps of the run.
+    """Cyclical annealing (Fu et al. 2019, NAACL, section 3 and their `frange_cycle_linear`): M cycles over
+    the T steps of the run.
 
-    tau = (t mod (T/M)) / (T/M) is the position within the cycle; the weight rises linearly as
-    tau / R over the first fraction R of each cycle and is held at 1 for the rest. With T = 100,
-    M = 4, R = 0.5: 0, 0.08, ..., 0.96 over steps 0-12, 1 over steps 13-24, and 0 again at step 25.
+    Cycle c (c = 0, ..., M - 1) starts at step floor(c T / M), so cycles are whole steps long (T / M rounded
+    down or up) and the last one ends on the run's last step, T - 1. Within a cycle beta rises linearly by
+    1 / (R T / M) a step from 0 and is held at 1 once there:
+
+        f(t) = min((t - start_c) / (R T / M), 1),    c = the last cycle with start_c <= t
+
+    With T = 100, M = 4, R = 0.5: 0, 0.08, ..., 0.96 over steps 0-12, 1 over steps 13-24, and 0 again at
+    step 25. A step past the run (t >= T) stays in the last cycle: the weight a run ends with is never the
+    0 of a cycle that does not exist. (The paper's closed form, tau = mod(t - 1, ceil(T / M)) / (T / M),
+    starts a cycle every ceil(T / M) steps, which for T = 10, M = 4 puts a fourth cycle's beta = 0 on the
+    last step; its code, followed here, does not.)
     """
     period = total_steps / cycles
-    tau = (step % period) / period
-    return min(tau / ratio, 1.0)
+    cycle = min(((step + 1) * cycles - 1) // total_steps, cycles - 1)  # the largest c with floor(c T / M) <= t
+    start = (cycle * total_steps) // cycles
+    return min((step - start) / (ratio * period), 1.0)
 
 
 def check_config(config: ObjectiveConfig) -> BetaSchedule:
@@ -55,6 +65,28 @@ def check_config(config: ObjectiveConfig) -> BetaSchedule:
     if not config.beta_start >= 0:
         raise UsageError(f"objective.beta_start={config.beta_start} must be >= 0: e.g. --beta-start 0")
     return schedule
+
+
+def length_note(schedule: BetaSchedule, total_steps: int) -> str | None:
+    """A warning when the schedule does not fit a run of `total_steps` steps (None when it does): a warm-up
+    longer than the run never reaches beta; cycles so short that beta jumps to it in one step are no anneal.
+    More cycles than steps is a `UsageError`: a cycle needs a step."""
+    where = f"--beta-schedule {schedule.spelling()}"
+    if schedule.kind in ("linear", "sigmoid") and schedule.steps > total_steps:
+        reached = schedule(total_steps - 1)
+        return (f"{where} warms up over {schedule.steps} steps but the run has {total_steps}: beta ends at "
+                f"{reached:.3g}, not {schedule.beta:g}; use --beta-schedule {schedule.kind}:{max(1, total_steps // 2)} "
+                "or a longer run")
+    if schedule.kind == "cyclical":
+        if schedule.cycles > total_steps:
+            raise UsageError(f"{where} asks for {schedule.cycles} cycles in a run of {total_steps} steps: use at most "
+                             f"{total_steps} cycles, e.g. --beta-schedule cyclical:{min(4, total_steps)}:"
+                             f"{schedule.ratio:g}")
+        if schedule.ratio * total_steps / schedule.cycles < 2:
+            return (f"{where}: cycles of {total_steps / schedule.cycles:.3g} steps rise over "
+                    f"{schedule.ratio * total_steps / schedule.cycles:.2g} steps, so beta jumps to {schedule.beta:g} "
+                    "instead of annealing; use fewer cycles or a longer run")
+    return None
 
 
 @dataclass(frozen=True)
@@ -90,6 +122,11 @@ class BetaSchedule:
         except ValueError:
             pass
         raise UsageError(f"{where} is not a schedule: use {SPELLINGS}, e.g. --beta-schedule cyclical:4:0.5")
+
+    def spelling(self) -> str:
+        """The schedule as `--beta-schedule` spells it, e.g. "cyclical:4:0.5"."""
+        fields = {"linear": [self.steps], "sigmoid": [self.steps], "cyclical": [self.cycles, f"{self.ratio:g}"]}
+        return ":".join(str(part) for part in [self.kind, *fields.get(self.kind, [])])
 
     def fraction(self, step: int) -> float:
         """f(t): how far from beta_start (0) to beta (1) the schedule is at `step`."""

@@ -7,10 +7,20 @@
     save_checkpoint / load_checkpoint, MetricsWriter / read_metrics / truncate_metrics   the two big files
 """
 
-from vaelab.run_dir.checkpoint import load_checkpoint, restoring, save_checkpoint
 from vaelab.run_dir.layout import RunDir, find_runs, read_json, write_json
 from vaelab.run_dir.metrics import MetricsWriter, read_metrics, truncate_metrics, write_records
-from vaelab.run_dir.summary import RunSummary, read_point, read_run
+from vaelab.run_dir.summary import RunSummary, read_point, read_run, read_run_end
 
 __all__ = ["MetricsWriter", "RunDir", "RunSummary", "find_runs", "load_checkpoint", "read_json", "read_metrics",
-           "read_point", "read_run", "restoring", "save_checkpoint", "truncate_metrics", "write_json", "write_records"]
+           "read_point", "read_run", "read_run_end", "restoring", "save_checkpoint", "truncate_metrics",
+           "write_json", "write_records"]
+
+
+def __getattr__(name: str):
+    """The checkpoint functions load torch: imported on first use, so that reading a run's small files (`vaelab
+    runs ls`, the reports) does not wait seconds for it."""
+    if name in ("load_checkpoint", "restoring", "save_checkpoint"):
+        from vaelab.run_dir import checkpoint
+
+        return getattr(checkpoint, name)
+    raise AttributeError(f"module 'vaelab.run_dir' has no attribute {name!r}")

@@ -7,6 +7,7 @@
     RUN/figures/           the run's PNGs
     RUN/eval.json          `vaelab evaluate`'s numbers (written atomically)
     RUN/beta=B/            a loss-conditional run evaluated at another beta: metrics.jsonl, eval.json, figures/
+    RUN/status.json        how the training stands: running, finished, interrupted or failed, at which step
     RUN/report.html, RUN/skipped.txt, RUN/tensorboard/, RUN/.lock (only while a process trains the run)
 """
 
@@ -20,9 +21,8 @@ from typing import Any
 
 from vaelab.config import Config
 from vaelab.errors import UsageError
-from vaelab.files import atomic_write_text
-from vaelab.numbers import format_value
-from vaelab.run_dir.checkpoint import load_checkpoint
+from vaelab.files import atomic_write_text, lock_held
+from vaelab.numbers import format_value, stored
 from vaelab.run_dir.metrics import read_metrics
 from vaelab.version import __version__
 
@@ -32,7 +32,9 @@ METRICS = "metrics.jsonl"
 EVALUATION = "eval.json"
 REPORT = "report.html"
 SKIPPED = "skipped.txt"
+STATUS = "status.json"
 LOCK = ".lock"
+STATUSES = ("running", "finished", "interrupted", "failed")  # what training writes into status.json
 CHECKPOINTS = ("best", "last")
 
 
@@ -57,6 +59,7 @@ class RunDir:
     report_file = property(lambda self: self.path / REPORT)
     skipped_file = property(lambda self: self.path / SKIPPED)
     lock_file = property(lambda self: self.path / LOCK)
+    status_file = property(lambda self: self.path / STATUS)
     checkpoints = property(lambda self: self.path / "checkpoints")
     figures = property(lambda self: self.path / "figures")
     tensorboard = property(lambda self: self.path / "tensorboard")
@@ -91,12 +94,29 @@ class RunDir:
     def save_evaluation(self, results: dict[str, Any]) -> None:
         write_json(self.evaluation_file, results)
 
+    def save_status(self, status: str, **facts: Any) -> None:
+        """status.json: one of STATUSES and facts such as the step, the run's length or the error."""
+        write_json(self.status_file, {"status": status, **facts})
+
+    def status(self) -> str:
+        """How the training stands: "running" while a process holds the run's lock; else the status training
+        last wrote, where "running" means its process ended without saying how (killed or crashed): "failed";
+        "unknown" for a run from before status.json."""
+        if lock_held(self.lock_file):
+            return "running"
+        saved = read_json(self.status_file).get("status")
+        if saved == "running":
+            return "failed"
+        return saved if saved in STATUSES else "unknown"
+
     def model_info(self) -> dict[str, Any]:
         """{"model_hparams": ..., "image_shape": [C, H, W]}: model.json, or for runs from before it was
         written, the hyperparameters saved in a checkpoint."""
         info = read_json(self.model_file)
         if info:
             return info
+        from vaelab.run_dir.checkpoint import load_checkpoint  # torch, only for runs from before model.json
+
         for name in ("last", "best"):
             if self.checkpoint(name).is_file():
                 return model_info(load_checkpoint(self.checkpoint(name))["model_hparams"])
@@ -140,7 +160,7 @@ def read_json(path: Path) -> dict[str, Any]:
 
 def write_json(path: Path, value: dict[str, Any]) -> None:
     """Atomically, indented; non-finite floats become null (eval.json's convention)."""
-    atomic_write_text(path, json.dumps(_json_safe(value), indent=2) + "\n")
+    atomic_write_text(path, json.dumps(_json_safe(stored(value)), indent=2) + "\n")
 
 
 def _json_safe(value: Any) -> Any:

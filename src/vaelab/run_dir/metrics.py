@@ -16,6 +16,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from vaelab.numbers import stored
+
 log = logging.getLogger(__name__)
 _warned: set[tuple[str, int]] = set()  # (file, line) of each damaged line already named: once per process
 
@@ -29,7 +31,7 @@ class MetricsWriter:
         self.handle = self.path.open("ab", buffering=0)
 
     def write(self, record: dict[str, Any]) -> None:
-        line = memoryview((json.dumps({k: _finite_or_none(v) for k, v in record.items()}) + "\n").encode())
+        line = memoryview((json.dumps({k: _finite_or_none(stored(v)) for k, v in record.items()}) + "\n").encode())
         try:
             while line:
                 line = line[self.handle.write(line):]
@@ -55,6 +57,39 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
     if not Path(path).exists():
         return []
     return [{k: math.nan if v is None else v for k, v in record.items()} for _, record in _records(path)]
+
+
+TAIL_BLOCK = 1 << 16  # bytes `last_records` reads at a time, from the end
+
+
+def last_records(path: Path, splits: tuple[str, ...] = ("train", "val"),
+                 block: int = TAIL_BLOCK) -> list[dict[str, Any]]:
+    """The last loss record (one with a `loss`) of each split, in file order, read from the end of the file in
+    blocks of `block` bytes: a long run's file is megabytes, and a listing of runs wants only its last lines.
+    Nulls read back as nan; a last line cut short is left out."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    found: dict[str, dict[str, Any]] = {}  # in the order found: from the end
+    with path.open("rb") as handle:
+        position = handle.seek(0, os.SEEK_END)
+        carry = b""  # the start of a line whose beginning lies before `position`
+        after_last_newline = True  # the file's last piece, after its last newline: nothing, or a line cut short
+        while position > 0 and len(found) < len(splits):
+            start = max(0, position - block)
+            handle.seek(start)
+            pieces = (handle.read(position - start) + carry).split(b"\n")
+            position = start
+            carry = pieces.pop(0) if start > 0 else b""
+            if after_last_newline and pieces:
+                pieces.pop()
+                after_last_newline = False
+            for line in reversed(pieces):
+                if line.strip():
+                    record = json.loads(line)
+                    if record.get("split") in splits and "loss" in record and record["split"] not in found:
+                        found[record["split"]] = record
+    return [{k: math.nan if v is None else v for k, v in record.items()} for record in reversed(found.values())]
 
 
 def truncate_metrics(path: Path, step: int) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from vaelab.config import Config
 from vaelab.run_dir.layout import RunDir
+from vaelab.run_dir.metrics import last_records
 
 
 @dataclass
@@ -45,6 +46,13 @@ def read_run(run_dir: str | Path | RunDir) -> RunSummary:
     """RUN/config.yaml, RUN/metrics.jsonl and RUN/eval.json; a folder without config.yaml is refused."""
     run = run_dir if isinstance(run_dir, RunDir) else RunDir(Path(run_dir))
     return RunSummary(run_dir=run.path, config=run.config(), records=run.records(), evaluation=run.evaluation())
+
+
+def read_run_end(run_dir: str | Path | RunDir) -> RunSummary:
+    """A run's config and its last train and validation records only (metrics.last_records), without eval.json:
+    what a listing of many runs shows, read in a few kilobytes per run however long the run was."""
+    run = run_dir if isinstance(run_dir, RunDir) else RunDir(Path(run_dir))
+    return RunSummary(run_dir=run.path, config=run.config(), records=last_records(run.metrics_file))
 
 
 def read_point(run_dir: Path, config: Config, evaluation_dir: Path) -> RunSummary:

@@ -8,8 +8,9 @@ reads each grid point off it; `PlannedModel` is what is trained, `PlannedRun` a 
 
 A sweep is re-run on the same SWEEP to resume it: runs whose last checkpoint reached the run's
 length are kept as they are, the others resume from their checkpoints. Only the run length
-(`--epochs`/`--steps`) may change between invocations, as with `vaelab train --resume`; another
-grid or base config on the same SWEEP is refused.
+(`--epochs`/`--steps`) may change between invocations, as with `vaelab train --resume`, and the grid may
+grow: values added to its axes (the same axes, in the same order, every old value kept) add runs, which
+are trained while the old ones are kept. Another grid or base config on the same SWEEP is refused.
 """
 
 from __future__ import annotations
@@ -120,10 +121,10 @@ def record_or_check(plan: SweepPlan) -> None:
             raise UsageError(f"{plan.out} holds a sweep of {kind}: re-run it {flag} --conditional, or choose a new "
                              "--out")
         saved_axes = [Axis(axis["key"], tuple(axis["values"])) for axis in saved.get("axes", [])]
-        if saved_axes != plan.axes:
+        if saved_axes != plan.axes and not grows(saved_axes, plan.axes):
             grid = " ".join(f"--grid {axis.key}={','.join(map(format_value, axis.values))}" for axis in saved_axes)
-            raise UsageError(f"{plan.out} holds a sweep over another grid ({grid}): re-run it with that grid, "
-                             "or choose a new --out")
+            raise UsageError(f"{plan.out} holds a sweep over another grid ({grid}): re-run it with that grid or with "
+                             "values added to its axes, or choose a new --out")
         differing = _differing_keys(type(plan.base).from_dict(saved["base"]).run_identity(), plan.base.run_identity())
         if differing:
             raise UsageError(f"{plan.out} holds a sweep whose base config differs in {', '.join(differing)}: re-run "
@@ -133,6 +134,15 @@ def record_or_check(plan: SweepPlan) -> None:
     record = {"vaelab_version": __version__, "base": plan.base.to_dict(), "conditional": plan.conditional,
               "axes": [axis.to_dict() for axis in plan.axes], "runs": [run.name for run in plan.runs]}
     atomic_write_text(path, yaml.safe_dump(record, sort_keys=False))
+
+
+def grows(saved: list[Axis], given: list[Axis]) -> bool:
+    """Whether `given` is `saved` with values added: the same keys in the same order, every saved value kept
+    (compared as run names write them, so that the old runs keep their names and folders)."""
+    if [axis.key for axis in saved] != [axis.key for axis in given]:
+        return False
+    return all({format_value(v) for v in old.values} <= {format_value(v) for v in new.values}
+               for old, new in zip(saved, given))
 
 
 def read_progress(plan: SweepPlan) -> dict[str, RunProgress]:

@@ -18,7 +18,7 @@ from vaelab.config import RECON_WORDS, Config
 from vaelab.defaults import SWEEP_IW_SAMPLES
 from vaelab.errors import UsageError
 from vaelab.evaluation.compare import plot_run_reconstructions
-from vaelab.numbers import format_number
+from vaelab.numbers import format_duration, format_number, remaining_time
 from vaelab.sweep.conditional import BETA_KEY, plan_conditional_sweep
 from vaelab.sweep.executor import Executor, thread_budget
 from vaelab.sweep.grid import Axis
@@ -82,9 +82,11 @@ def run_sweep(base: Config, axes: list[Axis], out: str | Path, *, executor: Exec
         def on_outcome(outcome: JobOutcome) -> None:
             nonlocal done
             done += 1
+            left = remaining_time(time.perf_counter() - started, done, len(jobs))
+            eta = f"; about {format_duration(left)} left" if done < len(jobs) else ""
             for run in points[outcome.name]:
                 statuses[run.name] = outcome.status
-                log.info("[%d/%d] %s", done, len(jobs), describe(outcome, run_row(plan, run, outcome.status)))
+                log.info("[%d/%d] %s%s", done, len(jobs), describe(outcome, run_row(plan, run, outcome.status)), eta)
 
         try:
             outcomes = executor.run(jobs, on_outcome)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from vaelab.files import atomic_write_text
-from vaelab.numbers import format_value
+from vaelab.numbers import format_value, stored
 from vaelab.run_dir import RunDir, RunSummary, read_point
 from vaelab.sweep.plan import PlannedRun, SweepPlan
 
@@ -129,9 +129,10 @@ def write_summary(plan: SweepPlan, rows: list[dict[str, Any]], metric_columns: t
 
 
 def _cell(value: Any, grid_value: bool) -> str:
-    """Grid values as run names show them; numbers at full precision; None and non-finite numbers empty."""
+    """Grid values as run names show them; numbers as the files store them (numbers.stored); None and non-finite
+    numbers empty."""
     if grid_value:
         return format_value(value)
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return ""
-    return str(value)
+    return str(stored(value))

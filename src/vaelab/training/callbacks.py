@@ -18,6 +18,7 @@ import torch
 from tqdm import tqdm
 
 from vaelab.objectives import LossTerms
+from vaelab.objectives.geco import pinned_note
 from vaelab.objectives.terms import as_floats
 from vaelab.run_dir import save_checkpoint
 from vaelab.training.loggers import Logger
@@ -182,12 +183,47 @@ class ProgressBar(Callback):
             self.bar.set_postfix(loss=f"{m['loss']:.4g}", recon=f"{m['recon']:.4g}", kl=f"{m['kl']:.4g}", refresh=False)
 
     def on_validation_end(self, trainer, metrics):
-        self.bar.write(
-            f"epoch {trainer.epoch} step {trainer.step}: val loss {metrics['loss']:.4g}  recon {metrics['recon']:.4g}"
-            f"  kl {metrics['kl']:.4g}  elbo(beta=1) {metrics['elbo']:.4g}  mse {metrics['mse']:.4g}"
-        )
+        self.bar.write(epoch_line(trainer, metrics))
 
     def on_fit_end(self, trainer):
         self.bar.close()
 
     on_interrupt = on_fit_end
+
+
+def epoch_line(trainer: Trainer, metrics: dict[str, float]) -> str:
+    """The line a validation pass prints: the loss, its terms, the beta = 1 ELBO and the MSE; the KL weight where
+    it moves (a schedule, GECO's 1 / lambda) and the decoder sigma where it is learned, fitted or GECO's, beside
+    the RMS error sqrt(MSE), the sigma that would fit these reconstructions best (Rybkin et al. 2021)."""
+    objective = trainer.config.objective
+    line = (f"epoch {trainer.epoch} step {trainer.step}: val loss {metrics['loss']:.4g}  recon {metrics['recon']:.4g}"
+            f"  kl {metrics['kl']:.4g}  elbo(beta=1) {metrics['elbo']:.4g}  mse {metrics['mse']:.4g}")
+    if "geco_lambda" in metrics:
+        line += f"  beta {metrics['beta']:.4g} (1 / lambda, lambda {metrics['geco_lambda']:.4g})"
+    elif objective.beta_schedule != "constant" and trainer.config.model.kind == "vae":
+        line += f"  beta {metrics['beta']:.4g}"
+    moving_sigma = objective.recon in ("sigma-learned", "sigma-optimal") or "geco_lambda" in metrics
+    if moving_sigma and math.isfinite(metrics.get("sigma", math.nan)):
+        line += f"  sigma {metrics['sigma']:.3g} (RMS error {math.sqrt(metrics['mse']):.3g})"
+    return line
+
+
+class GecoWarnings(Callback):
+    """A warning in the terminal when GECO's lambda sits at one of its bounds at a validation (objectives.geco:
+    `pinned_note`): when it first gets there, and again at the end of the run if it is still there."""
+
+    def __init__(self) -> None:
+        self.warned_at: int | None = None
+
+    def on_validation_end(self, trainer, metrics):
+        self._check(trainer, first_only=True)
+
+    def on_fit_end(self, trainer):
+        self._check(trainer, first_only=False)
+
+    def _check(self, trainer: Trainer, *, first_only: bool) -> None:
+        note = pinned_note(float(trainer.objective.weighting.multiplier), trainer.config.objective)
+        if note is None or (first_only and self.warned_at is not None) or self.warned_at == trainer.step:
+            return
+        log.warning("step %d: %s", trainer.step, note)
+        self.warned_at = trainer.step

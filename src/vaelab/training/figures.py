@@ -1,8 +1,13 @@
 """The run's pictures of its model: reconstructions of fixed images and decodes of fixed prior samples, and the
-callback that redraws them, with the loss curves, at the end of every epoch and of the run."""
+callback that redraws them, with the loss curves, at validations (at the cadence of `FigureCadence`) and at the
+end of the run."""
 
 from __future__ import annotations
 
+import contextlib
+import math
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
@@ -15,6 +20,43 @@ from vaelab.viz.figures import plot_losses, plot_reconstructions, plot_samples
 
 N_RECONSTRUCTIONS = 10
 N_SAMPLES = 32
+FIGURE_SHARE = 0.1  # the most of a run's wall time that redrawing its figures may take
+
+
+class FigureCadence:
+    """Whether a validation redraws the figures: only once the training since the last drawing took at least
+    (1 - share) / share times as long as that drawing did, so that drawing costs at most `share` of the run's time
+    whatever its length, its data or the machine. (Validation comes about 20 times a run, every few steps on a
+    small folder, where four PNGs can take longer to draw than the steps between them.) The first validation
+    draws; the run's end always does. The callbacks that draw (figures, gradients) share one cadence: they draw
+    at the same validations, and their drawings add up to one cost."""
+
+    def __init__(self, share: float = FIGURE_SHARE, clock: Callable[[], float] = time.monotonic):
+        self.share = share
+        self.clock = clock
+        self.decided: tuple[int, bool] | None = None  # (step, whether its validation draws)
+        self.cost = 0.0  # seconds the drawings at `drawn_step` took
+        self.drawn_step: int | None = None
+        self.ended: float | None = None  # when the last drawing ended
+
+    def due(self, step: int) -> bool:
+        """Whether the validation at `step` draws (the same answer for every callback that asks)."""
+        if self.decided is None or self.decided[0] != step:
+            waited = math.inf if self.ended is None else self.clock() - self.ended
+            self.decided = (step, waited * self.share >= self.cost * (1 - self.share))
+        return self.decided[1]
+
+    @contextlib.contextmanager
+    def drawing(self, step: int) -> Iterator[None]:
+        """Time one drawing at `step`; the drawings of one step add up."""
+        started = self.clock()
+        try:
+            yield
+        finally:
+            spent = self.clock() - started
+            self.cost = spent + (self.cost if self.drawn_step == step else 0.0)
+            self.drawn_step = step
+            self.ended = self.clock()
 
 
 @torch.no_grad()
@@ -40,24 +82,35 @@ def draw_model_figures(model: nn.Module, x: torch.Tensor, directory: Path, title
 
 class FigureWriter(Callback):
     """losses.png, reconstructions.png (fixed validation inputs) and samples.png (fixed z ~ N(0, I)); a
-    loss-conditional model's at its validation beta, `objective.beta`."""
+    loss-conditional model's at its validation beta, `objective.beta`. Redrawn at the validations `cadence` picks
+    and at the end of the run."""
 
-    def __init__(self, run_dir: Path):
+    def __init__(self, run_dir: Path, cadence: FigureCadence | None = None):
         self.run_dir = run_dir
         self.directory = run_dir / "figures"
+        self.cadence = cadence or FigureCadence()
+        self.written_step: int | None = None
 
     def on_validation_end(self, trainer, metrics):
-        self.write(trainer)
+        if self.cadence.due(trainer.step):
+            self._draw(trainer)
 
     def on_fit_end(self, trainer):
-        self.write(trainer)
+        if self.written_step != trainer.step:
+            self._draw(trainer)
+
+    def _draw(self, trainer) -> None:
+        with self.cadence.drawing(trainer.step):
+            self.write(trainer)
+        self.written_step = trainer.step
 
     def write(self, trainer) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         beta = trainer.config.objective.beta
         shown_at = f", shown at beta = {beta:g}" if trainer.model.conditional else ""
         title = f"{trainer.config.describe()} — step {trainer.step}{shown_at}"
-        plot_losses(read_metrics(self.run_dir / "metrics.jsonl"), self.directory / "losses.png", title=title)
+        plot_losses(read_metrics(self.run_dir / "metrics.jsonl"), self.directory / "losses.png", title=title,
+                    config=trainer.config)
         index = (trainer.val_index if len(trainer.val_index) else trainer.train_index)[:N_RECONSTRUCTIONS]
         train_x = trainer.batch(trainer.train_index[:N_RECONSTRUCTIONS])  # as they are: never augmented
         # a loss-conditional model at its validation beta

@@ -11,6 +11,7 @@ from vaelab.diagnostics.gradients import batch_statistics, parameter_groups, sum
 from vaelab.model import at_beta
 from vaelab.run_dir import read_metrics
 from vaelab.training.callbacks import Callback
+from vaelab.training.figures import FigureCadence
 from vaelab.training.loggers import Logger
 from vaelab.viz.diagnostics import plot_gradients
 
@@ -44,11 +45,14 @@ class GradientMonitor(Callback):
     other figures are.
     """
 
-    def __init__(self, loggers: list[Logger], *, every: int, run_dir: Path, figures: bool = True):
+    def __init__(self, loggers: list[Logger], *, every: int, run_dir: Path, figures: bool = True,
+                 cadence: FigureCadence | None = None):
         self.loggers = loggers
         self.every = every
         self.metrics_path = run_dir / "metrics.jsonl"
         self.figure = run_dir / "figures" / "gradients.png" if figures else None
+        self.cadence = cadence or FigureCadence()
+        self.plotted_step: int | None = None
         self.batches: list[np.ndarray] = []
 
     def on_fit_start(self, trainer):
@@ -64,21 +68,26 @@ class GradientMonitor(Callback):
         served = at_beta(trainer.model, trainer.config.objective.beta)  # a loss-conditional model: its validation beta
         groups = parameter_groups(served)
         preconditioner = adam_denominators(trainer.optimizer)
-        per_batch = [batch_statistics(term_gradients(served, trainer.objective, trainer.batch(index),
-                                                     step=trainer.step, generator=generator), groups, preconditioner)
+        taken = trainer.step - 1  # the step just taken, whose KL weight the gradients are of
+        per_batch = [batch_statistics(term_gradients(served, trainer.objective, trainer.batch(index), step=taken,
+                                                     generator=generator), groups, preconditioner)
                      for index in self.batches]
         record = {"epoch": trainer.epoch, "split": "train", **summarise(per_batch)}
         for logger in self.loggers:
             logger.log_metrics(record, trainer.step)
 
     def on_validation_end(self, trainer, metrics):
-        self._plot(trainer)
+        if self.cadence.due(trainer.step):
+            self._plot(trainer)
 
     def on_fit_end(self, trainer):
-        self._plot(trainer)
+        if self.plotted_step != trainer.step:
+            self._plot(trainer)
 
     def _plot(self, trainer) -> None:
         if self.figure is None:
             return
         self.figure.parent.mkdir(parents=True, exist_ok=True)
-        plot_gradients(read_metrics(self.metrics_path), self.figure, title=trainer.config.describe())
+        with self.cadence.drawing(trainer.step):
+            plot_gradients(read_metrics(self.metrics_path), self.figure, title=trainer.config.describe())
+        self.plotted_step = trainer.step

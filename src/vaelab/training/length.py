@@ -6,9 +6,12 @@ paintings are 5 batches an epoch: 50 epochs would stop long before the network h
 and at most MAX_STEPS (Fashion-MNIST's 60,000 images make 23,400 steps of 128 in 50 epochs). A wall-clock
 budget (`training.time`, e.g. 10m) can end the run sooner; it is checked between steps.
 
-Validation (with its checkpoint and figures) runs at epoch ends, every k epochs so that a run has about
-VALIDATIONS of them (every epoch when epochs are long), and after the last step; `training.val_every`
-sets the interval in steps instead.
+Validation (with its checkpoint and, at the cadence of training/figures.py, its figures) runs at epoch ends,
+every k epochs so that a run has about VALIDATIONS of them (every epoch when epochs are long), and after the
+last step; `training.val_every` sets the interval in steps instead. A small folder gets its twenty: 628
+paintings are 5 steps an epoch, validated every 100 steps of a 2,000-step run (not every 5). A large dataset
+gets one a epoch at most, which keeps the validation pass (a tenth of the images, forward only) to a few per
+cent of the training time; `--val-every` gives finer curves.
 """
 
 from __future__ import annotations

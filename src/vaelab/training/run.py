@@ -32,11 +32,14 @@ from vaelab.files import mount_point, no_space, remove_partial_writes
 from vaelab.model import build_model
 from vaelab.model.linear_path import WithLinearPath
 from vaelab.objectives import build_objective, check_objective
+from vaelab.objectives.decoder_variance import LearnedSigmaGaussian, optimal_log_sigma
+from vaelab.objectives.rules import length_warnings
 from vaelab.run_dir import RunDir, load_checkpoint, restoring, truncate_metrics
-from vaelab.training.callbacks import Callback, Checkpointing, MetricLogging, ProgressBar
+from vaelab.training.batches import batch_indices, epoch_order, to_tensor
+from vaelab.training.callbacks import Callback, Checkpointing, GecoWarnings, MetricLogging, ProgressBar
 from vaelab.training.device import check_model_fits, keep_freed_memory, resolve_device
 from vaelab.training.distributed import DataParallel, data_parallel, lost_a_process, outlive_the_launcher
-from vaelab.training.figures import FigureWriter
+from vaelab.training.figures import FigureCadence, FigureWriter
 from vaelab.training.gradient_view import GradientMonitor
 from vaelab.training.length import run_length
 from vaelab.training.lock import LOCK_NAME, run_lock
@@ -75,6 +78,16 @@ def start_at_pca(model: WithLinearPath, images, train_index) -> None:
     flat = np.asarray(images[np.sort(train_index)]).reshape(len(train_index), -1).astype(np.float32) / 255
     baseline = fit_linear_baseline(flat, model.latent_dim)
     model.initialise_from_pca(baseline.mean, baseline.directions, baseline.eigenvalues)
+
+
+@torch.no_grad()
+def start_sigma_at_data(model: torch.nn.Module, likelihood: LearnedSigmaGaussian, x: torch.Tensor) -> float:
+    """sigma-learned without --sigma: log sigma starts at the optimum for the untrained network, the RMS error of
+    its reconstructions (posterior means) of x (B, C, H, W), the first training batch as it is, per channel where
+    sigma is (objectives/decoder_variance.py). Returns the sigma it starts at (the mean over channels)."""
+    log_sigma = optimal_log_sigma(x, model(x, sample=False).reconstruction, per_channel=likelihood.per_channel)
+    likelihood.start_at(log_sigma)
+    return float(log_sigma.exp().mean())
 
 
 def check_run_dir(config: Config, out: Path, resume: bool) -> None:
@@ -217,6 +230,8 @@ def _train(
     if config.model.linear_path:
         start_at_pca(model, data.images, train_index)
     total_steps = run_length(config.training, len(train_index)).steps
+    for note in length_warnings(config, total_steps):  # a cyclical schedule with more cycles than steps raises
+        log.warning(note)
     objective = build_objective(config, image_shape, total_steps=total_steps).to(device)
     if device.type == "cpu":
         keep_freed_memory()  # no page faults on every step's buffers: see its docstring
@@ -230,6 +245,13 @@ def _train(
     if writes and not resuming:  # a new run, or one stopped before its first checkpoint (best.pt: check_run_dir)
         run.metrics_file.unlink(missing_ok=True)
         shutil.rmtree(run.checkpoints, ignore_errors=True)
+    if config.objective.recon == "sigma-learned" and config.objective.sigma is None and not resuming:
+        first = batch_indices(epoch_order(train_index, config.training.seed, 0), 0,
+                              min(config.training.batch_size, len(train_index)))
+        x = to_tensor(data.images, first, device, config.training.channels_last)
+        sigma = start_sigma_at_data(model, objective.likelihood, x)
+        log.info("sigma-learned starts at sigma = %.3g, the RMS error of the untrained network on the first batch",
+                 sigma)
 
     trainer_callbacks = (_callbacks(config, out, callbacks) if writes  # the other processes only average the metrics:
                          else [MetricLogging([], every=config.training.log_every)])
@@ -255,11 +277,15 @@ def _train(
              len(train_index), len(val_index), trainer.total_steps, trainer.length.reason, device,
              "" if augmentation is None else f", training batches augmented ({config.data.augment}: "
              f"{', '.join(sorted(k for k in ('flip', 'crop') if getattr(augmentation, k)))})")
+    length = {"total_steps": trainer.total_steps}
+    if writes:  # status.json: `vaelab runs ls` tells a run that is under way from one that ended
+        run.save_status("running", step=trainer.step, **length)
     try:
         trainer.fit()
     except KeyboardInterrupt as interrupt:
         if not writes:  # under torchrun rank 0 tells it
             raise
+        run.save_status("interrupted", step=trainer.step, **length)
         if isinstance(interrupt, Interrupted) and not interrupt.between_steps:
             log.warning("stopped at once after step %d, which is not saved: continue from the last checkpoint with: "
                         "vaelab train --out %s --resume", trainer.step, out)
@@ -267,6 +293,13 @@ def _train(
             log.warning("interrupted at step %d: checkpoint saved; continue with: vaelab train --out %s --resume",
                         trainer.step, out)
         raise
+    except Exception as error:
+        if writes:
+            run.save_status("failed", step=trainer.step, **length, error=f"{type(error).__name__}: {error}")
+        raise
+    if writes:
+        run.save_status("finished", step=trainer.step, **length, **({"ended": "time budget"} if trainer.out_of_time
+                                                                    else {}))
     result = RunResult(run_dir=out, metrics=trainer.val_metrics or trainer.validate(), steps=trainer.step)
     if writes:
         refresh_report(out)
@@ -281,14 +314,16 @@ def _callbacks(config: Config, out: Path, callbacks: list[Callback]) -> list[Cal
     if tensorboard is not None:
         loggers.append(tensorboard)
     grad_every = config.training.grad_every
+    cadence = FigureCadence()  # the drawing callbacks draw at the same validations, together a tenth of the time
     return [
         MetricLogging(loggers, every=config.training.log_every),
-        *([GradientMonitor(loggers, every=grad_every, run_dir=out, figures=config.training.figures)]
+        *([GradientMonitor(loggers, every=grad_every, run_dir=out, figures=config.training.figures, cadence=cadence)]
           if grad_every else []),
         Checkpointing(run.checkpoints),
-        *([FigureWriter(out)] if config.training.figures else []),
+        *([FigureWriter(out, cadence)] if config.training.figures else []),
         *([TensorBoardFigures(tensorboard, run.figures)] if tensorboard is not None else []),
         *([ProgressBar()] if config.training.progress else []),
+        *([GecoWarnings()] if config.objective.geco_target is not None and config.model.kind == "vae" else []),
         *callbacks,
     ]
 

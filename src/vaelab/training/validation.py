@@ -4,6 +4,10 @@
 the posterior sampled under a fixed seed, so that every pass of a run is comparable with the others and
 an evaluation's record with the one the run logged; a loss-conditional model is scored at the config's
 beta. It runs the model in eval mode and leaves it, and the objective, in the mode they were in.
+
+`step` is the number of steps done, as the records' `step`; the KL weight the pass uses is that of the last
+step taken, beta(step - 1), the weight the model was trained at (a cyclical schedule's beta(T) after the
+run's T steps, steps counting from 0, would be a new cycle's 0, a weight the model never trained at).
 """
 
 from __future__ import annotations
@@ -108,12 +112,13 @@ def validation_sums(model: nn.Module, objective: Objective, images: np.ndarray, 
     served = at_beta(model, config.objective.beta)  # a loss-conditional model at its validation beta
     sums: dict[str, float | torch.Tensor] = {}
     chunk = 2 * batch_size
+    last_step = max(step - 1, 0)  # the step whose KL weight the model was last trained at
     try:
         for start in range(0, len(index), chunk):
             x = to_tensor(images, index[start : start + chunk], device, config.training.channels_last)
             with autocast(config, device):
                 output = served(x, generator=generator)
-                terms = objective(x, output, step)
+                terms = objective(x, output, last_step)
             values = terms.metric_values()
             if fits_one_sigma(objective):  # summed for `with_one_sigma`
                 sse = (x - output.reconstruction.float()).pow(2).sum(dim=(2, 3)).double().mean(dim=0)  # (C,)

@@ -18,7 +18,7 @@ def beta_reading(run: RunSummary) -> dict[str, Any] | None:
     kind = run.config.model.kind
     method = weighting_method(run)
     beta = objective.beta
-    if method == "geco":  # the weight in force is 1 / lambda: the final validation record's beta
+    if method in ("geco", "schedule"):  # the weight in force at the end (GECO's 1 / lambda): the last validation's
         beta = run.final("val").get("beta", beta)
     facts = {"reading": None, "recon": objective.recon, "kind": kind, "beta": beta, "method": method,
              "sigma": run.final("val").get("sigma", math.nan)}

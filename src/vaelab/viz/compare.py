@@ -7,19 +7,13 @@ Used by `vaelab runs ls/compare`, by the demo, and by the reports of a sweep or 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, BinaryIO
-
-import matplotlib
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from vaelab.numbers import format_number
 from vaelab.run_dir import RunSummary
-from vaelab.viz.grid import image_row, show
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-from matplotlib.figure import Figure
-
-from vaelab.viz.saving import save_figure
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 # The numbers that sum a run up, in the order tables show them: (metric name, column header).
 KEY_METRICS = (
@@ -38,6 +32,14 @@ def plot_comparison(runs: list[RunSummary], path: Path | BinaryIO, *,
     lines, validation passes as dots, one colour per run). Below, with `reconstructions` (the inputs and
     (label, images) per run, from vaelab.evaluation.compare): the inputs and each run's reconstructions, one
     row per run."""
+    # matplotlib (and torch, through the image grids) load here, not with the module: `vaelab runs ls` prints
+    # format_table's table without them
+    import matplotlib.pyplot as plt
+
+    from vaelab.viz.colours import run_colours
+    from vaelab.viz.grid import image_row, show
+    from vaelab.viz.saving import save_figure
+
     labelled = []
     if reconstructions is not None:
         inputs, rows = reconstructions
@@ -45,12 +47,13 @@ def plot_comparison(runs: list[RunSummary], path: Path | BinaryIO, *,
     fig = plt.figure(figsize=(10, 3.2 + 0.95 * len(labelled)), layout="constrained")
     top, bottom = fig.subfigures(2, 1, height_ratios=(3.2, 0.95 * len(labelled))) if labelled else (fig, None)
     axes = top.subplots(1, 3)
+    colours = run_colours(str(run.run_dir.resolve()) for run in runs)  # the colour rule of every page
     for ax, key, title in zip(axes, ("recon", "kl", "elbo"), ("recon term (as trained)", "KL (nats / image)",
                                                                   "-ELBO, beta = 1 (nats / image)")):
         sign = -1 if key == "elbo" else 1
         magnitudes = []
-        for i, run in enumerate(runs):
-            colour = f"C{i % 10}"
+        for run in runs:
+            colour = colours[str(run.run_dir.resolve())]
             for split, style in (("train", "-"), ("val", "o")):
                 steps, series = run.series(split, key)
                 magnitudes += [sign * v for v in series]
@@ -71,18 +74,20 @@ def plot_comparison(runs: list[RunSummary], path: Path | BinaryIO, *,
     return save_figure(fig, path)
 
 
-def format_table(runs: list[RunSummary], names: list[str] | None = None) -> str:
-    """One line per run: name (default: the folder's), description, steps and the final validation
-    numbers of KEY_METRICS."""
+def format_table(runs: list[RunSummary], names: list[str] | None = None, statuses: list[str] | None = None) -> str:
+    """One line per run: name (default: the folder's), description, steps (and, given, the training's status:
+    running, finished, interrupted, failed) and the final validation numbers of KEY_METRICS."""
     names = names or [run.name for run in runs]
     name_width = max(len("run"), *(len(name) for name in names))
     describe_width = max(len("config"), *(len(run.config.describe()) for run in runs))
     header = [f"{'run':<{name_width}}", f"{'config':<{describe_width}}", f"{'steps':>6}"]
+    header += [f"{'status':<11}"] if statuses else []
     header += [f"{label:>{max(10, len(label))}}" for _, label in KEY_METRICS]
     lines = ["  ".join(header)]
-    for name, run in zip(names, runs):
+    for index, (name, run) in enumerate(zip(names, runs)):
         final = run.final("val")
         cells = [f"{name:<{name_width}}", f"{run.config.describe():<{describe_width}}", f"{run.steps:>6}"]
+        cells += [f"{statuses[index]:<11}"] if statuses else []
         cells += [f"{format_number(final.get(key)):>{max(10, len(label))}}" for key, label in KEY_METRICS]
         lines.append("  ".join(cells))
     return "\n".join(lines)

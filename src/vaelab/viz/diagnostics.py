@@ -14,8 +14,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
-from vaelab.viz.figures import KL_COLOUR
+from vaelab.viz.colours import distinct_styles
+from vaelab.viz.figures import KL_COLOUR, WIDTH, wrapped
 from vaelab.viz.grid import image_row, show
 from vaelab.viz.saving import save_figure
 
@@ -63,7 +66,7 @@ def plot_gradients(rows: list[dict[str, Any]], path: Path, title: str = "") -> F
     norms.set_yscale("log")
     norms.set_ylabel("gradient norm")
     _legend(norms, ncol=2)
-    norms.set_title(title or "gradients of the two loss terms")
+    norms.set_title(wrapped(title or "gradients of the two loss terms", 8, 12))
     ratio.axhline(1, color="0.5", lw=0.8)
     ratio.set_yscale("log")
     ratio.set_ylabel("|grad beta KL| / |grad recon|\n(solid: gradient; dashed: Adam)")
@@ -88,29 +91,32 @@ def plot_kl_per_dim(kl: np.ndarray | None, variance: np.ndarray, threshold: floa
                     title: str = "") -> Figure:
     """Bars per latent dimension, sorted: the KL (VAE) and Var_x E[z_j|x], active dimensions in colour.
 
-    For the autoencoder (kl=None) only the variance of the codes is drawn.
+    For the autoencoder (kl=None) only the variance of the codes is drawn. The figure is the report column's
+    width whatever the latent size, so that its text is shown at its own size: with many dimensions the bars
+    get thinner and only some of them are labelled, never the font smaller.
     """
     order = np.argsort(-(kl if kl is not None else variance))
     active = variance[order] > threshold
     colours = [KL_COLOUR if a else INACTIVE_COLOUR for a in active]
     panels = 2 if kl is not None else 1
-    width = min(max(6.0, 0.22 * len(order) + 2), 16)
-    fig, axes = plt.subplots(panels, 1, figsize=(width, 2.6 * panels + 0.6), sharex=True)
+    fig, axes = plt.subplots(panels, 1, figsize=(WIDTH, 2.6 * panels + 0.9), sharex=True, layout="constrained")
     axes = np.atleast_1d(axes)
     x = np.arange(len(order))
     if kl is not None:
-        axes[0].bar(x, kl[order], color=colours)
-        axes[0].set_ylabel("KL per dimension\n(nats / image)")
-    axes[-1].bar(x, variance[order], color=colours)
-    axes[-1].axhline(threshold, color="k", lw=0.8, ls="--", label=f"active above {threshold:g} (Burda et al. 2016)")
+        axes[0].bar(x, kl[order], color=colours, width=0.85)
+        axes[0].set_ylabel("KL per dimension\n(nats / image)", fontsize=9)
+    axes[-1].bar(x, variance[order], color=colours, width=0.85)
+    axes[-1].axhline(threshold, color="k", lw=0.8, ls="--")
     axes[-1].set_yscale("log")
-    axes[-1].set_ylabel("Var_x E[z_j | x]")
-    axes[-1].legend(fontsize=8, loc="upper right")
-    step = max(1, len(order) // 32)
-    axes[-1].set_xticks(x[::step], [str(d) for d in order[::step]], fontsize=7)
-    axes[-1].set_xlabel("latent dimension (sorted)")
-    axes[0].set_title(title or f"{int(active.sum())} of {len(order)} dimensions active", fontsize=10)
-    fig.tight_layout()
+    axes[-1].set_ylabel("Var_x E[z_j | x]", fontsize=9)
+    step = max(1, math.ceil(len(order) / 24))  # at most 24 labels: 9-point digits fit the width
+    axes[-1].set_xticks(x[::step], [str(d) for d in order[::step]], fontsize=8)
+    axes[-1].set_xlim(-0.7, len(order) - 0.3)
+    axes[-1].set_xlabel("latent dimension (sorted; the label is its index)", fontsize=9)
+    legend = [Patch(color=KL_COLOUR, label="active"), Patch(color=INACTIVE_COLOUR, label="inactive"),
+              Line2D([], [], color="k", lw=0.8, ls="--", label=f"active above {threshold:g} (Burda et al. 2016)")]
+    fig.legend(handles=legend, loc="outside lower center", ncol=3, fontsize=8, frameon=False)
+    fig.suptitle(wrapped(title or f"{int(active.sum())} of {len(order)} dimensions active", WIDTH, 10), fontsize=10)
     return save_figure(fig, path)
 
 
@@ -128,7 +134,8 @@ def plot_interpolations(inputs: np.ndarray, paths: np.ndarray, ratios: np.ndarra
         gap = np.ones((first.shape[0], max(2, first.shape[1] // 3), first.shape[2]), dtype=first.dtype)
         show(ax, np.concatenate([first, gap, middle, gap, last], axis=1))
         ax.set_ylabel(f"{ratio:.2f}", rotation=0, ha="right", va="center", fontsize=9)
-    axes[0].set_title(title or "input | decoded linear interpolation of the posterior means | input", fontsize=10)
+    axes[0].set_title(wrapped(title or "input | decoded linear interpolation of the posterior means | input",
+                              fig.get_figwidth(), 10), fontsize=10)
     axes[-1].set_xlabel("row label: decoded path length / end-to-end distance (1 = straight)", fontsize=8)
     fig.tight_layout()
     return save_figure(fig, path)
@@ -148,7 +155,8 @@ def plot_traversals(images: np.ndarray, dims: list[int], values: np.ndarray, kl:
         label = f"z{dim}" + (f"\nKL {kl[dim]:.2f}" if kl is not None else "")
         label += f"\n[{span[0]:.1f}, {span[-1]:.1f}]"
         ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
-    axes[0].set_title(title or "latent traversals of the most informative dimensions", fontsize=10)
+    axes[0].set_title(wrapped(title or "latent traversals of the most informative dimensions", fig.get_figwidth(), 10),
+                      fontsize=10)
     fig.tight_layout()
     return save_figure(fig, path)
 
@@ -157,26 +165,23 @@ def plot_latent_map(points: np.ndarray, labels: np.ndarray | None, classes: list
                     explained: np.ndarray, path: Path, title: str = "") -> Figure:
     """The posterior means projected on their first two principal components, coloured by label if any.
 
-    points: (N, 2); explained: the share of the variance each component explains, (2,).
+    points: (N, 2); explained: the share of the variance each component explains, (2,). Every class gets a
+    style of its own (colours.distinct_styles: a colour, and past ten classes a marker too) and a line in the
+    legend, which sits beside the map, never on it.
     """
-    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    fig, ax = plt.subplots(figsize=(WIDTH, 5.6), layout="constrained")
     if labels is None:
         ax.scatter(points[:, 0], points[:, 1], s=6, alpha=0.6, color="tab:blue")
     else:
         present = np.unique(labels)
-        cmap = plt.get_cmap("tab10" if len(present) <= 10 else "tab20" if len(present) <= 20 else "viridis")
-        for i, label in enumerate(present):
+        for (colour, marker), label in zip(distinct_styles(len(present)), present):
             chosen = labels == label
             name = classes[label] if classes is not None and label < len(classes) else str(label)
-            colour = cmap(i % cmap.N) if len(present) <= 20 else cmap(i / max(1, len(present) - 1))
-            ax.scatter(points[chosen, 0], points[chosen, 1], s=6, alpha=0.7, color=colour, label=name)
-        if len(present) <= 20:
-            ax.legend(fontsize=7, markerscale=2, loc="best")
-        else:  # too many for a legend: say what the colours are
-            ax.text(0.01, 0.99, f"colour: one per class ({len(present)} classes)", transform=ax.transAxes,
-                    fontsize=8, va="top")
+            ax.scatter(points[chosen, 0], points[chosen, 1], s=10, alpha=0.75, color=colour, marker=marker,
+                       label=name, gid=f"class/{name}")
+        fig.legend(fontsize=7, markerscale=1.5, loc="outside right upper", ncol=1 + (len(present) - 1) // 16,
+                   title=f"{len(present)} classes", title_fontsize=8)
     ax.set_xlabel(f"PC 1 ({100 * explained[0]:.0f}% of the variance)")
     ax.set_ylabel(f"PC 2 ({100 * explained[1]:.0f}% of the variance)")
-    ax.set_title(title or "posterior means, first two principal components", fontsize=10)
-    fig.tight_layout()
+    ax.set_title(wrapped(title or "posterior means, first two principal components", WIDTH * 0.6, 10), fontsize=10)
     return save_figure(fig, path)

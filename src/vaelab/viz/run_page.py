@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from vaelab.diagnostics.aggregate import negative_mmd_note
 from vaelab.diagnostics.gradients import GROUPS, regime
 from vaelab.numbers import format_number
 from vaelab.run_dir import RunSummary, read_run
@@ -18,6 +19,7 @@ from vaelab.viz.beta_reading import beta_reading
 from vaelab.viz.compare import KEY_METRICS
 from vaelab.viz.html import REPORT, Figure, Section, Table, embed_png, is_number, render
 from vaelab.viz.linear_baseline import BASELINE, verdict
+from vaelab.viz.method_notes import method_warnings, sigma_start, trained_objective, weighting_phrase
 
 SECTIONS = {
     "run": "The run",
@@ -37,9 +39,11 @@ SECTIONS = {
 }
 
 CAPTIONS = {
-    "losses.png": "Top: the reconstruction term (blue, left axis) and the KL (red, right axis), each on its own "
-                  "scale; lines are training averages, dots validation passes. Bottom: the loss that was minimised "
-                  "against the beta = 1 negative ELBO.",
+    "losses.png": "Each quantity on its own axis; lines are training averages, dots validation passes. Top: the "
+                  "reconstruction term and the KL. Middle: the loss that was minimised and the beta = 1 negative "
+                  "ELBO. Bottom: the KL weight in force, beta(t) (under GECO 1 / lambda, with lambda on the right), "
+                  "and the decoder sigma beside the RMS error sqrt(MSE), the sigma that would fit the "
+                  "reconstructions best.",
     "reconstructions.png": "Validation images (top row) and their reconstructions through the posterior mean; below "
                            "them, where the run drew them, training images and theirs: a network that reconstructs "
                            "these much better than the validation images is memorising.",
@@ -134,6 +138,8 @@ def run_context(run: RunSummary) -> dict[str, Any]:
         for key, label, note in spec:
             if key in evaluation and (is_number(evaluation[key]) or evaluation[key] is None):
                 reason = evaluation.get("not_applicable", {}).get(key) or evaluation.get("caveats", {}).get(key)
+                if key == "aggregate_posterior_mmd":
+                    reason = reason or negative_mmd_note(evaluation[key])
                 found.append((label, _with_uncertainty(evaluation, key), reason or note))
                 used.update({key, f"{key}_se", f"{key}_ci"})
         return found
@@ -162,7 +168,9 @@ def run_context(run: RunSummary) -> dict[str, Any]:
         "likelihood": rows(LIKELIHOOD),
         "linear": rows(BASELINE),
         "verdict": verdict(evaluation),
-        "warnings": _warnings(run),
+        "warnings": _warnings(run) + method_warnings(run),
+        "trained": trained_objective(run),
+        "sigma_start": sigma_start(run),
     }
     context["other_numbers"] = [(key, value) for key, value in evaluation.items()
                                 if key not in used and key not in EVALUATION_FACTS and is_number(value)]
@@ -194,15 +202,7 @@ def _settings(run: RunSummary) -> list[tuple[str, str]]:
     size = f"{data.image_size}x{data.image_size}" if data.image_size else "the source's default size"
     channels = {None: "channels as in the source", 1: "grey", 3: "RGB"}[data.channels]
     limit = f", first {data.limit} images" if data.limit else ""
-    weighting = f"beta = {objective.beta:g}"
-    if objective.beta_schedule != "constant":
-        weighting += f", schedule {objective.beta_schedule} from {objective.beta_start:g}"
-    if objective.free_bits > 0:
-        weighting += f", free bits {objective.free_bits:g} nats ({objective.free_bits_mode})"
-    if objective.capacity is not None:
-        weighting += f", capacity to {objective.capacity:g} nats over {objective.capacity_steps} steps"
-    if objective.geco_target is not None:
-        weighting += f", GECO with target {objective.geco_target:g} ({objective.geco_units})"
+    weighting = weighting_phrase(run)
     epochs = training.epochs or 10
     planned = f"{training.steps} steps" if training.steps else f"{epochs} epoch{'s' if epochs != 1 else ''}"
     return [

@@ -26,10 +26,12 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from vaelab.numbers import format_value
+from vaelab.viz.colours import MARKERS, distinct_colours
+from vaelab.viz.figures import wrapped
 from vaelab.viz.saving import save_figure
 
 Row = dict[str, Any]
-MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+LEGEND_COLUMNS = 3  # the rate-distortion legend's, in its rows above the plot
 SQUARED_ERROR = ("sse", "mse-mean")
 
 
@@ -117,10 +119,15 @@ def plot_rate_distortion(rows: Sequence[Row], path: Path, *, group_keys: Sequenc
         _iso_elbo_lines(ax, shown, elbo_offset(shown, recon))
     ax.set_xlabel("rate R = KL[q(z|x) || N(0, I)]  (nats / image)")
     ax.set_ylabel(f"distortion D  ({_distortion_unit(recon)})")
-    ax.set_title(title or "rate against distortion, one point per run")
-    if ax.get_legend_handles_labels()[1]:
-        ax.legend(fontsize=8, loc="best")
-    _caption(fig, _rate_distortion_caption(recon) + _left_out_note(left_out, "rate or distortion"))
+    entries = len(ax.get_legend_handles_labels()[1])
+    rows_of_legend = math.ceil(entries / LEGEND_COLUMNS)
+    if entries:  # above the plot, off the points and the iso-ELBO labels
+        ax.legend(fontsize=8, loc="lower left", bbox_to_anchor=(0, 1.01), ncol=min(entries, LEGEND_COLUMNS),
+                  borderaxespad=0, frameon=False)
+    heading = wrapped(title or "rate against distortion, one point per run", 7.5, 12)
+    ax.set_title(heading, pad=8 + 15 * rows_of_legend)
+    _caption(fig, _rate_distortion_caption(recon) + _left_out_note(left_out, "rate or distortion"),
+             top=0.93 - 0.03 * rows_of_legend - 0.03 * heading.count("\n"))
     return save_figure(fig, path)
 
 
@@ -145,13 +152,14 @@ def plot_metrics_vs_beta(rows: Sequence[Row], path: Path, *, group_keys: Sequenc
     fig, axes = plt.subplots(len(panels), 2 if with_zero else 1, figsize=(9, 9), sharey="row", squeeze=False,
                              gridspec_kw={"width_ratios": (1, 7)} if with_zero else None)
     labelled = groups(rows, group_keys)
+    colours = distinct_colours(len(labelled))
     for panel, (series, ylabel, panel_axes) in enumerate(zip(panels, ylabels, axes)):
         main = panel_axes[-1]
         notes = []
         for key, style, name in series:
             left_out = []
             for index, (label, members) in enumerate(labelled):
-                colour, marker = f"C{index % 10}", MARKERS[index % len(MARKERS)]
+                colour, marker = colours[index], MARKERS[index % len(MARKERS)]
                 fill = "white" if style == "--" else colour
                 measured = [row for row in members if finite(row.get(key))]
                 positive = [row for row in measured if finite(row.get("beta")) and row["beta"] > 0]
@@ -160,11 +168,12 @@ def plot_metrics_vs_beta(rows: Sequence[Row], path: Path, *, group_keys: Sequenc
                 legend = f"{label}, {name}" if len(labelled) > 1 and len(series) > 1 else (
                     label if len(labelled) > 1 else name)
                 main.plot([row["beta"] for row in positive], [row[key] for row in positive], style, marker=marker,
-                          color=colour, mfc=fill, label=legend)
+                          color=colour, mfc=fill, label=legend, gid=f"{key}/{label}")
                 if with_zero:
-                    panel_axes[0].plot([0] * len(zero), [row[key] for row in zero], marker, color=colour, mfc=fill)
-            if left_out:
-                notes.append(_left_out_note(left_out, key).strip())
+                    panel_axes[0].plot([0] * len(zero), [row[key] for row in zero], marker, color=colour, mfc=fill,
+                                       gid=f"{key}/{label}")
+            if left_out:  # named by the series, since another series of the panel may show these runs
+                notes.append(_left_out_note(left_out, name if len(series) > 1 else key).strip())
         main.set_xscale("log")
         panel_axes[0].set_ylabel(ylabel)
         values = [row[key] for row in rows for key, _, _ in series if finite(row.get(key))]
@@ -185,7 +194,8 @@ def plot_metrics_vs_beta(rows: Sequence[Row], path: Path, *, group_keys: Sequenc
                 zero_axis.set_title("β = 0", fontsize=9)
     for ax in axes[-1]:
         ax.set_xlabel("β")
-    fig.suptitle(title or "final validation metrics against β (log axis; β = 0 on its own at the left)", fontsize=11)
+    fig.suptitle(wrapped(title or "final validation metrics against β (log axis; β = 0 on its own at the left)", 9, 11),
+                 fontsize=11)
     fig.tight_layout()
     return save_figure(fig, path)
 
@@ -218,7 +228,13 @@ def _iso_elbo_lines(ax, rows: Sequence[Row], offset: float | None) -> None:
         if start >= stop:
             continue
         ax.plot([start, stop], [level - start, level - stop], "--", color="0.7", lw=0.9, zorder=0)
-        middle = (start + stop) / 2
+        # the label goes on the part of the line inside a box 12% (x) and 5% (y) inside the edges, where a
+        # label of its size fits whole; a line that only cuts a corner is left unlabelled
+        low = max(start, x0 + 0.12 * (x1 - x0), level - (y1 - 0.05 * (y1 - y0)))
+        high = min(stop, x1 - 0.12 * (x1 - x0), level - (y0 + 0.05 * (y1 - y0)))
+        if low > high:
+            continue
+        middle = (low + high) / 2
         text = f"ELBO = {-(level + offset):.5g}" if offset is not None else f"R + D = {level:.5g}"
         ax.text(middle, level - middle, text, fontsize=7, color="0.45", ha="center", va="center", zorder=0,
                 bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5})
@@ -248,7 +264,7 @@ def _left_out_note(names: Sequence[str], what: str) -> str:
     return f" Not shown ({what} missing or not finite): {listed}."
 
 
-def _caption(fig, text: str) -> None:
+def _caption(fig, text: str, top: float = 0.94) -> None:
     lines = textwrap.wrap(text, 130)
-    fig.subplots_adjust(bottom=0.1 + 0.025 * len(lines), top=0.94, left=0.1, right=0.98)
+    fig.subplots_adjust(bottom=0.1 + 0.025 * len(lines), top=top, left=0.1, right=0.98)
     fig.text(0.02, 0.015, "\n".join(lines), fontsize=8, va="bottom", ha="left", color="0.25")
