@@ -13,12 +13,12 @@ from factories import tiny_config
 
 
 def first_batch_rms(config, per_channel=False):
-    """The RMS error of the untrained network (the seed's) on the first training batch, computed here anew."""
+    """The RMS error of the untrained network (the seed's, its linear path at PCA) on the first training batch, computed here anew."""
     data = load_images(config.data)
     train_index, _ = split_indices(len(data.images), config.data.val_fraction, config.data.split_seed)
     index = batch_indices(epoch_order(train_index, config.training.seed, 0), 0, config.training.batch_size)
     x = to_tensor(data.images, index, torch.device("cpu"), config.training.channels_last)
-    model = training_network(config, tuple(data.images.shape[1:]), torch.device("cpu"))
+    model = training_network(config, data.images, train_index, torch.device("cpu"))
     with torch.no_grad():
         squared = (x - model(x, sample=False).reconstruction).pow(2)
     return squared.mean(dim=(0, 2, 3)).sqrt() if per_channel else squared.mean().sqrt()

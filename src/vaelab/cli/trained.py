@@ -15,7 +15,8 @@ def add_trained_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--beta", type=float, metavar="B",
                         help="a loss-conditional run (trained with --beta-range) at this beta of its range "
                              "(default: the beta it was validated at, objective.beta)")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto",
+                        help="auto (default: cuda, else mps, else cpu), cpu, cuda or mps")
 
 
 def load_trained(args: argparse.Namespace):

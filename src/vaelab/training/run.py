@@ -61,11 +61,15 @@ class RunResult:
     steps: int
 
 
-def training_network(config: Config, image_shape: tuple[int, int, int], device: torch.device) -> torch.nn.Module:
-    """The network of `config`, initialised from training.seed, on `device`, in the memory layout and
-    (torch.compile) form the run trains it in."""
+def training_network(config: Config, images: np.ndarray, train_index: np.ndarray, device: torch.device
+                     ) -> torch.nn.Module:
+    """The network of `config` as its training starts: initialised from training.seed, its linear path (if any)
+    at the PCA of the training images, on `device`, in the memory layout and (torch.compile) form the run trains
+    it in."""
     torch.manual_seed(config.training.seed)
-    model = build_model(config, image_shape).to(device)
+    model = build_model(config, tuple(images.shape[1:])).to(device)
+    if config.model.linear_path:
+        start_at_pca(model, images, train_index)
     if config.training.channels_last:
         model = model.to(memory_format=torch.channels_last)
     if config.training.compile:
@@ -226,9 +230,7 @@ def _train(
     image_shape = tuple(data.images.shape[1:])
     check_model_fits(_parameter_count(config, image_shape), device, ema=config.training.ema)
 
-    model = training_network(config, image_shape, device)
-    if config.model.linear_path:
-        start_at_pca(model, data.images, train_index)
+    model = training_network(config, data.images, train_index, device)
     total_steps = run_length(config.training, len(train_index)).steps
     for note in length_warnings(config, total_steps):  # a cyclical schedule with more cycles than steps raises
         log.warning(note)
