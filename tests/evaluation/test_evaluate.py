@@ -20,14 +20,16 @@ from vaelab.training.run import train
 from factories import tiny_config
 
 
-def small_run(path, kind="vae", beta=1.0, recon="sse", steps=20):
+def small_run(path, kind="vae", beta=1.0, recon="sse", steps=20, **more):
     train(tiny_config(steps, data__limit=300, model__kind=kind, model__width=4, objective__beta=beta,
-                      objective__recon=recon), path)
+                      objective__recon=recon, **more), path)
     return path
 
 
 def test_a_collapsed_posterior_is_warned_about_in_the_log_and_in_eval_json(tmp_path, caplog):
-    run = small_run(tmp_path / "collapsed", beta=200.0)  # a KL weight this large switches every unit off
+    # a KL weight this large switches every unit off within 20 steps of a network started at zero codes (no linear
+    # path: that one starts at PCA's codes, every unit active)
+    run = small_run(tmp_path / "collapsed", beta=200.0, model__linear_path=False)
     with caplog.at_level(logging.WARNING, logger="vaelab"):
         result = evaluate_run(run, iw_samples=8, write_figures=False)
     assert result["active_units"] == 0

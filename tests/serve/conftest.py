@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import selectors
 import subprocess
@@ -41,13 +42,19 @@ def run_explore(run: Path, *flags: str):
     process = subprocess.Popen([sys.executable, "-m", "vaelab", "explore", str(run), "--port", "0", "--device", "cpu",
                                 *flags], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
+        # read the descriptor itself: a buffered readline may take both printed lines at once, and select would
+        # then wait on a pipe that has nothing more to say
+        stdout = process.stdout.fileno()
         selector = selectors.DefaultSelector()
-        selector.register(process.stdout, selectors.EVENT_READ)
+        selector.register(stdout, selectors.EVENT_READ)
         deadline, printed = time.monotonic() + START_SECONDS, ""
         while "open http" not in printed:
-            if process.poll() is not None or time.monotonic() > deadline or not selector.select(deadline - time.monotonic()):
-                raise AssertionError(f"vaelab explore did not start: {printed}{process.stderr.read() if process.poll() is not None else ''}")
-            printed += process.stdout.readline()
+            left = deadline - time.monotonic()
+            chunk = os.read(stdout, 4096) if process.poll() is None and left > 0 and selector.select(left) else b""
+            if not chunk:
+                ended = process.stderr.read() if process.poll() is not None else ""
+                raise AssertionError(f"vaelab explore did not start: {printed}{ended}")
+            printed += chunk.decode()
         url = re.search(r"open (http://\S+)", printed)[1]
         yield Server(process, url, int(re.search(r":(\d+)/", url)[1]))
     finally:
