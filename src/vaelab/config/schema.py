@@ -30,6 +30,8 @@ RECON_WORDS = {
 RECONS = tuple(RECON_WORDS)
 LR_SCHEDULES = ("constant", "cosine")
 ARCHITECTURES = ("resnet", "plain")
+PRIORS = ("normal", "vamp", "gmm")  # model.prior (model/prior.py)
+METHODS = ("elbo", "iwae", "tcvae", "infovae")  # objective.method: the KL term's form (docs/kl-weighting.md)
 ACTIVATIONS = ("silu", "relu")
 # What a resumed run may change: its length, the display, and how its steps are executed (threads, device,
 # torch.compile, the divergence limit), none of which changes what is trained.
@@ -86,6 +88,9 @@ class ModelConfig:
     linear_path: bool = False  # a linear map beside the network, started at the training split's PCA
     activation: str = "silu"  # silu | relu
     film_width: int = 64  # hidden units of the MLP that turns log beta into FiLM parameters (objective.beta_range)
+    prior: str = "normal"  # normal: N(0, I) | vamp: VampPrior | gmm: a mixture fitted to the training codes (prior.py)
+    prior_components: int | None = None  # K: vamp's pseudo-inputs (None: 50), gmm's components (None: 10)
+    prior_covariance: str | None = None  # gmm: full | diag covariances of its components (None: full)
 
     def validate(self) -> None:
         if self.kind not in ("vae", "ae"):
@@ -109,6 +114,9 @@ class ModelConfig:
             raise UsageError(f"model.{plain_only[0]} shapes the residual network: drop it, or use --arch resnet")
         if self.film_width < 1:
             raise UsageError(f"model.film_width={self.film_width} must be at least 1: e.g. --set model.film_width=64")
+        if self.prior not in PRIORS:
+            raise UsageError(f"model.prior={self.prior!r} is unknown: use {', '.join(PRIORS)} "
+                             "(e.g. --set model.prior=vamp)")
 
 
 @dataclass
@@ -140,6 +148,27 @@ class ObjectiveConfig:
     geco_lambda_init: float = 1.0
     geco_lambda_min: float = 1e-3
     geco_lambda_max: float = 1e4
+    method: str = "elbo"  # elbo | iwae | tcvae | infovae: how the KL term is formed (iwae.py, tcvae.py, infovae.py)
+    iwae_samples: int | None = None  # iwae: K importance samples per image (None: 5)
+    tc_alpha: float | None = None  # tcvae: weight of the index-code MI (None: 1), times beta
+    tc_beta: float | None = None  # tcvae: weight of the total correlation (None: 1), times beta
+    tc_gamma: float | None = None  # tcvae: weight of the dimension-wise KL (None: 1), times beta
+    tc_sampling: str | None = None  # tcvae: mws (minibatch-weighted) | mss (minibatch-stratified) (None: mws)
+    info_alpha: float | None = None  # infovae: alpha of Zhao et al. (None: 1, the MMD-VAE: no per-code KL)
+    info_lambda: float | None = None  # infovae: lambda of Zhao et al. (None: 1); the MMD's weight is alpha + lambda - 1
+
+    def iwae_k(self) -> int:
+        """K of objective.method=iwae: iwae_samples, default 5 (Burda et al. 2016 train with K = 5 and 50)."""
+        return 5 if self.iwae_samples is None else self.iwae_samples
+
+    def tc_weights(self) -> tuple[float, float, float]:
+        """(alpha, beta, gamma) of objective.method=tcvae, each 1 unless set: the plain KL split in three."""
+        return tuple(1.0 if value is None else value for value in (self.tc_alpha, self.tc_beta, self.tc_gamma))
+
+    def info_weights(self) -> tuple[float, float]:
+        """(alpha, lambda) of objective.method=infovae, default (1, 1): the MMD alone, with weight 1."""
+        return (1.0 if self.info_alpha is None else self.info_alpha,
+                1.0 if self.info_lambda is None else self.info_lambda)
 
     def describe_kl(self) -> str:
         """The KL term as it enters the loss, in words: "0.1 x KL", "KL under GECO (MSE <= 0.01)", ..."""
@@ -155,6 +184,14 @@ class ObjectiveConfig:
         if self.beta_range is not None:
             low, high = self.beta_range
             schedule = f" (loss-conditional: one model for every beta in [{low:g}, {high:g}])"
+        if self.method == "iwae":
+            schedule += f", IWAE with K = {self.iwae_k()}"
+        elif self.method == "tcvae":
+            alpha, tc, gamma = self.tc_weights()
+            kl = f"({alpha:g} MI + {tc:g} TC + {gamma:g} DWKL, {self.tc_sampling or 'mws'})"
+        elif self.method == "infovae":
+            alpha, lam = self.info_weights()
+            kl = f"({1 - alpha:g} KL + {alpha + lam - 1:g} MMD)"
         return f"{beta}{kl}{schedule}"
 
     def validate(self) -> None:
@@ -165,6 +202,9 @@ class ObjectiveConfig:
             raise UsageError(f"objective.beta={self.beta} must be >= 0: e.g. --beta 1 or --beta 0.1")
         if not self.sigma > 0:
             raise UsageError(f"objective.sigma={self.sigma} must be > 0: e.g. --sigma 0.1")
+        if self.method not in METHODS:
+            raise UsageError(f"objective.method={self.method!r} is unknown: use {', '.join(METHODS)} "
+                             "(e.g. --set objective.method=iwae)")
 
 
 @dataclass
@@ -278,8 +318,10 @@ class Config:
         """The run in words, e.g. "VAE, latent 128, summed squared error + 0.1 x KL"."""
         recon = RECON_WORDS[self.objective.recon]
         if self.model.kind == "ae":
-            return f"AE, latent {self.model.latent_dim}, {recon} (no KL term)"
-        return f"VAE, latent {self.model.latent_dim}, {recon} + {self.objective.describe_kl()}"
+            fitted = ", mixture prior fitted after training" if self.model.prior == "gmm" else ""
+            return f"AE, latent {self.model.latent_dim}, {recon} (no KL term){fitted}"
+        prior = {"vamp": ", VampPrior", "gmm": ", mixture prior fitted after training"}.get(self.model.prior, "")
+        return f"VAE, latent {self.model.latent_dim}, {recon} + {self.objective.describe_kl()}{prior}"
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Config:

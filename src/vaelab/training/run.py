@@ -34,6 +34,7 @@ from vaelab.training.figures import FigureWriter
 from vaelab.training.gradient_view import GradientMonitor
 from vaelab.training.length import run_length
 from vaelab.training.lock import LOCK_NAME, run_lock
+from vaelab.training.prior_fit import PriorFitting, check_components, start_pseudo_inputs
 from vaelab.training.loggers import JsonlLogger, Logger
 from vaelab.training.stop import Interrupted
 from vaelab.training.tensorboard import TensorBoardFigures, TensorBoardLogger
@@ -131,8 +132,12 @@ def _train(
     model = training_network(config, image_shape, device)
     if config.model.linear_path:
         start_at_pca(model, data.images, train_index)
+    if config.model.prior == "vamp":
+        start_pseudo_inputs(model.prior, data.images, train_index, config.training.seed)
+    if config.model.prior == "gmm":
+        check_components("gmm", len(model.prior.mean), len(train_index))
     total_steps = run_length(config.training, len(train_index)).steps
-    objective = build_objective(config, image_shape, total_steps=total_steps).to(device)
+    objective = build_objective(config, image_shape, total_steps=total_steps, train_images=len(train_index)).to(device)
     if device.type == "cpu":
         keep_freed_memory()  # no page faults on every step's buffers: see its docstring
     run = RunDir(out)
@@ -188,6 +193,7 @@ def _callbacks(config: Config, out: Path, callbacks: list[Callback]) -> list[Cal
         loggers.append(tensorboard)
     grad_every = config.training.grad_every
     return [
+        *([PriorFitting()] if config.model.prior == "gmm" else []),  # before the checkpoints and figures carry it
         MetricLogging(loggers, every=config.training.log_every),
         *([GradientMonitor(loggers, every=grad_every, run_dir=out, figures=config.training.figures)]
           if grad_every else []),

@@ -131,8 +131,9 @@ class Trainer:
         noise = self.noise if self.parallel is None else self.parallel.noise(
             self.noise, seed=self.config.training.seed, step=self.step)
         with self.autocast():
-            output = self.network(x, generator=noise, beta=self.objective.sample_beta(len(x), noise))
-            terms = self.objective(x, output, self.step)
+            output = self.network(x, generator=noise, beta=self.objective.sample_beta(len(x), noise),
+                                  samples=self.objective.samples)
+            terms = self.objective(x, output, self.step, generator=noise)
         self.optimizer.zero_grad(set_to_none=True)
         terms.loss.backward()
         if self.parallel is not None:
