@@ -68,7 +68,8 @@ def test_the_bound_rises_with_k_on_a_fixed_model():
 @pytest.mark.parametrize("recon, beta, sigma2", [("sse", 0.3, 0.15), ("mse-mean", 0.01, 0.01 * D / 2),
                                                  ("bernoulli", 1.0, None)])
 def test_the_loss_is_beta_times_minus_iwae_of_the_implied_decoder(recon, beta, sigma2):
-    # sse: -l_k / beta = log w_k + D (log sigma + 1/2 log 2 pi), so loss + beta IWAE_K = -beta D (log sigma + 1/2 log 2 pi)
+    # sse: -l_k / beta = log w_k + D (log sigma + 1/2 log 2 pi), so
+    # loss + beta IWAE_K = -beta D (log sigma + 1/2 log 2 pi); Bernoulli at beta = 1: loss = -IWAE_K
     model, x = model_and_images()
     method = objective(recon=recon, beta=beta, method="iwae", iwae_samples=8)
     terms = method(x, model(x, generator=torch.Generator().manual_seed(4), samples=8), 0)

@@ -47,7 +47,7 @@ def test_unit_weights_recover_the_plain_elbo_objective(sampling):
     model = ConvVAE(image_size=8, channels=1, latent_dim=3, width=4)
     x = torch.rand(6, *SHAPE, generator=torch.Generator().manual_seed(1))
     output = model(x, generator=torch.Generator().manual_seed(2))
-    config = dict(recon="sse", beta=0.3)
+    config = {"recon": "sse", "beta": 0.3}
     tcvae = Objective(ObjectiveConfig(**config, method="tcvae", tc_sampling=sampling), image_shape=SHAPE,
                       dataset_size=50)
     plain = Objective(ObjectiveConfig(**config), image_shape=SHAPE)

@@ -25,7 +25,6 @@ from vaelab.model import ConvVAE
 from vaelab.model.posterior import DiagonalGaussian
 from vaelab.model.prior import GaussianMixture, StandardNormal
 from vaelab.objectives.decoder_variance import optimal_sigma as decoder_optimal_sigma
-from vaelab.objectives.iwae import iwae_bound
 from vaelab.objectives.likelihood import Likelihood, gaussian_nll_from_sse, squared_error
 
 PIXEL_LEVELS = 256  # 8-bit data: values k / 255 for k = 0..255

@@ -32,7 +32,8 @@ DENSITY_NAMES = ("kl", "kl_se", "kl_per_dim", "index_code_mi", "total_correlatio
                  "aggregate_kl_p_q", "aggregate_kl_p_q_ci")
 NOT_FACTORISED = "the run's prior (model.prior) is a mixture, which does not factorise over the latent dimensions"
 # (eval.json name, AggregateKL field) of the prior-hole estimates against N(0, I) and against the run's own prior
-AGGREGATE_KL = {"normal": (("aggregate_kl_q_p", "q_p"), ("aggregate_kl_q_p_loo", "q_p_loo"), ("aggregate_kl_p_q", "p_q")),
+AGGREGATE_KL = {"normal": (("aggregate_kl_q_p", "q_p"), ("aggregate_kl_q_p_loo", "q_p_loo"),
+                           ("aggregate_kl_p_q", "p_q")),
                 "own": (("aggregate_kl_q_prior", "q_p"), ("aggregate_kl_q_prior_loo", "q_p_loo"),
                         ("aggregate_kl_prior_q", "p_q"))}
 

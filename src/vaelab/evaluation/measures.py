@@ -20,6 +20,7 @@ from vaelab.diagnostics.reconstruction import reconstruction_quality
 from vaelab.evaluation.latent_measures import NO_DENSITY
 from vaelab.model.prior import GaussianMixture, StandardNormal
 from vaelab.objectives import Objective
+from vaelab.objectives.iwae import iwae_bound
 from vaelab.objectives.likelihood import Likelihood
 
 __all__ = ["NO_DENSITY", "fitted_sigma", "interpolation_smoothness", "likelihood_metrics", "quality_metrics"]
@@ -83,12 +84,12 @@ def likelihood_metrics(model: nn.Module, objective: Objective, config: Config, x
         # The run re-fits sigma to every batch; a density needs one sigma: its rule over these images.
         sigma = likelihood_module.optimal_sigma(samples.squared_error, pixels)
         own = samples.log_weights(likelihood_module.gaussian_log_likelihood(samples.squared_error, sigma, pixels))
-    iwae, iwae_optimal = likelihood_module.iwae_bound(own, iw_samples), likelihood_module.iwae_bound(optimal,
+    iwae, iwae_optimal = iwae_bound(own, iw_samples), iwae_bound(optimal,
                                                                                                      iw_samples)
     values = {
-        "elbo": likelihood_module.iwae_bound(own, 1), "iwae": iwae,
+        "elbo": iwae_bound(own, 1), "iwae": iwae,
         "bits_per_dim": likelihood_module.bits_per_dim(iwae, pixels),
-        "elbo_optimal_sigma": likelihood_module.iwae_bound(optimal, 1), "iwae_optimal_sigma": iwae_optimal,
+        "elbo_optimal_sigma": iwae_bound(optimal, 1), "iwae_optimal_sigma": iwae_optimal,
         "bits_per_dim_optimal_sigma": likelihood_module.bits_per_dim(iwae_optimal, pixels),
     }
     if prior is not None and not prior.standard:

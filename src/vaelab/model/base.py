@@ -62,8 +62,10 @@ class LatentModel(nn.Module):
         super().__init__()
         self.prior = NormalPrior()  # build.py's attach_prior sets another
 
+    @torch.no_grad()
     def prior_density(self) -> StandardNormal | GaussianMixture | None:
-        """The p(z) this model generates from (prior.py); None for a mixture not fitted yet."""
+        """The p(z) this model generates from (prior.py), for sampling and diagnostics (no gradient); None for a
+        mixture not fitted yet."""
         return self.prior.density(self)
 
     @property

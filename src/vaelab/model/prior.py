@@ -168,7 +168,7 @@ class VampPrior(nn.Module):
         """(1/K) sum_k q(z | u_k), with the model's encoder: differentiable in the encoder and the pseudo-inputs."""
         posterior = model.encode(self.pseudo_inputs())
         if not isinstance(posterior, DiagonalGaussian):
-            raise ValueError("the VampPrior needs a Gaussian posterior (a VAE)")
+            raise TypeError("the VampPrior needs a Gaussian posterior (a VAE)")
         log_weights = torch.full((self.components,), -math.log(self.components), device=posterior.mean.device)
         return GaussianMixture(log_weights, posterior.mean, logvar=posterior.logvar)
 

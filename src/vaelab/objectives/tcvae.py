@@ -47,7 +47,8 @@ SAMPLINGS = ("mws", "mss")
 def check_config(config: Config) -> None:
     """The three weights and the estimator, and a factorised prior."""
     objective = config.objective
-    given = [name for name in ("tc_alpha", "tc_beta", "tc_gamma", "tc_sampling") if getattr(objective, name) is not None]
+    names = ("tc_alpha", "tc_beta", "tc_gamma", "tc_sampling")
+    given = [name for name in names if getattr(objective, name) is not None]
     if given and objective.method != "tcvae":
         raise UsageError(f"objective.{given[0]} belongs to beta-TCVAE: drop it, or add --set objective.method=tcvae")
     for name, value in zip(("tc_alpha", "tc_beta", "tc_gamma"), objective.tc_weights()):

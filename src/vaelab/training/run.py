@@ -34,8 +34,8 @@ from vaelab.training.figures import FigureWriter
 from vaelab.training.gradient_view import GradientMonitor
 from vaelab.training.length import run_length
 from vaelab.training.lock import LOCK_NAME, run_lock
-from vaelab.training.prior_fit import PriorFitting, check_components, start_pseudo_inputs
 from vaelab.training.loggers import JsonlLogger, Logger
+from vaelab.training.prior_fit import PriorFitting, check_components, start_pseudo_inputs
 from vaelab.training.stop import Interrupted
 from vaelab.training.tensorboard import TensorBoardFigures, TensorBoardLogger
 from vaelab.training.trainer import Trainer

@@ -90,8 +90,8 @@ AGGREGATE = (
 LATENT = (
     ("active_units", "active units", "dimensions with Var_x E[z|x] > 0.01 (Burda et al. 2016)"),
     ("latent_dim", "latent dimensions", "all there are"),
-    ("kl", "KL", "nats / image, KL[q(z|x) || p(z)]: for N(0, I) the sum over dimensions of the bars above, for "
-                 "another prior a Monte Carlo mean (kl_estimator in eval.json)"),
+    ("kl", "KL", ("nats / image, KL[q(z|x) || p(z)]: for N(0, I) the sum over dimensions of the bars above, for "
+                  "another prior a Monte Carlo mean (kl_estimator in eval.json)")),
     ("linear_vae_dims", "directions a linear VAE keeps at this beta",
      ("the training images' principal directions with variance above sigma^2 in force (Lucas et al. 2019): "
      "compare with the dimensions of the bars above that carry KL")),
