@@ -9,9 +9,8 @@ from vaelab.run_dir import load_checkpoint
 from vaelab.run_dir.model import load_network
 from vaelab.training.prior_fit import fit_mixture
 from vaelab.training.run import train
-from vaelab.training.trainer import Trainer
 
-from factories import tiny_config
+from factories import tiny_config, train_interrupted
 
 KINDS = {
     "vamp": {"model__prior": "vamp", "model__prior_components": 6, "objective__method": "infovae",
@@ -24,19 +23,8 @@ KINDS = {
 def test_an_interrupted_run_with_its_own_prior_resumes_exactly(tmp_path, monkeypatch, kind):
     config = tiny_config(12, training__log_every=3, training__val_every=4, **KINDS[kind])
     full = train(config, tmp_path / "full")
-    original = Trainer.training_step
-    calls = {"n": 0}
-
-    def interrupted(self, x):
-        calls["n"] += 1
-        if calls["n"] == 7:
-            raise KeyboardInterrupt
-        return original(self, x)
-
-    monkeypatch.setattr(Trainer, "training_step", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        train(config, tmp_path / "run")
-    monkeypatch.setattr(Trainer, "training_step", original)
+    train_interrupted(config, tmp_path / "run", monkeypatch, at_call=7)
+    assert load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["step"] == 6
     assert train(config, tmp_path / "run", resume=True).metrics == full.metrics
     a = load_checkpoint(tmp_path / "full" / "checkpoints" / "last.pt")
     b = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")
