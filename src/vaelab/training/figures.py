@@ -5,6 +5,7 @@ of N(0, I)'s."""
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import torch
@@ -18,6 +19,7 @@ from vaelab.viz.figures import plot_losses, plot_reconstructions, plot_samples
 
 N_RECONSTRUCTIONS = 10
 N_SAMPLES = 32
+TITLE_CHARACTERS = 80  # a line of the samples' title at its font size, across 8 images
 PRIOR_WORDS = {"vamp": "the VampPrior", "gmm": "the fitted mixture"}
 
 
@@ -42,7 +44,8 @@ def draw_model_figures(model: nn.Module, x: torch.Tensor, directory: Path, title
     for name, density in names.items():
         z = density.sample(N_SAMPLES, torch.Generator(device=x.device).manual_seed(0))
         which = "N(0, I)" if density.standard else PRIOR_WORDS[model.hparams["prior"]]
-        plot_samples(torch.sigmoid(model.decode(z)), directory / name, title=f"decodes of z ~ {which} — {title}")
+        lines = [f"decodes of z ~ {which}", *textwrap.wrap(title, TITLE_CHARACTERS)]  # the grid is 8 images wide
+        plot_samples(torch.sigmoid(model.decode(z)), directory / name, title="\n".join(lines))
     model.train(was_training)
     return ["reconstructions.png", *names]
 
