@@ -1,5 +1,5 @@
 """`evaluate_run` on runs with a prior of their own: the bounds and the KL under that prior (the KL by Monte Carlo,
-checked against an independent estimate), the prior holes against both priors, and a mixture not fitted refused."""
+checked against an independent estimate), the prior holes against both priors, and a mixture fitted to other weights refused."""
 
 import math
 
@@ -49,13 +49,13 @@ def test_a_vamp_run_is_evaluated_under_its_prior_beside_n01(tmp_path):
     assert math.isfinite(result["iwae"]) and result["iwae"] >= result["elbo"] - 4 * result["elbo_se"]
 
 
-def test_a_gmm_run_is_evaluated_under_the_fitted_mixture_and_an_unfitted_one_is_refused(tmp_path):
+def test_a_gmm_run_is_evaluated_under_the_fitted_mixture_and_a_stale_one_is_refused(tmp_path):
     run = prior_run(tmp_path / "gmm", "gmm")
     result = evaluate_run(run, iw_samples=8, write_figures=False)
     assert result["prior"] == "gmm" and result["kl_estimator"] == monte_carlo(8)
     assert math.isfinite(result["kl"]) and math.isfinite(result["elbo"])
     state = load_checkpoint(run / "checkpoints" / "last.pt")
-    state["ema"]["model"]["prior.fitted"] = torch.tensor(False)
+    state["ema"]["model"]["prior.fitted_step"] = torch.tensor(state["step"] - 5)  # a mixture of other weights
     save_checkpoint(state, run / "checkpoints" / "last.pt")
-    with pytest.raises(UsageError, match="is not fitted yet"):
+    with pytest.raises(UsageError, match="is not fitted to its weights"):
         evaluate_run(run, iw_samples=8, checkpoint="last", write_figures=False)

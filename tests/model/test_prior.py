@@ -89,7 +89,7 @@ def test_fitted_mixture_is_none_until_fitted_then_the_mixture_set():
     model.prior = FittedMixturePrior(2, 2, "diag")
     assert model.prior_density() is None
     model.prior.set_mixture(torch.tensor([0.5, 0.5]), torch.tensor([[0.0, 0.0], [3.0, 0.0]]),
-                            torch.tensor([[1.0, 1.0], [4.0, 1.0]]))
+                            torch.tensor([[1.0, 1.0], [4.0, 1.0]]), step=0)
     density = model.prior_density()
     z = torch.tensor([[1.0, -1.0]])
     by_hand = math.log(0.5 * math.exp(-1.0) / (2 * math.pi) + 0.5 * math.exp(-0.5 * (4 / 4 + 1)) / (2 * math.pi * 2))

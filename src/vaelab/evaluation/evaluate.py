@@ -84,9 +84,10 @@ def evaluate_run(
         write_validation_record(out.metrics_file, loaded, torch_device)
     model = at_beta(loaded.network, config.objective.beta)
     prior = model.prior_density()
-    if prior is None:
-        raise UsageError(f"the mixture prior of {run.path}'s {checkpoint}.pt is not fitted yet (it is fitted at every "
-                         "validation): evaluate best.pt, or resume the run (vaelab train --out RUN --resume)")
+    if config.model.prior == "gmm" and int(loaded.network.prior.fitted_step) != state["step"]:
+        raise UsageError(f"the mixture prior in {run.path}'s {checkpoint}.pt is not fitted to its weights (step "
+                         f"{state['step']}): the mixture is fitted when a run ends, so finish it first "
+                         f"(vaelab train --out {run.path} --resume)")
     image_shape = loaded.image_shape
     images = evaluation_data(config, data, image_shape, max_images, seed, torch_device)
     generator = torch.Generator(device=torch_device).manual_seed(seed)

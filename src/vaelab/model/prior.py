@@ -16,7 +16,8 @@ every prior's state goes into the checkpoints. A prior answers two questions abo
     gmm     ex-post density estimation (Ghosh et al. 2020, "From variational to deterministic autoencoders",
             sec. 4): the run trains with N(0, I), and a mixture of K Gaussians with full (or diagonal)
             covariances, fitted by EM (scikit-learn's GaussianMixture) to the codes of training images
-            (training/prior_fit.py), is the prior it generates from. Until it is fitted, `density` is None.
+            (training/prior_fit.py) at the end of the run, is the prior it generates from. Until it is fitted,
+            `density` is None; `fitted_step` says which weights' codes it was fitted to.
 """
 
 from __future__ import annotations
@@ -178,7 +179,8 @@ class VampPrior(nn.Module):
 
 class FittedMixturePrior(nn.Module):
     """A Gaussian mixture fitted after training to the codes of training images (module docstring: gmm). Its
-    parameters are buffers, in every checkpoint; `fitted` is 0 until `set_mixture` is called."""
+    parameters are buffers, in every checkpoint; `fitted_step`, the training step of the weights whose codes it
+    was fitted to, is -1 until `set_mixture` is called."""
 
     kind = "gmm"
 
@@ -190,25 +192,26 @@ class FittedMixturePrior(nn.Module):
         spread = torch.eye(latent_dim).repeat(components, 1, 1) if covariance == "full" else torch.zeros(
             components, latent_dim)
         self.register_buffer("scale_tril" if covariance == "full" else "logvar", spread)
-        self.register_buffer("fitted", torch.tensor(False))
+        self.register_buffer("fitted_step", torch.tensor(-1))
 
     @torch.no_grad()
-    def set_mixture(self, weights: torch.Tensor, means: torch.Tensor, covariances: torch.Tensor) -> None:
-        """The mixture: weights (K,), means (K, Z), covariances (K, Z, Z) (full) or variances (K, Z) (diag)."""
+    def set_mixture(self, weights: torch.Tensor, means: torch.Tensor, covariances: torch.Tensor, step: int) -> None:
+        """The mixture: weights (K,), means (K, Z), covariances (K, Z, Z) (full) or variances (K, Z) (diag), fitted
+        to the codes of the weights of training step `step`."""
         self.log_weights.copy_(weights.log())
         self.mean.copy_(means)
         if self.covariance == "full":
             self.scale_tril.copy_(torch.linalg.cholesky(covariances.double()).to(self.scale_tril.dtype))
         else:
             self.logvar.copy_(covariances.log())
-        self.fitted.fill_(True)
+        self.fitted_step.fill_(step)
 
     def trained_density(self, model: nn.Module) -> StandardNormal:
         """N(0, I): the mixture is fitted after training, to the codes the run learned under N(0, I)."""
         return StandardNormal(model.latent_dim, _device(model))
 
     def density(self, model: nn.Module) -> GaussianMixture | None:
-        if not bool(self.fitted):
+        if int(self.fitted_step) < 0:
             return None
         spread = {"scale_tril": self.scale_tril} if self.covariance == "full" else {"logvar": self.logvar}
         return GaussianMixture(self.log_weights, self.mean, **spread)

@@ -193,7 +193,7 @@ def _callbacks(config: Config, out: Path, callbacks: list[Callback]) -> list[Cal
         loggers.append(tensorboard)
     grad_every = config.training.grad_every
     return [
-        *([PriorFitting()] if config.model.prior == "gmm" else []),  # before the checkpoints and figures carry it
+        *([PriorFitting(run.checkpoints)] if config.model.prior == "gmm" else []),  # before the checkpoints, figures
         MetricLogging(loggers, every=config.training.log_every),
         *([GradientMonitor(loggers, every=grad_every, run_dir=out, figures=config.training.figures)]
           if grad_every else []),
