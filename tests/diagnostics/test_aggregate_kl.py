@@ -109,3 +109,21 @@ def test_the_decomposition_is_capped_at_log_n_and_flagged_when_the_kl_exceeds_it
     assert low <= result.total_correlation <= high and result.samples == 4
     overlapping = elbo_decomposition(prior_population(200, 2, 2, variance=0.5), generator=torch.Generator())
     assert overlapping.informative
+
+
+def test_both_directions_against_a_prior_of_the_runs_own():
+    # identical posteriors N(0, I): q(z) = N(0, I) exactly, and against the prior N(m, I) both KLs are |m|^2 / 2
+    from vaelab.model.prior import GaussianMixture
+
+    shift = torch.tensor([1.0, -0.5, 0.0])
+    prior = GaussianMixture(torch.zeros(1), shift[None], logvar=torch.zeros(1, 3))
+    encodings = Encodings(torch.zeros(400, 3), torch.zeros(400, 3))
+    result = aggregate_kl(encodings, generator=torch.Generator().manual_seed(0), prior=prior, bootstrap=50)
+    expected = float(shift.pow(2).sum() / 2)  # 0.625
+    # the per-code terms z.m - |m|^2 / 2 have sd |m| = 1.1 over 800 codes
+    se = float(shift.norm()) / math.sqrt(800)
+    for value in (result.q_p, result.q_p_loo, result.p_q):
+        assert value == pytest.approx(expected, abs=4 * se)
+    assert result.p_q_ci[0] < expected < result.p_q_ci[1]
+    unshifted = aggregate_kl(encodings, generator=torch.Generator().manual_seed(0), bootstrap=0)
+    assert abs(unshifted.q_p) < 1e-9 and abs(unshifted.p_q) < 1e-9  # against N(0, I) itself: exactly 0

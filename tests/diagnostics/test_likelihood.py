@@ -12,12 +12,12 @@ from vaelab.diagnostics.likelihood import (
     bits_per_dim,
     gaussian_log_likelihood,
     importance_samples,
-    iwae_bound,
     optimal_sigma,
 )
 from vaelab.model import ConvVAE
 from vaelab.model.posterior import DiagonalGaussian
 from vaelab.objectives import Likelihood, Objective, gaussian_nll
+from vaelab.objectives.iwae import iwae_bound
 
 A, S = 1.5, 0.5  # p(z) = N(0, 1), p(x|z) = N(A z, S^2): p(x) = N(0, A^2 + S^2), p(z|x) = N(c x, v)
 C, V = A / (A**2 + S**2), S**2 / (A**2 + S**2)

@@ -77,11 +77,16 @@ def summary(results: dict, directory: Path) -> str:
         f"  ELBO {number('elbo')}  IWAE_{k} {number('iwae')} nats  ({number('bits_per_dim')} bits/dim)",
         (f"  sigma {number('sigma_optimal')} fitted on {results.get('sigma_fit_images', 0)} training images: "
          f"ELBO {number('elbo_optimal_sigma')}  IWAE_{k} {number('iwae_optimal_sigma')} nats"),
-        f"  KL {number('kl')} nats  active units {results['active_units']}/{results['latent_dim']}",
-        (f"  aggregate posterior on {results['aggregate_images']} images: KL(q||p) {number('aggregate_kl_q_p')} "
+        (f"  KL {number('kl')} nats ({results.get('kl_estimator', 'closed form')})  "
+         f"active units {results['active_units']}/{results['latent_dim']}"),
+        (f"  aggregate posterior on {results['aggregate_images']} images against N(0, I): KL(q||p) "
+         f"{number('aggregate_kl_q_p')} "
          f"(leave-one-out {number('aggregate_kl_q_p_loo')}), KL(p||q) {number('aggregate_kl_p_q')}, "
          f"moment-matched {number('aggregate_posterior_kl')}, MMD {number('aggregate_posterior_mmd')}"),
         *([f"  MMD {note}"] if (note := negative_mmd_note(results.get("aggregate_posterior_mmd"))) else []),
+        *([(f"  against the run's own prior ({results['prior']}): KL(q||p) {number('aggregate_kl_q_prior')} "
+            f"(leave-one-out {number('aggregate_kl_q_prior_loo')}), KL(p||q) {number('aggregate_kl_prior_q')}")]
+          if "aggregate_kl_q_prior" in results else []),
         (f"  MSE {number('mse')}  PSNR {number('psnr', ' dB')}  SSIM {number('ssim')}  "
          f"smoothness {number('smoothness')}"),
         *[f"  warning: {warning}" for warning in results["warnings"]],

@@ -36,6 +36,8 @@ RECONS = tuple(RECON_WORDS)
 EXTRA_RECONS = ("ms-ssim", "watson-dft", "focal-frequency")  # the losses objective.recon_extra may add
 LR_SCHEDULES = ("constant", "cosine")
 ARCHITECTURES = ("resnet", "plain")
+PRIORS = ("normal", "vamp", "gmm")  # model.prior (model/prior.py)
+METHODS = ("elbo", "iwae", "tcvae", "infovae")  # objective.method: the KL term's form (docs/kl-weighting.md)
 ACTIVATIONS = ("silu", "relu")
 # What a resumed run may change: its length, the display, and how its steps are executed (threads, device,
 # torch.compile, the divergence limit), none of which changes what is trained.
@@ -103,6 +105,9 @@ class ModelConfig:
     linear_path: bool = True  # a linear map beside the network, started at the training split's PCA (linear_path.py)
     activation: str = "silu"  # silu | relu
     film_width: int = 64  # hidden units of the MLP that turns log beta into FiLM parameters (objective.beta_range)
+    prior: str = "normal"  # normal: N(0, I) | vamp: VampPrior | gmm: a mixture fitted to the training codes (prior.py)
+    prior_components: int | None = None  # K: vamp's pseudo-inputs (None: 50), gmm's components (None: 10)
+    prior_covariance: str | None = None  # gmm: full | diag covariances of its components (None: full)
 
     def validate(self) -> None:
         if self.kind not in ("vae", "ae"):
@@ -126,6 +131,9 @@ class ModelConfig:
             raise UsageError(f"model.{plain_only[0]} shapes the residual network: drop it, or use --arch resnet")
         if self.film_width < 1:
             raise UsageError(f"model.film_width={self.film_width} must be at least 1: e.g. --set model.film_width=64")
+        if self.prior not in PRIORS:
+            raise UsageError(f"model.prior={self.prior!r} is unknown: use {', '.join(PRIORS)} "
+                             "(e.g. --set model.prior=vamp)")
 
 
 @dataclass
@@ -164,6 +172,14 @@ class ObjectiveConfig:
     gan_weight: float = 0.0  # PatchGAN adversarial term (objectives/adversarial.py): its weight; 0 switches it off
     gan_start: int = 0  # the step from which the adversarial term and the discriminator train
     gan_layers: int = 3  # the discriminator's stride-2 convolutions (3: 70 x 70 patches, as in pix2pix and LDM)
+    method: str = "elbo"  # elbo | iwae | tcvae | infovae: how the KL term is formed (iwae.py, tcvae.py, infovae.py)
+    iwae_samples: int | None = None  # iwae: K importance samples per image (None: 5)
+    tc_alpha: float | None = None  # tcvae: weight of the index-code MI (None: 1), times beta
+    tc_beta: float | None = None  # tcvae: weight of the total correlation (None: 1), times beta
+    tc_gamma: float | None = None  # tcvae: weight of the dimension-wise KL (None: 1), times beta
+    tc_sampling: str | None = None  # tcvae: mws (minibatch-weighted) | mss (minibatch-stratified) (None: mws)
+    info_alpha: float | None = None  # infovae: alpha of Zhao et al. (None: 1, the MMD-VAE: no per-code KL)
+    info_lambda: float | None = None  # infovae: lambda of Zhao et al. (None: 1); the MMD's weight is alpha + lambda - 1
 
     def describe_recon(self) -> str:
         """The reconstruction term in words: "summed absolute error (a Laplace NLL) + 0.5 x MS-SSIM loss"."""
@@ -173,6 +189,19 @@ class ObjectiveConfig:
         if self.gan_weight > 0:
             words += f" + {self.gan_weight:g} x adaptive PatchGAN term from step {self.gan_start}"
         return words
+
+    def iwae_k(self) -> int:
+        """K of objective.method=iwae: iwae_samples, default 5 (Burda et al. 2016 train with K = 5 and 50)."""
+        return 5 if self.iwae_samples is None else self.iwae_samples
+
+    def tc_weights(self) -> tuple[float, float, float]:
+        """(alpha, beta, gamma) of objective.method=tcvae, each 1 unless set: the plain KL split in three."""
+        return tuple(1.0 if value is None else value for value in (self.tc_alpha, self.tc_beta, self.tc_gamma))
+
+    def info_weights(self) -> tuple[float, float]:
+        """(alpha, lambda) of objective.method=infovae, default (1, 1): the MMD alone, with weight 1."""
+        return (1.0 if self.info_alpha is None else self.info_alpha,
+                1.0 if self.info_lambda is None else self.info_lambda)
 
     def describe_kl(self) -> str:
         """The KL term as it enters the loss, in words: "0.1 x KL", "KL under GECO (MSE <= 0.01)", ..."""
@@ -188,6 +217,14 @@ class ObjectiveConfig:
         if self.beta_range is not None:
             low, high = self.beta_range
             schedule = f" (loss-conditional: one model for every beta in [{low:g}, {high:g}])"
+        if self.method == "iwae":
+            schedule += f", IWAE with K = {self.iwae_k()}"
+        elif self.method == "tcvae":
+            alpha, tc, gamma = self.tc_weights()
+            kl = f"({alpha:g} MI + {tc:g} TC + {gamma:g} DWKL, {self.tc_sampling or 'mws'})"
+        elif self.method == "infovae":
+            alpha, lam = self.info_weights()
+            kl = f"({1 - alpha:g} KL + {alpha + lam - 1:g} MMD)"
         return f"{beta}{kl}{schedule}"
 
     def validate(self) -> None:
@@ -213,6 +250,9 @@ class ObjectiveConfig:
         if self.gan_layers < 1:
             raise UsageError(f"objective.gan_layers={self.gan_layers} must be at least 1: e.g. "
                              "--set objective.gan_layers=3")
+        if self.method not in METHODS:
+            raise UsageError(f"objective.method={self.method!r} is unknown: use {', '.join(METHODS)} "
+                             "(e.g. --set objective.method=iwae)")
 
 
 @dataclass
@@ -327,8 +367,10 @@ class Config:
         """The run in words, e.g. "VAE, latent 128, summed squared error + 0.1 x KL"."""
         recon = self.objective.describe_recon()
         if self.model.kind == "ae":
-            return f"AE, latent {self.model.latent_dim}, {recon} (no KL term)"
-        return f"VAE, latent {self.model.latent_dim}, {recon} + {self.objective.describe_kl()}"
+            fitted = ", mixture prior fitted after training" if self.model.prior == "gmm" else ""
+            return f"AE, latent {self.model.latent_dim}, {recon} (no KL term){fitted}"
+        prior = {"vamp": ", VampPrior", "gmm": ", mixture prior fitted after training"}.get(self.model.prior, "")
+        return f"VAE, latent {self.model.latent_dim}, {recon} + {self.objective.describe_kl()}{prior}"
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Config:

@@ -30,6 +30,7 @@ from vaelab.diagnostics.aggregate_kl import BOOTSTRAP
 from vaelab.diagnostics.intervals import mean_and_interval, percentile_interval
 from vaelab.diagnostics.latent import Encodings
 from vaelab.model.posterior import log_normal
+from vaelab.objectives.mmd import imq_kernel, mmd_squared
 
 MOMENT_IMAGES_PER_DIM = 10  # the moment-matched KL needs N >= 10 Z: its bias ~ Z (Z + 1) / (4 N) is then < Z / 40
 
@@ -88,22 +89,13 @@ def imq_bandwidth(latent_dim: int) -> float:
 
 
 def mmd_imq(samples_q: torch.Tensor, samples_p: torch.Tensor, bandwidth: float) -> float:
-    """Unbiased estimate of MMD^2 between two samples (n, Z) and (m, Z) (Gretton et al. 2012, eq. 3).
+    """Unbiased estimate of MMD^2 between two samples (n, Z) and (m, Z) (objectives/mmd.py), float64.
 
     Kernel: inverse multiquadric k(a, b) = C / (C + |a - b|^2), C = `bandwidth`; its heavy tails keep
     it sensitive to codes far from the prior's bulk (Tolstikhin et al. 2018). Near 0 when q(z) = p(z);
     the unbiased estimate can be slightly negative.
     """
-    a, b = samples_q.double(), samples_p.double()
-    n, m = len(a), len(b)
-
-    def kernel(u, v):
-        return bandwidth / (bandwidth + torch.cdist(u, v).pow(2))
-
-    within_q = (kernel(a, a).sum() - n) / (n * (n - 1))  # the diagonal holds k(a, a) = 1
-    within_p = (kernel(b, b).sum() - m) / (m * (m - 1))
-    across = kernel(a, b).mean()
-    return float(within_q + within_p - 2 * across)
+    return float(mmd_squared(samples_q.double(), samples_p.double(), imq_kernel, bandwidth))
 
 
 def negative_mmd_note(value: float | None) -> str | None:
@@ -121,7 +113,7 @@ def mmd_interval(samples_q: torch.Tensor, samples_p: torch.Tensor, bandwidth: fl
     """95% bootstrap percentile interval of `mmd_imq`: both samples resampled, pairs of one sample with itself
     (drawn twice) left out as the unbiased estimate leaves out the diagonal."""
     a, b = samples_q.double(), samples_p.double()
-    kernels = [bandwidth / (bandwidth + torch.cdist(u, v).pow(2)) for u, v in ((a, a), (b, b), (a, b))]
+    kernels = [imq_kernel(u, v, bandwidth) for u, v in ((a, a), (b, b), (a, b))]
     rng = np.random.default_rng(seed)
     values = []
     for _ in range(resamples):

@@ -1,5 +1,6 @@
-"""Monte Carlo KL between the aggregate posterior q(z) and the prior p(z) = N(0, I), in both directions, with
-their finite-N bias stated, bootstrap intervals, and the rule that withholds them where N images cannot say.
+"""Monte Carlo KL between the aggregate posterior q(z) and the prior p(z), in both directions, with their finite-N
+bias stated, bootstrap intervals, and the rule that withholds them where N images cannot say. p(z) is N(0, I) or
+the run's own prior (model/prior.py: the VampPrior, the fitted mixture), which needs only a log density and draws.
 
 The aggregate posterior of the data is q(z) = E_x q(z|x); from N images it is estimated by the mixture of
 their N posteriors, q_N(z) = (1/N) sum_n q(z|x_n). With S codes z ~ q(z|x_n) per image and as many codes
@@ -45,7 +46,7 @@ import torch
 
 from vaelab.diagnostics.intervals import percentile_interval
 from vaelab.diagnostics.latent import Encodings
-from vaelab.model.posterior import log_normal
+from vaelab.model.prior import GaussianMixture, StandardNormal
 
 BOOTSTRAP = 200  # resamples of the bootstrap over images
 ESS_MIN = 10.0  # the median effective number of mixture components below which a direction is withheld
@@ -70,19 +71,10 @@ class AggregateKL:
     withheld: dict[str, str] = field(default_factory=dict)
 
 
-def log_densities(codes: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor,
-                  chunk_elements: int = 2**22) -> torch.Tensor:
-    """log q(z_i | x_m) for every code z_i (M, Z) and posterior m of (N, Z), summed over dimensions. (M, N)"""
-    out = codes.new_empty(len(codes), len(mean))
-    chunk = max(1, chunk_elements // mean.numel())
-    for start in range(0, len(codes), chunk):
-        out[start : start + chunk] = log_normal(codes[start : start + chunk, None, :], mean, logvar).sum(dim=2)
-    return out
-
-
-def log_prior(codes: torch.Tensor) -> torch.Tensor:
-    """log N(z; 0, I) per code. (M, Z) -> (M,)"""
-    return -0.5 * (codes.pow(2) + math.log(2 * math.pi)).sum(dim=1)
+def log_densities(codes: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """log q(z_i | x_m) for every code z_i (M, Z) and posterior m of (N, Z), summed over dimensions: the components'
+    log densities of the mixture of the N posteriors. (M, N)"""
+    return GaussianMixture(mean.new_zeros(len(mean)), mean, logvar=logvar).component_log_prob(codes)
 
 
 def effective_components(log_weights: torch.Tensor) -> torch.Tensor:
@@ -93,19 +85,21 @@ def effective_components(log_weights: torch.Tensor) -> torch.Tensor:
 
 
 def aggregate_kl(encodings: Encodings, *, samples_per_image: int = SAMPLES_PER_IMAGE, bootstrap: int = BOOTSTRAP,
-                 generator: torch.Generator | None = None, seed: int = 0) -> AggregateKL:
-    """The three estimates of the module docstring for the N posteriors of `encodings` (a VAE's), float64."""
+                 generator: torch.Generator | None = None, seed: int = 0,
+                 prior: StandardNormal | GaussianMixture | None = None) -> AggregateKL:
+    """The three estimates of the module docstring for the N posteriors of `encodings` (a VAE's), float64, against
+    `prior` (None: N(0, I))."""
     mean, logvar = encodings.mean.double(), encodings.logvar.double()  # (N, Z)
     n, s = len(mean), samples_per_image
+    prior = StandardNormal(mean.shape[1], mean.device) if prior is None else prior
     eps = torch.randn((s, *mean.shape), generator=generator, device=mean.device, dtype=encodings.mean.dtype).double()
     codes_q = (mean + torch.exp(0.5 * logvar) * eps).reshape(-1, mean.shape[1])  # (S N, Z); row i from i % N
-    codes_p = torch.randn(codes_q.shape, generator=generator, device=mean.device,
-                          dtype=encodings.mean.dtype).double()
+    codes_p = prior.sample(len(codes_q), generator).double()  # (S N, Z)
     owner = torch.arange(n, device=mean.device).repeat(s)  # (S N,)
     own = torch.zeros(s * n, n, dtype=torch.bool, device=mean.device)
     own[torch.arange(s * n), owner] = True
     l_q, l_p = log_densities(codes_q, mean, logvar), log_densities(codes_p, mean, logvar)  # (S N, N) each
-    prior_q, prior_p = log_prior(codes_q), log_prior(codes_p)
+    prior_q, prior_p = prior.log_prob(codes_q), prior.log_prob(codes_p)
     others = l_q.masked_fill(own, -math.inf)
 
     ess_q = float(effective_components(others).median()) if n > 1 else math.nan

@@ -147,7 +147,7 @@ def term_gradients(model: ConvVAE | AtBeta, objective: Objective, x: torch.Tenso
     was_training = objective.training
     objective.eval()
     try:
-        terms = objective(x, model(x, generator=generator), step)
+        terms = objective(x, model(x, generator=generator, samples=objective.samples), step, generator=generator)
     finally:
         objective.train(was_training)
     recon = terms.recon.mean()

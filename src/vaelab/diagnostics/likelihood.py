@@ -8,9 +8,10 @@ For an image x and z_1..z_K ~ q(z|x), the log importance weights are
     IWAE_K = logsumexp_k log w_k - log K  <=  log p(x)         (Burda, Grosse & Salakhutdinov 2016, eq. 8)
 
 Both are in nats per image. `importance_samples` encodes each image once and decodes its K samples
-in large batches; `iwae_bound` turns the weights into the bound for any k <= K by averaging over
-disjoint blocks of k samples, so that ELBO = IWAE_1 <= IWAE_k <= IWAE_K holds for every image when
-k divides K (each step is Jensen's inequality on the block means), not only in expectation.
+in large batches; `iwae_bound` (objectives/iwae.py, the formula's one home) turns the weights into the bound for
+any k <= K by averaging over disjoint blocks of k samples.
+
+The prior is the model's own (model/prior.py): N(0, I), the VampPrior or the fitted mixture.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import torch
 
 from vaelab.model import ConvVAE
 from vaelab.model.posterior import DiagonalGaussian
+from vaelab.model.prior import GaussianMixture, StandardNormal
 from vaelab.objectives.decoder_variance import optimal_sigma as decoder_optimal_sigma
 from vaelab.objectives.likelihood import Likelihood, gaussian_nll_from_sse, squared_error
 
@@ -50,8 +52,10 @@ class ImportanceSamples:
 def importance_samples(
     model: ConvVAE, likelihood: Likelihood, x: torch.Tensor, *, samples: int,
     generator: torch.Generator | None = None, decode_batch: int = 500,
+    prior: StandardNormal | GaussianMixture | None = None,
 ) -> ImportanceSamples:
-    """K = `samples` draws z ~ q(z|x) for each image of x (B, C, H, W), and their terms (K, B).
+    """K = `samples` draws z ~ q(z|x) for each image of x (B, C, H, W), and their terms (K, B), under `prior`
+    (None: N(0, I)).
 
     Each image is encoded once; the K * B codes are decoded about `decode_batch` at a time (several
     images with all their samples, or one image in chunks of samples when K is large), so the work
@@ -59,8 +63,7 @@ def importance_samples(
     allocated once: small tensors kept from every step would fragment the heap between the large
     decoder buffers and grow the process by megabytes per step.
     """
-    latent_dim = model.latent_dim
-    prior = DiagonalGaussian(x.new_zeros(latent_dim), x.new_zeros(latent_dim))  # N(0, I)
+    prior = StandardNormal(model.latent_dim, x.device) if prior is None else prior
     result = ImportanceSamples(*(x.new_empty(samples, len(x)) for _ in fields(ImportanceSamples)))
     images_per_step = max(1, decode_batch // samples)
     samples_per_step = min(samples, decode_batch)
@@ -78,17 +81,6 @@ def importance_samples(
             result.log_prior_ratio[draws, images] = prior.log_prob(z) - q.log_prob(z)  # (k, b)
             result.squared_error[draws, images] = squared_error(repeated, torch.sigmoid(logits)).view(k, -1)
     return result
-
-
-def iwae_bound(log_weights: torch.Tensor, k: int) -> torch.Tensor:
-    """IWAE_k per image from K >= k log weights (K, B), in nats. (B,) float64
-
-    The mean of logsumexp - log k over the floor(K / k) disjoint blocks of k samples: an estimate of
-    the same bound with lower variance than one block. k = 1 gives the ELBO, mean_k log w_k.
-    """
-    blocks = log_weights.shape[0] // k
-    grouped = log_weights[: blocks * k].double().view(blocks, k, -1)  # (blocks, k, B)
-    return (torch.logsumexp(grouped, dim=1) - math.log(k)).mean(dim=0)
 
 
 def optimal_sigma(squared_errors: torch.Tensor, pixels: int) -> float:

@@ -9,6 +9,10 @@ the latent map use the posterior means; the likelihood bounds sample the posteri
 Numbers that a model cannot have are null, with the reason under "not_applicable": the plain
 autoencoder has no posterior density, hence no KL, ELBO, IWAE or bits/dim.
 
+The likelihood bounds, the KL and the prior holes are those of the prior the model generates from
+(model.prior: N(0, I), the VampPrior, or the mixture fitted after training); the prior holes are also given
+against N(0, I), side by side.
+
 A loss-conditional run (objective.beta_range) is evaluated at its validation beta, `objective.beta`, or
 with `beta=B` at any beta of its range, as if it were a run trained at B (for sse, the ELBO is under
 B's implied sigma). Those evaluations go to RUN/beta=B/: eval.json, figures/ (with reconstructions
@@ -46,6 +50,7 @@ from vaelab.evaluation.measures import (
     quality_metrics,
 )
 from vaelab.model import at_beta
+from vaelab.objectives.kl import CLOSED_FORM, NO_KL, monte_carlo
 from vaelab.run_dir import RunDir
 from vaelab.training.device import resolve_device
 from vaelab.viz.report import refresh_report
@@ -78,6 +83,11 @@ def evaluate_run(
         out.path.mkdir(exist_ok=True)
         write_validation_record(out.metrics_file, loaded, torch_device)
     model = at_beta(loaded.network, config.objective.beta)
+    prior = model.prior_density()
+    if config.model.prior == "gmm" and int(loaded.network.prior.fitted_step) != state["step"]:
+        raise UsageError(f"the mixture prior in {run.path}'s {checkpoint}.pt is not fitted to its weights (step "
+                         f"{state['step']}): the mixture is fitted when a run ends, so finish it first "
+                         f"(vaelab train --out {run.path} --resume)")
     image_shape = loaded.image_shape
     images = evaluation_data(config, data, image_shape, max_images, seed, torch_device)
     generator = torch.Generator(device=torch_device).manual_seed(seed)
@@ -87,7 +97,8 @@ def evaluate_run(
         "model": model.kind, "recon": config.objective.recon, "beta": config.objective.beta,
         "beta_range": config.objective.beta_range,
         "latent_dim": model.latent_dim, "data": images.source, "split": images.split, "images": len(images.x),
-        "pixels": math.prod(image_shape), "iw_samples": iw_samples, "seed": seed,
+        "pixels": math.prod(image_shape), "iw_samples": iw_samples, "seed": seed, "prior": config.model.prior,
+        "kl_estimator": NO_KL if model.kind == "ae" else CLOSED_FORM if prior.standard else monte_carlo(iw_samples),
     }
     not_applicable: dict[str, str] = {}
     caveats: dict[str, str] = {}
@@ -98,7 +109,7 @@ def evaluate_run(
     results.update(quality_metrics(images.x, reconstruction, not_applicable, per_image))
     fit, train_images = training_subset(config, image_shape, seed, torch_device)
     results.update(linear_and_training_comparison(config, model, images.x, np.array(per_image["psnr"]), fit))
-    results.update(latent_metrics(encodings, generator, seed, not_applicable, caveats, warnings, per_image))
+    results.update(latent_metrics(encodings, generator, seed, not_applicable, caveats, warnings, per_image, prior))
     if model.kind == "vae":
         sigma_fitted = fitted_sigma(model, objective.likelihood, fit, generator)
         results.update(sigma_fit_split="train", sigma_fit_images=len(fit), sigma_fit_of=train_images)
@@ -109,7 +120,7 @@ def evaluate_run(
         bounds: dict[str, Any] = {"index": images.index[bounded].tolist()}
         results["likelihood_images"] = len(bounded)
         results.update(likelihood_metrics(model, objective, config, images.x[torch.from_numpy(bounded)], iw_samples,
-                                          generator, not_applicable, sigma_fitted, bounds))
+                                          generator, not_applicable, sigma_fitted, bounds, prior))
         per_image["likelihood"] = bounds
     else:
         for name in LIKELIHOOD_NAMES:

@@ -1,7 +1,12 @@
 """The latent space's numbers in eval.json (docs/metrics.md): active units, KL per dimension, the aggregate
 posterior against the prior and the ELBO decomposition, each with its interval and the N it used. A number
 not valid at that N is None, with the reason in `not_applicable`; one that is reported but says little at
-that N carries a `caveats` entry."""
+that N carries a `caveats` entry.
+
+The aggregate posterior is held against N(0, I) (`aggregate_*`) and, for a run with a prior of its own (the
+VampPrior, the fitted mixture), against that prior too (`aggregate_kl_q_prior`, `aggregate_kl_prior_q`): the
+prior holes of both priors side by side. With such a prior the KL has no closed form: `kl` then comes with the
+likelihood bounds (measures.py), a Monte Carlo mean over their codes."""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from vaelab.diagnostics import aggregate, latent
 from vaelab.diagnostics.aggregate_kl import BOOTSTRAP, ESS_MIN, SAMPLES_PER_IMAGE, aggregate_kl
 from vaelab.diagnostics.intervals import standard_error
 from vaelab.diagnostics.spectrum import linear_prediction, pixel_spectrum
+from vaelab.model.prior import GaussianMixture, StandardNormal
 from vaelab.objectives import Objective
 from vaelab.objectives.recon_loss import ReconstructionLoss
 
@@ -25,6 +31,12 @@ DENSITY_NAMES = ("kl", "kl_se", "kl_per_dim", "index_code_mi", "total_correlatio
                  "index_code_mi_ci", "total_correlation_ci", "dimensionwise_kl_ci", "index_code_mi_cap",
                  "aggregate_kl_q_p", "aggregate_kl_q_p_ci", "aggregate_kl_q_p_loo", "aggregate_kl_q_p_loo_ci",
                  "aggregate_kl_p_q", "aggregate_kl_p_q_ci")
+NOT_FACTORISED = "the run's prior (model.prior) is a mixture, which does not factorise over the latent dimensions"
+# (eval.json name, AggregateKL field) of the prior-hole estimates against N(0, I) and against the run's own prior
+AGGREGATE_KL = {"normal": (("aggregate_kl_q_p", "q_p"), ("aggregate_kl_q_p_loo", "q_p_loo"),
+                           ("aggregate_kl_p_q", "p_q")),
+                "own": (("aggregate_kl_q_prior", "q_p"), ("aggregate_kl_q_prior_loo", "q_p_loo"),
+                        ("aggregate_kl_prior_q", "p_q"))}
 
 
 def aggregate_subset(encodings: latent.Encodings, seed: int) -> latent.Encodings:
@@ -38,8 +50,10 @@ def aggregate_subset(encodings: latent.Encodings, seed: int) -> latent.Encodings
 
 
 def latent_metrics(encodings: latent.Encodings, generator: torch.Generator, seed: int, not_applicable: dict[str, str],
-                   caveats: dict[str, str], warnings: list[str], per_image: dict[str, list[float]]) -> dict[str, Any]:
-    """Active units, KL per dimension, the aggregate posterior against the prior, the ELBO decomposition."""
+                   caveats: dict[str, str], warnings: list[str], per_image: dict[str, list[float]],
+                   prior: StandardNormal | GaussianMixture | None = None) -> dict[str, Any]:
+    """Active units, KL per dimension, the aggregate posterior against N(0, I) and against the run's `prior` (None or
+    standard: N(0, I) alone), the ELBO decomposition."""
     latent_dim = encodings.mean.shape[1]
     variance = latent.posterior_mean_variance(encodings)
     active = latent.active_units(encodings)
@@ -57,19 +71,31 @@ def latent_metrics(encodings: latent.Encodings, generator: torch.Generator, seed
         "mmd_kernel": "imq", "mmd_bandwidth": bandwidth,
     }
     results.update(_moment_matched(subset, seed, not_applicable))
+    own = prior is not None and not prior.standard
     if not encodings.gaussian:
-        for name in DENSITY_NAMES:
+        names = DENSITY_NAMES + tuple(f"{name}{ci}" for name, _ in AGGREGATE_KL["own"] for ci in ("", "_ci") if own)
+        for name in names:
             results[name] = None
             not_applicable[name] = NO_DENSITY
         return results
     if (warning := latent.collapse_warning(active, latent_dim)) is not None:
         warnings.append(warning)
-    kl_dims = latent.kl_per_dim(encodings)
-    kl_images = encodings.posterior().kl().double().cpu().numpy()
-    per_image["kl"] = [float(v) for v in kl_images]
-    results.update({"kl": float(kl_dims.sum()), "kl_se": standard_error(kl_images), "kl_per_dim": kl_dims.tolist()})
+    if own:  # the KL comes with the likelihood bounds (measures.py); its closed form per dimension is N(0, I)'s
+        results["kl_per_dim"] = None
+        not_applicable["kl_per_dim"] = NOT_FACTORISED
+    else:
+        kl_dims = latent.kl_per_dim(encodings)
+        kl_images = encodings.posterior().kl().double().cpu().numpy()
+        per_image["kl"] = [float(v) for v in kl_images]
+        results.update({"kl": float(kl_dims.sum()), "kl_se": standard_error(kl_images),
+                        "kl_per_dim": kl_dims.tolist()})
     results.update(_decomposition(subset, generator, caveats))
-    results.update(_monte_carlo_kl(subset, generator, seed, not_applicable))
+    if own:  # MI and TC are q's own; the dimension-wise KL is against N(0, 1) marginals, not the run's prior
+        results["dimensionwise_kl"] = results["dimensionwise_kl_ci"] = None
+        not_applicable["dimensionwise_kl"] = not_applicable["dimensionwise_kl_ci"] = NOT_FACTORISED
+    results.update(_monte_carlo_kl(subset, generator, seed, not_applicable, None, AGGREGATE_KL["normal"]))
+    if own:
+        results.update(_monte_carlo_kl(subset, generator, seed, not_applicable, prior, AGGREGATE_KL["own"]))
     return results
 
 
@@ -102,19 +128,23 @@ def _decomposition(encodings: latent.Encodings, generator: torch.Generator, cave
     return results
 
 
-def _monte_carlo_kl(encodings: latent.Encodings, generator: torch.Generator, seed: int,
-                    not_applicable: dict[str, str]) -> dict[str, Any]:
-    """KL(q || p) (self-inclusive and leave-one-out) and KL(p || q) of the mixture of posteriors
-    (diagnostics.aggregate_kl), withheld with the reason where N images do not resolve q(z)."""
-    estimate = aggregate_kl(encodings, generator=generator, seed=seed)
-    results: dict[str, Any] = {"aggregate_samples": SAMPLES_PER_IMAGE, "aggregate_ess_q": estimate.ess_q,
-                               "aggregate_ess_p": estimate.ess_p, "aggregate_ess_min": ESS_MIN}
-    for field, name in (("q_p", "aggregate_kl_q_p"), ("q_p_loo", "aggregate_kl_q_p_loo"), ("p_q", "aggregate_kl_p_q")):
+def _monte_carlo_kl(encodings: latent.Encodings, generator: torch.Generator, seed: int, not_applicable: dict[str, str],
+                    prior: GaussianMixture | None, names: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    """KL(q || p) (self-inclusive and leave-one-out) and KL(p || q) of the mixture of posteriors against `prior`
+    (None: N(0, I)) (diagnostics.aggregate_kl), under `names`, withheld with the reason where N images do not
+    resolve q(z)."""
+    estimate = aggregate_kl(encodings, generator=generator, seed=seed, prior=prior)
+    if prior is not None:  # the ESS at the codes of q is the same whatever the prior; at the prior's codes it is not
+        results: dict[str, Any] = {"aggregate_ess_prior": estimate.ess_p}
+    else:
+        results = {"aggregate_samples": SAMPLES_PER_IMAGE, "aggregate_ess_q": estimate.ess_q,
+                   "aggregate_ess_p": estimate.ess_p, "aggregate_ess_min": ESS_MIN}
+    for name, field in names:
         results[name] = getattr(estimate, field)
         results[f"{name}_ci"] = getattr(estimate, f"{field}_ci")
         if field in estimate.withheld:
             not_applicable[name] = not_applicable[f"{name}_ci"] = estimate.withheld[field]
-    if math.isnan(estimate.ess_q):
+    if prior is None and math.isnan(estimate.ess_q):
         not_applicable["aggregate_ess_q"] = "one image has no other images' posteriors to compare with"
     return results
 

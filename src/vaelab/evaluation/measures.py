@@ -18,7 +18,9 @@ from vaelab.diagnostics import likelihood as likelihood_module
 from vaelab.diagnostics.intervals import standard_error
 from vaelab.diagnostics.reconstruction import reconstruction_quality
 from vaelab.evaluation.latent_measures import NO_DENSITY
+from vaelab.model.prior import GaussianMixture, StandardNormal
 from vaelab.objectives import Objective
+from vaelab.objectives.iwae import iwae_bound
 from vaelab.objectives.likelihood import Likelihood
 from vaelab.objectives.recon_loss import ReconstructionLoss
 
@@ -64,12 +66,15 @@ def fitted_sigma(model: nn.Module, likelihood: Likelihood, fit: torch.Tensor, ge
 
 def likelihood_metrics(model: nn.Module, objective: Objective, config: Config, x: torch.Tensor,
                        iw_samples: int, generator: torch.Generator, not_applicable: dict[str, str],
-                       sigma_fitted: float, per_image: dict[str, list[float]]) -> dict[str, Any]:
+                       sigma_fitted: float, per_image: dict[str, list[float]],
+                       prior: StandardNormal | GaussianMixture | None = None) -> dict[str, Any]:
     """beta = 1 ELBO, IWAE and bits/dim under the run's likelihood and under the shared sigma fitted on the
-    training split (`sigma_fitted`), each a mean over the images of x with its standard error (`_se`)."""
+    training split (`sigma_fitted`), each a mean over the images of x with its standard error (`_se`), with the
+    model's `prior` (None: N(0, I)). A prior without a closed-form KL (a mixture) adds `kl`, the Monte Carlo mean of
+    log q(z|x) - log p(z) over the same `iw_samples` codes of each image, with its standard error over the images."""
     pixels = math.prod(x.shape[1:])
     samples = likelihood_module.importance_samples(model, objective.likelihood, x, samples=iw_samples,
-                                                   generator=generator)
+                                                   generator=generator, prior=prior)
     optimal = samples.log_weights(likelihood_module.gaussian_log_likelihood(samples.squared_error, sigma_fitted,
                                                                             pixels))
     own = samples.log_weights()
@@ -80,14 +85,16 @@ def likelihood_metrics(model: nn.Module, objective: Objective, config: Config, x
         # The run re-fits sigma to every batch; a density needs one sigma: its rule over these images.
         sigma = likelihood_module.optimal_sigma(samples.squared_error, pixels)
         own = samples.log_weights(likelihood_module.gaussian_log_likelihood(samples.squared_error, sigma, pixels))
-    iwae, iwae_optimal = likelihood_module.iwae_bound(own, iw_samples), likelihood_module.iwae_bound(optimal,
+    iwae, iwae_optimal = iwae_bound(own, iw_samples), iwae_bound(optimal,
                                                                                                      iw_samples)
     values = {
-        "elbo": likelihood_module.iwae_bound(own, 1), "iwae": iwae,
+        "elbo": iwae_bound(own, 1), "iwae": iwae,
         "bits_per_dim": likelihood_module.bits_per_dim(iwae, pixels),
-        "elbo_optimal_sigma": likelihood_module.iwae_bound(optimal, 1), "iwae_optimal_sigma": iwae_optimal,
+        "elbo_optimal_sigma": iwae_bound(optimal, 1), "iwae_optimal_sigma": iwae_optimal,
         "bits_per_dim_optimal_sigma": likelihood_module.bits_per_dim(iwae_optimal, pixels),
     }
+    if prior is not None and not prior.standard:
+        values["kl"] = -samples.log_prior_ratio.double().mean(dim=0)  # (B,): mean over the K codes of each image
     results = with_standard_errors({name: value.cpu().numpy() for name, value in values.items()}, per_image)
     results.update(sigma=sigma, sigma_optimal=sigma_fitted)
     if isinstance(objective.likelihood, ReconstructionLoss):

@@ -4,6 +4,7 @@
     resnet.py     ResNetVAE (`model.arch=resnet`, the default): residual blocks, GroupNorm, optional attention
     conv.py       ConvVAE (`model.arch=plain`): the seed's simple conv VAE
     posterior.py  DiagonalGaussian and PointMass, the posteriors; the diagonal-Gaussian log density
+    prior.py      the priors p(z) a network owns: N(0, I), the VampPrior, a mixture fitted to the codes
     film.py       FiLM layers and the beta embedding of loss-conditional models
     at_beta.py    a loss-conditional model serving one beta
     build.py      the network of a config, or of a checkpoint's hyperparameters

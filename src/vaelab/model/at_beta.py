@@ -7,6 +7,7 @@ from torch import nn
 
 from vaelab.model.base import LatentModel, VAEOutput
 from vaelab.model.posterior import DiagonalGaussian, PointMass
+from vaelab.model.prior import GaussianMixture, StandardNormal
 
 
 class AtBeta(nn.Module):
@@ -25,8 +26,12 @@ class AtBeta(nn.Module):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.model.decode(z, self.beta)
 
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None, sample: bool = True) -> VAEOutput:
-        return self.model(x, generator, sample, self.beta)
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None, sample: bool = True,
+                samples: int = 1) -> VAEOutput:
+        return self.model(x, generator, sample, self.beta, samples)
+
+    def prior_density(self) -> StandardNormal | GaussianMixture | None:
+        return self.model.prior_density()
 
     @property
     def encoder_parameters(self) -> list[nn.Parameter]:

@@ -5,7 +5,8 @@ A network maps images x (B, C, H, W) in [0, 1] to the posterior q(z|x) and codes
 Bernoulli likelihood use the numerically stable BCE-with-logits. With `kind="ae"` the bottleneck is a
 point mass and the head outputs only the mean: the autoencoder is the same network minus the
 log-variance head. A loss-conditional network (film_width given, Dosovitskiy & Djolonga 2020) takes the
-beta to serve in every call and modulates its feature maps with FiLM layers (film.py).
+beta to serve in every call and modulates its feature maps with FiLM layers (film.py). Every network owns
+its prior p(z) (prior.py): N(0, I) unless `build_model` gives it another.
 """
 
 from __future__ import annotations
@@ -17,19 +18,28 @@ from torch import nn
 
 from vaelab.model.film import BetaEmbedding
 from vaelab.model.posterior import DiagonalGaussian, PointMass
+from vaelab.model.prior import GaussianMixture, NormalPrior, Prior, StandardNormal
 
 ACTIVATIONS = {"silu": nn.SiLU, "relu": nn.ReLU}
 
 
 @dataclass
 class VAEOutput:
-    """What a forward pass returns: the posterior, the latent sample it drew and the decoder's logits,
-    and for a loss-conditional model the beta it served: one number, or one per example (B,)."""
+    """What a forward pass returns: the posterior, the latent sample(s) it drew and the decoder's logits, for a
+    loss-conditional model the beta it served (one number, or one per example (B,)), and the prior of the
+    objective's KL term (None: N(0, I)). With K samples per image z is (K, B, Z) and logits (K * B, C, H, W),
+    sample k of image b at k * B + b."""
 
     posterior: DiagonalGaussian | PointMass
-    z: torch.Tensor  # (B, Z)
-    logits: torch.Tensor  # (B, C, H, W)
+    z: torch.Tensor  # (B, Z), or (K, B, Z)
+    logits: torch.Tensor  # (B, C, H, W), or (K * B, C, H, W)
     beta: float | torch.Tensor | None = None
+    prior: StandardNormal | GaussianMixture | None = None
+
+    @property
+    def samples(self) -> int:
+        """K, the codes drawn per image."""
+        return self.z.shape[0] if self.z.dim() == 3 else 1
 
     @property
     def reconstruction(self) -> torch.Tensor:
@@ -46,6 +56,17 @@ class LatentModel(nn.Module):
     latent_dim: int
     hparams: dict
     embedding: BetaEmbedding | None
+    prior: Prior
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.prior = NormalPrior()  # build.py's attach_prior sets another
+
+    @torch.no_grad()
+    def prior_density(self) -> StandardNormal | GaussianMixture | None:
+        """The p(z) this model generates from (prior.py), for sampling and diagnostics (no gradient); None for a
+        mixture not fitted yet."""
+        return self.prior.density(self)
 
     @property
     def conditional(self) -> bool:
@@ -68,7 +89,13 @@ class LatentModel(nn.Module):
         return DiagonalGaussian(mean, logvar)
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None, sample: bool = True,
-                beta: float | torch.Tensor | None = None) -> VAEOutput:
+                beta: float | torch.Tensor | None = None, samples: int = 1) -> VAEOutput:
+        """x (B, C, H, W) encoded once; `samples` = K > 1 codes drawn per image (IWAE), all decoded at once."""
         posterior = self.encode(x, beta)
-        z = posterior.sample(generator) if sample else posterior.mode()
-        return VAEOutput(posterior=posterior, z=z, logits=self.decode(z, beta), beta=beta)
+        prior = self.prior.trained_density(self)
+        if samples == 1:
+            z = posterior.sample(generator) if sample else posterior.mode()
+            return VAEOutput(posterior=posterior, z=z, logits=self.decode(z, beta), beta=beta, prior=prior)
+        z = posterior.sample(generator, samples)  # (K, B, Z)
+        served = beta.repeat(samples) if isinstance(beta, torch.Tensor) and beta.dim() == 1 else beta
+        return VAEOutput(posterior=posterior, z=z, logits=self.decode(z.flatten(0, 1), served), beta=beta, prior=prior)

@@ -10,9 +10,25 @@ from vaelab.model.base import LatentModel
 from vaelab.model.conv import ConvVAE, spatial_sizes
 from vaelab.model.linear import LinearVAE
 from vaelab.model.linear_path import WithLinearPath
+from vaelab.model.prior import build_prior
 from vaelab.model.resnet import ResNetVAE, default_channel_mults
 
 ARCHS = {"resnet": ResNetVAE, "plain": ConvVAE, "linear": LinearVAE}  # linear: the analytic answer's network
+PRIOR_KEYS = ("prior", "prior_components", "prior_covariance")  # in the hparams of a network with another prior
+
+
+def attach_prior(network: LatentModel, kind: str, components: int | None = None, covariance: str | None = None
+                 ) -> LatentModel:
+    """`network` with the prior `kind` (model/prior.py) in place of N(0, I), and the prior in its hparams (N(0, I)
+    leaves them as they were, so that a checkpoint from before vaelab had priors rebuilds the same network)."""
+    if kind == "normal":
+        return network
+    channels, size = network.hparams["channels"], network.hparams["image_size"]
+    network.prior = build_prior(kind, latent_dim=network.latent_dim, image_shape=(channels, size, size),
+                                components=components, covariance=covariance)
+    network.hparams = {**network.hparams, "prior": kind, "prior_components": components,
+                       "prior_covariance": covariance}
+    return network
 
 
 def build_model(config: Config, image_shape: tuple[int, int, int]) -> LatentModel:
@@ -26,21 +42,25 @@ def build_model(config: Config, image_shape: tuple[int, int, int]) -> LatentMode
               "activation": model.activation}
     if model.arch == "plain":
         network = ConvVAE(**common)
-        return WithLinearPath(network) if model.linear_path else network
+        network = WithLinearPath(network) if model.linear_path else network
+        return attach_prior(network, model.prior, model.prior_components, model.prior_covariance)
     sizes = spatial_sizes(size)
     if model.channel_mults is not None and len(model.channel_mults) != len(sizes):
         raise UsageError(f"model.channel_mults={model.channel_mults} needs one multiplier per resolution of a "
                          f"{size}x{size} image ({len(sizes)}: {', '.join(map(str, sizes))}): e.g. "
                          f"--set model.channel_mults=[{', '.join(map(str, default_channel_mults(len(sizes))))}]")
     network = ResNetVAE(**common, blocks=model.blocks, channel_mults=model.channel_mults, attention=model.attention)
-    return WithLinearPath(network) if model.linear_path else network
+    network = WithLinearPath(network) if model.linear_path else network
+    return attach_prior(network, model.prior, model.prior_components, model.prior_covariance)
 
 
 def model_from_hparams(hparams: dict[str, Any]) -> LatentModel:
     """The network a checkpoint's (or model.json's) `model_hparams` rebuild, untrained; hyperparameters
     without an `arch` are the plain network's, from before vaelab had a second one."""
     arguments = dict(hparams)
+    prior = [arguments.pop(key, None) for key in PRIOR_KEYS]
     linear_path = arguments.pop("linear_path", False)
     network = ARCHS[arguments.pop("arch", "plain")](**arguments)
-    return WithLinearPath(network) if linear_path else network
+    network = WithLinearPath(network) if linear_path else network
+    return attach_prior(network, prior[0] or "normal", *prior[1:])
 

@@ -41,9 +41,11 @@ class DiagonalGaussian:
     def var(self) -> torch.Tensor:
         return torch.exp(self.logvar)
 
-    def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Reparameterised sample z = mean + std * eps, eps ~ N(0, I) (Kingma & Welling 2014, sec. 2.4). (B, Z)"""
-        eps = torch.randn(self.mean.shape, generator=generator, device=self.mean.device, dtype=self.mean.dtype)
+    def sample(self, generator: torch.Generator | None = None, samples: int | None = None) -> torch.Tensor:
+        """Reparameterised sample z = mean + std * eps, eps ~ N(0, I) (Kingma & Welling 2014, sec. 2.4). (B, Z),
+        or (K, B, Z) for `samples` = K."""
+        shape = self.mean.shape if samples is None else (samples, *self.mean.shape)
+        eps = torch.randn(shape, generator=generator, device=self.mean.device, dtype=self.mean.dtype)
         return self.mean + self.std * eps
 
     def mode(self) -> torch.Tensor:
@@ -77,8 +79,8 @@ class PointMass:
     def __init__(self, mean: torch.Tensor):
         self.mean = mean
 
-    def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
-        return self.mean
+    def sample(self, generator: torch.Generator | None = None, samples: int | None = None) -> torch.Tensor:
+        return self.mean if samples is None else self.mean.expand(samples, *self.mean.shape)
 
     def mode(self) -> torch.Tensor:
         return self.mean

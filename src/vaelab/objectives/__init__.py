@@ -9,6 +9,11 @@
     focal_frequency.py   focal-frequency: the focal frequency loss
     adversarial.py       the optional PatchGAN term: hinge losses, adaptive weight, start step
     schedules.py         beta as a pure function of the step: constant, linear, sigmoid, cyclical
+    kl.py                the KL of q(z|x) to p(z): closed form for N(0, I), Monte Carlo for another prior
+    iwae.py              the importance-weighted bound, and IWAE training (objective.method=iwae)
+    tcvae.py             beta-TCVAE: the KL split into MI, TC and dimension-wise KL (objective.method=tcvae)
+    infovae.py           InfoVAE / MMD-VAE: the KL joined or replaced by an MMD (objective.method=infovae)
+    mmd.py               the maximum mean discrepancy and its kernels (RBF, IMQ)
     weighting.py         the interface every KL weighting implements, and the scheduled beta
     free_bits.py         free bits: max(lambda, KL) per dimension, group or in total
     capacity.py          capacity control: gamma * |KL - C(t)|

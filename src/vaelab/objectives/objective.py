@@ -10,6 +10,11 @@ the betas it served, drawn here by `sample_beta`, weigh each example's KL. The t
 the true KL and the beta = 1 ELBO, so the terms are never seen only as their sum. State that must
 survive a restart (a learned sigma, GECO's multiplier) lives in this module's `state_dict`, which goes
 into every checkpoint.
+
+The KL is asked of the posterior and the prior the output carries (kl.py: closed form for N(0, I), Monte Carlo
+for the VampPrior). `objective.method` forms the KL term: the ELBO's KL (elbo), beta-TCVAE's weighted parts
+(tcvae.py) or InfoVAE's KL and MMD (infovae.py), which the KL weighting then weighs like the KL; or the
+importance-weighted bound of `samples` codes per image in place of the whole ELBO objective (iwae.py).
 """
 
 from __future__ import annotations
@@ -31,10 +36,14 @@ from vaelab.objectives.focal_frequency import FocalFrequencyLoss
 from vaelab.objectives.free_bits import FreeBits
 from vaelab.objectives.geco import GECO
 from vaelab.objectives.laplace import LaplaceL1
+from vaelab.objectives.infovae import InfoMMD
+from vaelab.objectives.iwae import iwae_bound, iwae_loss
+from vaelab.objectives.kl import CLOSED_FORM, NO_KL, kl_estimate, monte_carlo
 from vaelab.objectives.likelihood import Bernoulli, FixedGaussian, Likelihood, SumSquaredError
 from vaelab.objectives.ms_ssim import MSSSIMLoss
 from vaelab.objectives.recon_loss import ReconstructionLoss, WithAddedLoss
 from vaelab.objectives.schedules import BetaSchedule
+from vaelab.objectives.tcvae import TotalCorrelationPenalty
 from vaelab.objectives.terms import LossTerms
 from vaelab.objectives.watson import WatsonDFTLoss
 from vaelab.objectives.weighting import KLWeight, KLWeighting, ScheduledKL
@@ -94,17 +103,33 @@ def make_kl_weighting(config: ObjectiveConfig, *, total_steps: int | None) -> KL
     return ScheduledKL(schedule)
 
 
+def make_kl_term(config: ObjectiveConfig, *, dataset_size: int | None) -> TotalCorrelationPenalty | InfoMMD | None:
+    """The KL term of `objective.method` where it is not the KL itself (tcvae, infovae); None otherwise. beta-TCVAE
+    needs the training split's size N (None: restored from a checkpoint)."""
+    if config.method == "tcvae":
+        alpha, beta, gamma = config.tc_weights()
+        return TotalCorrelationPenalty(alpha=alpha, beta=beta, gamma=gamma, sampling=config.tc_sampling or "mws",
+                                       dataset_size=dataset_size or 0)
+    if config.method == "infovae":
+        alpha, lam = config.info_weights()
+        return InfoMMD(alpha=alpha, lam=lam)
+    return None
+
+
 class Objective(nn.Module):
     """recon + beta * kl_objective, composed from the config's likelihood and KL weighting.
 
     `total_steps` is the run's length, which the cyclical schedule divides into cycles.
     `deterministic=True` is the plain autoencoder: it has no KL term, so the loss is the recon term
     alone (beta = 0) and no KL weighting is built. With `objective.beta_range` the betas come with the
-    model's output (loss-conditional training) and no KL weighting is built either.
+    model's output (loss-conditional training) and no KL weighting is built either. `prior` is the model's
+    (model.prior), which decides the KL's estimator; `dataset_size` the training split's size (beta-TCVAE).
+    The model is to draw `samples` codes per image (`forward(..., samples=objective.samples)`).
     """
 
     def __init__(self, config: ObjectiveConfig, *, image_shape: tuple[int, int, int], deterministic: bool = False,
-                 total_steps: int | None = None, discriminator_width: int = 32):
+                 total_steps: int | None = None, prior: str = "normal", dataset_size: int | None = None,
+                 discriminator_width: int = 32):
         super().__init__()
         self.config = config
         self.deterministic = deterministic
@@ -112,6 +137,10 @@ class Objective(nn.Module):
         self.beta_range = None if config.beta_range is None else LogUniformBeta(*config.beta_range)
         conditional_or_ae = deterministic or self.beta_range is not None
         self.weighting = None if conditional_or_ae else make_kl_weighting(config, total_steps=total_steps)
+        self.kl_term = None if conditional_or_ae else make_kl_term(config, dataset_size=dataset_size)
+        self.iwae = config.method == "iwae" and not conditional_or_ae
+        self.samples = config.iwae_k() if self.iwae else 1
+        self.kl_estimator = NO_KL if deterministic else monte_carlo(self.samples) if prior == "vamp" else CLOSED_FORM
         self.adversarial = None if config.gan_weight == 0 else AdversarialTerm(
             image_shape=image_shape, width=discriminator_width, layers=config.gan_layers, weight=config.gan_weight,
             start=config.gan_start)
@@ -133,25 +162,38 @@ class Objective(nn.Module):
         """The betas of a training batch of n examples for a loss-conditional model (n,); None otherwise."""
         return None if self.beta_range is None else self.beta_range.sample(n, generator)
 
-    def forward(self, x: torch.Tensor, output: VAEOutput, step: int, last_layer: torch.Tensor | None = None
-                ) -> LossTerms:
-        """x: (B, C, H, W) in [0, 1]; output: the model's forward pass on x. `last_layer`, the weight of the
-        decoder's last layer, is given by a training step: with it the adversarial term (if any) joins the loss."""
-        recon = self.likelihood.recon(x, output.logits)  # (B,)
-        kl_per_dim = output.posterior.kl_per_dim()  # (B, Z)
-        kl = kl_per_dim.sum(dim=1)  # (B,)
+    def forward(self, x: torch.Tensor, output: VAEOutput, step: int, generator: torch.Generator | None = None,
+                last_layer: torch.Tensor | None = None) -> LossTerms:
+        """x: (B, C, H, W) in [0, 1]; output: the model's forward pass on x (`self.samples` codes per image);
+        generator: the noise of this pass, for the draws a KL term needs (InfoVAE's prior draws). `last_layer`,
+        the weight of the decoder's last layer, is given by a training step: with it the adversarial term (if
+        any) joins the loss."""
+        k = output.samples
+        target = x if k == 1 else x.expand(k, *x.shape).flatten(0, 1)  # (K B, C, H, W), as output.logits
+        recon_k = self.likelihood.recon(target, output.logits)  # (K B,)
+        recon = recon_k.view(k, -1).mean(dim=0)  # (B,)
+        estimate = kl_estimate(output.posterior, output.z, output.prior)
+        kl = estimate.kl  # (B,)
         with torch.no_grad():
-            mse = self.likelihood.mse_given_recon(x, output.logits, recon)  # (B,)
+            mse = self.likelihood.mse_given_recon(target, output.logits, recon_k).view(k, -1).mean(dim=0)  # (B,)
+        extras: dict[str, float | torch.Tensor] = {}
         if output.beta is not None:
             # Each example's KL weighed by the beta the model served it: mean_b [recon_b + beta_b * KL_b]
             weight = KLWeight(beta=output.beta, kl_objective=kl)
         elif self.weighting is None:
             weight = KLWeight(beta=0.0, kl_objective=kl.mean())  # the point mass's KL is zeros
         else:
-            weight = self.weighting(recon=recon, kl=kl, kl_per_dim=kl_per_dim, mse=mse, step=step)
-        loss = recon.mean() + (weight.beta * weight.kl_objective).mean()
+            term, kl_per_dim = kl, estimate.kl_per_dim
+            if self.kl_term is not None:
+                term, extras = self.kl_term(output, estimate, generator)
+            per_dim = kl_per_dim if kl_per_dim is not None and self.kl_term is None else term[:, None]
+            weight = self.weighting(recon=recon, kl=term, kl_per_dim=per_dim, mse=mse, step=step)
+        if self.iwae:
+            loss = iwae_loss(recon_k.view(k, -1), estimate.log_ratio, weight.beta).mean()
+        else:
+            loss = recon.mean() + (weight.beta * weight.kl_objective).mean()
         sigma = self.likelihood.logged_sigma()
-        extras = {**weight.extras, **self.likelihood.metrics()}
+        extras = {**weight.extras, **extras, **self.likelihood.metrics()}
         if self.adversarial is not None and last_layer is not None:
             adversarial, logged = self.adversarial.generator_term(output.reconstruction, recon.mean(), last_layer, step)
             loss = loss + adversarial
@@ -161,12 +203,15 @@ class Objective(nn.Module):
                 elbo = torch.full_like(recon, math.nan)  # a point-mass posterior has no finite ELBO
             elif isinstance(self.likelihood, ReconstructionLoss):  # no ELBO of its own: the one at the optimal sigma
                 elbo = torch.full_like(recon, math.nan)
-                extras.update(self.likelihood.elbo_optimal_sigma(x, output.logits, kl))
+                extras.update(self.likelihood.elbo_optimal_sigma(target, output.logits, kl.repeat(k)))
             elif self._sigma_follows_weight():
                 nll, sigma = self.likelihood.nll_at_weight(recon.detach(), torch.as_tensor(weight.beta).double())
                 elbo = -(nll + kl)
             else:
-                elbo = -(self.likelihood.nll_given_recon(x, output.logits, recon) + kl)
+                nll_k = self.likelihood.nll_given_recon(target, output.logits, recon_k).view(k, -1)  # (K, B)
+                elbo = -(nll_k.mean(dim=0) + kl)
+                if self.iwae:
+                    extras["iwae"] = iwae_bound(-(nll_k + estimate.log_ratio), k).mean()
         return LossTerms(
             loss=loss, recon=recon, kl=kl, elbo=elbo, mse=mse, beta=weight.beta, sigma=sigma,
             extras=extras,
@@ -186,7 +231,10 @@ class Objective(nn.Module):
         return self.likelihood.sigma()
 
 
-def build_objective(config: Config, image_shape: tuple[int, int, int], *, total_steps: int) -> Objective:
-    """The objective of a run's config; `total_steps` is the run's length (cyclical beta schedules divide it)."""
+def build_objective(config: Config, image_shape: tuple[int, int, int], *, total_steps: int,
+                    train_images: int | None = None) -> Objective:
+    """The objective of a run's config; `total_steps` is the run's length (cyclical beta schedules divide it),
+    `train_images` the training split's size (beta-TCVAE's N; None where a checkpoint's state follows)."""
     return Objective(config.objective, image_shape=image_shape, deterministic=config.model.kind == "ae",
-                     total_steps=total_steps, discriminator_width=config.model.width)
+                     total_steps=total_steps, prior=config.model.prior, dataset_size=train_images,
+                     discriminator_width=config.model.width)

@@ -5,7 +5,7 @@ cheap evaluation in RUN/eval.json and the model's image size in RUN/model.json. 
 loss-conditional sweep reads the first two from the model's evaluation at its beta, RUN/beta=B/. The rate and the
 distortion are the two axes of the rate-distortion plane (Alemi et al. 2018, "Fixing a Broken ELBO"):
 
-    rate        R = mean KL[q(z|x) || N(0, I)], nats per image (the logged `kl`)
+    rate        R = mean KL[q(z|x) || p(z)], nats per image (the logged `kl`; p = N(0, I) unless a VampPrior)
     distortion  the reconstruction term without any beta in it, per image:
                 sse: the summed squared error itself (= recon); mse-mean: recon * P (back to the sum);
                 gaussian, bernoulli, sigma-learned, sigma-optimal: -log p(x|z) as logged (= recon)

@@ -6,6 +6,7 @@
     batches.py        batches cut by index from the cached images
     callbacks.py      metric logging, checkpoints, the progress bar
     figures.py        the run's figures of its model; gradient_view.py the gradient decomposition
+    prior_fit.py      the VampPrior's start at training images; the mixture prior fitted at the run's end
     nonfinite.py      steps whose loss or gradient is not finite; stop.py Ctrl-C and SIGTERM
     distributed.py    data-parallel training under torchrun; device.py the device and the CPU allocator
     lock.py           one writer per run directory; loggers.py and tensorboard.py where the metrics go

@@ -51,6 +51,7 @@ class Callback:
 class MetricLogging(Callback):
     """Train metrics averaged over `every` steps, and every validation pass, sent to the loggers.
 
+    Every record names the estimator of its `kl` (`kl_estimator`: closed form, or Monte Carlo for a VampPrior).
     Train records leave out the steps skipped for a non-finite loss or gradient (nonfinite.py) and carry
     `skipped_steps`, the run's running total of them, and `grad_norm` (before clipping) when clipping is on.
 
@@ -118,7 +119,7 @@ class MetricLogging(Callback):
             logger.close()
 
     def _log(self, trainer: Trainer, split: str, metrics: dict[str, Any]) -> None:
-        record = {"epoch": trainer.epoch, "split": split, **metrics}
+        record = {"epoch": trainer.epoch, "split": split, **metrics, "kl_estimator": trainer.objective.kl_estimator}
         for logger in self.loggers:
             logger.log_metrics(record, trainer.step)
 

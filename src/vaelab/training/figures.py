@@ -1,11 +1,13 @@
 """The run's pictures of its model: reconstructions of fixed images and decodes of fixed prior samples, and the
 callback that redraws them, with the loss curves, at validations (at the cadence of `FigureCadence`) and at the
-end of the run."""
+end of the run. A run with a prior of its own (model.prior: the VampPrior, the fitted mixture) shows decodes of
+that prior's samples and, beside them, of N(0, I)'s."""
 
 from __future__ import annotations
 
 import contextlib
 import math
+import textwrap
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,12 +16,17 @@ import torch
 from torch import nn
 
 from vaelab.model import at_beta
+from vaelab.model.prior import StandardNormal
 from vaelab.run_dir import read_metrics
 from vaelab.training.callbacks import Callback
 from vaelab.viz.figures import plot_losses, plot_reconstructions, plot_samples
 
 N_RECONSTRUCTIONS = 10
 N_SAMPLES = 32
+TITLE_CHARACTERS = 80  # a line of the samples' title at its font size, across 8 images
+PRIOR_WORDS = {"vamp": "the VampPrior", "gmm": "the fitted mixture"}
+
+
 FIGURE_SHARE = 0.1  # the most of a run's wall time that redrawing its figures may take
 
 
@@ -63,8 +70,9 @@ class FigureCadence:
 def draw_model_figures(model: nn.Module, x: torch.Tensor, directory: Path, title: str,
                        train_x: torch.Tensor | None = None) -> list[str]:
     """directory/reconstructions.png (`x`, (B, C, H, W), through the posterior mean; with `train_x`, training
-    images as they are below them, so that memorising shows) and samples.png (decodes of N_SAMPLES fixed
-    z ~ N(0, I)) of a model serving one beta. Returns the file names written."""
+    images as they are below them, so that memorising shows) and samples.png (decodes of N_SAMPLES z drawn from
+    the model's prior with fixed noise; with a prior other than N(0, I), also samples_normal.png, of N(0, I)) of
+    a model serving one beta. Returns the file names written."""
     directory.mkdir(parents=True, exist_ok=True)
     was_training = model.training
     model.eval()
@@ -73,11 +81,16 @@ def draw_model_figures(model: nn.Module, x: torch.Tensor, directory: Path, title
         rows += [("training input", train_x), ("its reconstruction", model(train_x, sample=False).reconstruction)]
     plot_reconstructions(x, rows, directory / "reconstructions.png", title=title)
     # Also for the AE: its unregularised latent space is what makes prior samples fail.
-    generator = torch.Generator(device=x.device).manual_seed(0)
-    z = torch.randn(N_SAMPLES, model.latent_dim, generator=generator, device=x.device)
-    plot_samples(torch.sigmoid(model.decode(z)), directory / "samples.png", title=f"decodes of z ~ N(0, I) — {title}")
+    normal = StandardNormal(model.latent_dim, x.device)
+    prior = model.prior_density() or normal  # a mixture not fitted yet: N(0, I), the prior it trains with
+    names = {"samples.png": prior} if prior.standard else {"samples.png": prior, "samples_normal.png": normal}
+    for name, density in names.items():
+        z = density.sample(N_SAMPLES, torch.Generator(device=x.device).manual_seed(0))
+        which = "N(0, I)" if density.standard else PRIOR_WORDS[model.hparams["prior"]]
+        lines = [f"decodes of z ~ {which}", *textwrap.wrap(title, TITLE_CHARACTERS)]  # the grid is 8 images wide
+        plot_samples(torch.sigmoid(model.decode(z)), directory / name, title="\n".join(lines))
     model.train(was_training)
-    return ["reconstructions.png", "samples.png"]
+    return ["reconstructions.png", *names]
 
 
 class FigureWriter(Callback):

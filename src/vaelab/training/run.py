@@ -44,6 +44,7 @@ from vaelab.training.gradient_view import GradientMonitor
 from vaelab.training.length import run_length
 from vaelab.training.lock import LOCK_NAME, run_lock
 from vaelab.training.loggers import JsonlLogger, Logger
+from vaelab.training.prior_fit import PriorFitting, check_components, start_pseudo_inputs
 from vaelab.training.stop import Interrupted
 from vaelab.training.tensorboard import TensorBoardFigures, TensorBoardLogger
 from vaelab.training.trainer import Trainer
@@ -64,12 +65,14 @@ class RunResult:
 def training_network(config: Config, images: np.ndarray, train_index: np.ndarray, device: torch.device
                      ) -> torch.nn.Module:
     """The network of `config` as its training starts: initialised from training.seed, its linear path (if any)
-    at the PCA of the training images, on `device`, in the memory layout and (torch.compile) form the run trains
+    at the PCA of the training images, a VampPrior's pseudo-inputs at training images, on `device`, in the memory layout and (torch.compile) form the run trains
     it in."""
     torch.manual_seed(config.training.seed)
     model = build_model(config, tuple(images.shape[1:])).to(device)
     if config.model.linear_path:
         start_at_pca(model, images, train_index)
+    if config.model.prior == "vamp":
+        start_pseudo_inputs(model.prior, images, train_index, config.training.seed)
     if config.training.channels_last:
         model = model.to(memory_format=torch.channels_last)
     if config.training.compile:
@@ -231,10 +234,12 @@ def _train(
     check_model_fits(_parameter_count(config, image_shape), device, ema=config.training.ema)
 
     model = training_network(config, data.images, train_index, device)
+    if config.model.prior == "gmm":
+        check_components("gmm", len(model.prior.mean), len(train_index))
     total_steps = run_length(config.training, len(train_index)).steps
     for note in length_warnings(config, total_steps):  # a cyclical schedule with more cycles than steps raises
         log.warning(note)
-    objective = build_objective(config, image_shape, total_steps=total_steps).to(device)
+    objective = build_objective(config, image_shape, total_steps=total_steps, train_images=len(train_index)).to(device)
     if device.type == "cpu":
         keep_freed_memory()  # no page faults on every step's buffers: see its docstring
     run = RunDir(out)
@@ -318,6 +323,7 @@ def _callbacks(config: Config, out: Path, callbacks: list[Callback]) -> list[Cal
     grad_every = config.training.grad_every
     cadence = FigureCadence()  # the drawing callbacks draw at the same validations, together a tenth of the time
     return [
+        *([PriorFitting(run.checkpoints)] if config.model.prior == "gmm" else []),  # before the checkpoints, figures
         MetricLogging(loggers, every=config.training.log_every),
         *([GradientMonitor(loggers, every=grad_every, run_dir=out, figures=config.training.figures, cadence=cadence)]
           if grad_every else []),

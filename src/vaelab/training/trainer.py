@@ -131,9 +131,10 @@ class Trainer:
         noise = self.noise if self.parallel is None else self.parallel.noise(
             self.noise, seed=self.config.training.seed, step=self.step)
         with self.autocast():
-            output = self.network(x, generator=noise, beta=self.objective.sample_beta(len(x), noise))
+            output = self.network(x, generator=noise, beta=self.objective.sample_beta(len(x), noise),
+                                  samples=self.objective.samples)
             last_layer = None if self.objective.adversarial is None else self.model.output_layer.weight
-            terms = self.objective(x, output, self.step, last_layer=last_layer)
+            terms = self.objective(x, output, self.step, generator=noise, last_layer=last_layer)
         self.optimizer.zero_grad(set_to_none=True)
         terms.loss.backward()
         if self.parallel is not None:

@@ -117,8 +117,8 @@ def validation_sums(model: nn.Module, objective: Objective, images: np.ndarray, 
         for start in range(0, len(index), chunk):
             x = to_tensor(images, index[start : start + chunk], device, config.training.channels_last)
             with autocast(config, device):
-                output = served(x, generator=generator)
-                terms = objective(x, output, last_step)
+                output = served(x, generator=generator, samples=objective.samples)
+                terms = objective(x, output, last_step, generator=generator)
             values = terms.metric_values()
             if fits_one_sigma(objective):  # summed for `with_one_sigma`
                 sse = (x - output.reconstruction.float()).pow(2).sum(dim=(2, 3)).double().mean(dim=0)  # (C,)

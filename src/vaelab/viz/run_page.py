@@ -47,7 +47,10 @@ CAPTIONS = {
     "reconstructions.png": "Validation images (top row) and their reconstructions through the posterior mean; below "
                            "them, where the run drew them, training images and theirs: a network that reconstructs "
                            "these much better than the validation images is memorising.",
-    "samples.png": "Decodes of z drawn from the prior N(0, I), with fixed noise.",
+    "samples.png": "Decodes of z drawn from the run's prior (N(0, I) unless the title names another), with fixed "
+                   "noise.",
+    "samples_normal.png": "The same decoder on z drawn from N(0, I): beside the samples of the run's own prior, what "
+                          "that prior changes.",
     "interpolations.png": "Decoded straight lines in latent space between pairs of validation images.",
     "traversals.png": "One latent dimension at a time swept across its range, the others held fixed: the most "
                       "active dimensions first.",
@@ -91,7 +94,8 @@ AGGREGATE = (
 LATENT = (
     ("active_units", "active units", "dimensions with Var_x E[z|x] > 0.01 (Burda et al. 2016)"),
     ("latent_dim", "latent dimensions", "all there are"),
-    ("kl", "KL", "nats / image, the sum over dimensions of the bars above"),
+    ("kl", "KL", ("nats / image, KL[q(z|x) || p(z)]: for N(0, I) the sum over dimensions of the bars above, for "
+                  "another prior a Monte Carlo mean (kl_estimator in eval.json)")),
     ("linear_vae_dims", "directions a linear VAE keeps at this beta",
      ("the training images' principal directions with variance above sigma^2 in force (Lucas et al. 2019): "
      "compare with the dimensions of the bars above that carry KL")),
@@ -101,6 +105,17 @@ WALKS = (
     ("smoothness", "interpolation smoothness",
      "summed step-to-step distances / end-to-end distance along decoded lines; 1 is perfectly even"),
 )
+# the prior holes against N(0, I) and against the run's own prior (model.prior), side by side: (label, N(0, I)'s
+# eval.json key, the own prior's key, how to read it)
+PRIOR_HOLES = (
+    ("KL(q(z) || p(z)), Monte Carlo", "aggregate_kl_q_p", "aggregate_kl_q_prior",
+     "nats; the codes' mixture with each code's own posterior in it: biased high"),
+    ("KL(q(z) || p(z)), leave-one-out", "aggregate_kl_q_p_loo", "aggregate_kl_q_prior_loo",
+     "nats; biased low: the truth lies between the two"),
+    ("KL(p(z) || q(z)): the prior's holes", "aggregate_kl_p_q", "aggregate_kl_prior_q",
+     "nats; where the prior's samples land that no code reaches"),
+)
+PRIOR_NAMES = {"vamp": "the VampPrior (learned)", "gmm": "the mixture fitted to the training codes"}
 GRADIENT_COLUMNS = ("grad_ratio", "grad_cosine", "adam_ratio", "adam_cosine")
 # eval.json entries that describe the evaluation rather than measure the model: shown in a sentence.
 EVALUATION_FACTS = ("run", "checkpoint", "step", "description", "model", "recon", "beta", "data", "split", "images",
@@ -108,7 +123,8 @@ EVALUATION_FACTS = ("run", "checkpoint", "step", "description", "model", "recon"
                     "smoothness_pairs", "warnings", "not_applicable", "figures", "caveats", "per_image",
                     "likelihood_images", "aggregate_images", "aggregate_bootstrap", "aggregate_samples",
                     "aggregate_ess_min", "decomposition_samples", "sigma_fit_split", "sigma_fit_images",
-                    "sigma_fit_of", "linear_vae_images", "pca_components", "pca_fit_images", "train_images")
+                    "sigma_fit_of", "linear_vae_images", "pca_components", "pca_fit_images", "train_images", "prior",
+                    "kl_estimator", "aggregate_ess_prior")
 # metrics.jsonl fields that count training events worth a warning (steps skipped for a non-finite loss, ...)
 EVENT_FIELD = re.compile(r"skipped|nonfinite|non_finite|^nan")
 
@@ -136,6 +152,8 @@ def run_context(run: RunSummary) -> dict[str, Any]:
         """(label, value, note) of the keys eval.json has; a null value shows its reason (`not_applicable`)."""
         found = []
         for key, label, note in spec:
+            if key in used:  # shown already (the prior holes' table)
+                continue
             if key in evaluation and (is_number(evaluation[key]) or evaluation[key] is None):
                 reason = evaluation.get("not_applicable", {}).get(key) or evaluation.get("caveats", {}).get(key)
                 if key == "aggregate_posterior_mmd":
@@ -155,7 +173,7 @@ def run_context(run: RunSummary) -> dict[str, Any]:
         "figures": {
             "losses": figures("losses.png"),
             "reconstructions": figures("reconstructions.png"),
-            "samples": figures("samples.png"),
+            "samples": figures("samples.png", "samples_normal.png"),
             "walks": figures("interpolations.png", "traversals.png"),
             "gradients": figures("gradients.png"),
             "latent-usage": figures("kl_per_dim.png"),
@@ -164,6 +182,8 @@ def run_context(run: RunSummary) -> dict[str, Any]:
         "gradients": _gradient_table(run),
         "walks": rows(WALKS),
         "latent": rows(LATENT),
+        "prior_holes": _prior_holes(evaluation, used),
+        "prior_name": PRIOR_NAMES.get(run.config.model.prior),
         "aggregate": rows(AGGREGATE),
         "likelihood": rows(LIKELIHOOD),
         "linear": rows(BASELINE),
@@ -187,13 +207,27 @@ def run_context(run: RunSummary) -> dict[str, Any]:
         "walks": bool(context["figures"]["walks"] or context["walks"]),
         "gradients": bool(context["figures"]["gradients"] or context["gradients"].rows),
         "latent-usage": bool(context["figures"]["latent-usage"] or context["latent"]),
-        "aggregate": bool(context["figures"]["aggregate"] or context["aggregate"]),
+        "aggregate": bool(context["figures"]["aggregate"] or context["aggregate"] or context["prior_holes"].rows),
         "likelihood": bool(context["likelihood"] or context["other_numbers"]),
         "linear": bool(context["linear"]),
         "other-figures": bool(context["figures"]["other-figures"]),
     }
     context["sections"] = [Section(id, title) for id, title in SECTIONS.items() if present[id]]
     return context
+
+
+def _prior_holes(evaluation: dict[str, Any], used: set[str]) -> Table:
+    """The prior-hole estimates against N(0, I) and against the run's own prior, one row each (PRIOR_HOLES); no rows
+    for a run with N(0, I) alone. A null value shows n/a, with the reason in `not_applicable`."""
+    if "aggregate_kl_q_prior" not in evaluation:
+        return Table(columns=[], rows=[])
+    reasons = evaluation.get("not_applicable", {})
+    rows, notes = [], {}
+    for i, (label, normal, own, note) in enumerate(PRIOR_HOLES):
+        rows.append([label, _with_uncertainty(evaluation, normal), _with_uncertainty(evaluation, own)])
+        notes[i] = "; ".join([note, *dict.fromkeys(reasons[key] for key in (normal, own) if key in reasons)])
+        used.update({normal, own, f"{normal}_ci", f"{own}_ci"})
+    return Table(columns=["estimate", "N(0, I)", PRIOR_NAMES[evaluation["prior"]]], rows=rows, notes=notes)
 
 
 def _settings(run: RunSummary) -> list[tuple[str, str]]:
