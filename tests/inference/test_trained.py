@@ -45,6 +45,20 @@ def test_samples_are_decodes_of_prior_draws_and_a_seed_repeats_them(trained_vae)
     assert not torch.equal(images, model.sample(6, generator=torch.Generator().manual_seed(4)))
 
 
+def test_samples_of_a_run_with_a_vampprior_are_decodes_of_that_priors_draws(tmp_path):
+    run = train(tiny_config(4, data__limit=300, model__prior="vamp", model__prior_components=3), tmp_path / "vamp")
+    model = vaelab.load(run.run_dir)
+    prior = load_model(run.run_dir).prior_density()  # the mixture of the pseudo-inputs' posteriors
+    assert not prior.standard and len(prior.mean) == 3
+    draws = prior.sample(200, torch.Generator().manual_seed(7))
+    images = model.sample(200, generator=torch.Generator().manual_seed(7))
+    assert torch.allclose(images, model.decode(draws), atol=1e-6)
+    # the draws cluster at the three components' means, not around 0 as N(0, I)'s would
+    nearest = torch.cdist(draws, prior.mean).min(dim=1).values
+    spread = torch.exp(0.5 * prior.logvar).max()
+    assert float(nearest.median()) < 3 * float(spread) * model.latent_dim ** 0.5
+
+
 def test_a_sampled_reconstruction_decodes_a_draw_from_the_posterior(trained_vae):
     model = vaelab.load(trained_vae)
     x = digits(3)[:, None]  # (3, 1, 16, 16): a 3-D array would be one image of 3 channels

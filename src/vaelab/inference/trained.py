@@ -114,11 +114,16 @@ class TrainedModel:
         eps = torch.randn(posterior.mean.shape, generator=generator).to(self.device)
         return self.decode(posterior.mean + posterior.std * eps)
 
+    @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """decode(z) of n codes z ~ N(0, I), the prior (drawn on the CPU by `generator`, so a seed gives the same
-        images on any device). For the autoencoder, whose codes were never pulled towards N(0, I), these show
-        what its latent space lacks. (n, C, H, W) in [0, 1]"""
-        return self.decode(torch.randn(n, self.latent_dim, generator=generator))
+        """decode(z) of n codes z ~ p(z), the run's prior (model.prior: N(0, I), the VampPrior, the mixture
+        fitted to the training codes; N(0, I) where that mixture was not fitted yet), drawn on the CPU by
+        `generator`, so a seed gives the same images on any device. For the autoencoder, whose codes were never
+        pulled towards N(0, I), draws from N(0, I) show what its latent space lacks. (n, C, H, W) in [0, 1]"""
+        prior = self.served.prior_density() if self.kind == "vae" else None
+        if prior is None or prior.standard:
+            return self.decode(torch.randn(n, self.latent_dim, generator=generator))
+        return self.decode(prior.to("cpu").sample(n, generator))
 
     def interpolate(self, a: Any, b: Any, steps: int = 10) -> torch.Tensor:
         """Decodes of the `steps` + 1 codes (1 - t) z_a + t z_b, t = 0, 1/steps, ..., 1, between the posterior

@@ -121,6 +121,12 @@ class GaussianMixture:
         """log p(z) = logsumexp_k [log pi_k + log N(z; mu_k, Sigma_k)]. (..., Z) -> (...)"""
         return torch.logsumexp(self.component_log_prob(z) + self.log_weights.to(z.dtype), dim=-1)
 
+    def to(self, device: torch.device | str) -> GaussianMixture:
+        """The same mixture with its tensors on `device` (e.g. the CPU, to draw with a CPU generator)."""
+        move = lambda tensor: None if tensor is None else tensor.to(device)  # noqa: E731
+        return GaussianMixture(move(self.log_weights), move(self.mean), logvar=move(self.logvar),
+                               scale_tril=move(self.scale_tril))
+
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """n draws: a component k ~ pi, then mu_k + L_k eps (full) or mu_k + sigma_k * eps (diagonal). (n, Z)"""
         weights = self.log_weights.detach().float().exp()
