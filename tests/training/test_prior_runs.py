@@ -59,7 +59,7 @@ def assert_refit_reproduces(config, run, best):
     train_index, val_index = split_indices(len(data.images), config.data.val_fraction, config.data.split_seed)
     shape = tuple(data.images.shape[1:])
     cpu = torch.device("cpu")
-    trainer = Trainer(config=config, model=training_network(config, shape, cpu), images=data.images,
+    trainer = Trainer(config=config, model=training_network(config, data.images, train_index, cpu), images=data.images,
                       objective=build_objective(config, shape, total_steps=12), train_index=train_index,
                       val_index=val_index, device=cpu, callbacks=[])
     PriorFitting(run / "checkpoints").on_fit_end(trainer)
