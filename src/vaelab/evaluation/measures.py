@@ -19,16 +19,17 @@ from vaelab.diagnostics.intervals import standard_error
 from vaelab.diagnostics.reconstruction import reconstruction_quality
 from vaelab.evaluation.latent_measures import NO_DENSITY
 from vaelab.objectives import Objective
-from vaelab.objectives.likelihood import Likelihood
+from vaelab.objectives.likelihood import SHARED_SIGMA, Likelihood
 
 __all__ = ["NO_DENSITY", "fitted_sigma", "interpolation_smoothness", "likelihood_metrics", "quality_metrics"]
 
 SMOOTHNESS_PAIRS = 32  # pairs measured; the figure shows the first INTERPOLATION_ROWS
 INTERPOLATION_STEPS = 10
 FIT_SAMPLES = 4  # posterior samples per training image that fit the shared sigma
-LIKELIHOOD_NAMES = ("elbo", "iwae", "bits_per_dim", "elbo_optimal_sigma", "iwae_optimal_sigma",
-                    "bits_per_dim_optimal_sigma")
-LIKELIHOOD_NAMES = (*LIKELIHOOD_NAMES, *(f"{name}_se" for name in LIKELIHOOD_NAMES), "sigma", "sigma_optimal")
+LIKELIHOOD_NAMES = ("elbo_shared_sigma", "iwae_shared_sigma", "elbo", "iwae", "bits_per_dim", "elbo_optimal_sigma",
+                    "iwae_optimal_sigma", "bits_per_dim_optimal_sigma")
+LIKELIHOOD_NAMES = (*LIKELIHOOD_NAMES, *(f"{name}_se" for name in LIKELIHOOD_NAMES), "sigma", "sigma_optimal",
+                    "shared_sigma")
 
 
 def with_standard_errors(values: dict[str, np.ndarray], per_image: dict[str, list[float]]) -> dict[str, Any]:
@@ -64,11 +65,15 @@ def fitted_sigma(model: nn.Module, likelihood: Likelihood, fit: torch.Tensor, ge
 def likelihood_metrics(model: nn.Module, objective: Objective, config: Config, x: torch.Tensor,
                        iw_samples: int, generator: torch.Generator, not_applicable: dict[str, str],
                        sigma_fitted: float, per_image: dict[str, list[float]]) -> dict[str, Any]:
-    """beta = 1 ELBO, IWAE and bits/dim under the run's likelihood and under the shared sigma fitted on the
-    training split (`sigma_fitted`), each a mean over the images of x with its standard error (`_se`)."""
+    """beta = 1 ELBO and IWAE with the decoder read as a Gaussian of the sigma every run shares (SHARED_SIGMA,
+    sigma^2 = 1/2), under the run's own likelihood (with bits/dim) and under the sigma fitted on its training split
+    (`sigma_fitted`, with bits/dim), each a mean over the images of x with its standard error (`_se`). The same
+    posterior samples serve every sigma."""
     pixels = math.prod(x.shape[1:])
     samples = likelihood_module.importance_samples(model, objective.likelihood, x, samples=iw_samples,
                                                    generator=generator)
+    shared = samples.log_weights(likelihood_module.gaussian_log_likelihood(samples.squared_error, SHARED_SIGMA,
+                                                                           pixels))
     optimal = samples.log_weights(likelihood_module.gaussian_log_likelihood(samples.squared_error, sigma_fitted,
                                                                             pixels))
     own = samples.log_weights()
@@ -82,13 +87,15 @@ def likelihood_metrics(model: nn.Module, objective: Objective, config: Config, x
     iwae, iwae_optimal = likelihood_module.iwae_bound(own, iw_samples), likelihood_module.iwae_bound(optimal,
                                                                                                      iw_samples)
     values = {
+        "elbo_shared_sigma": likelihood_module.iwae_bound(shared, 1),
+        "iwae_shared_sigma": likelihood_module.iwae_bound(shared, iw_samples),
         "elbo": likelihood_module.iwae_bound(own, 1), "iwae": iwae,
         "bits_per_dim": likelihood_module.bits_per_dim(iwae, pixels),
         "elbo_optimal_sigma": likelihood_module.iwae_bound(optimal, 1), "iwae_optimal_sigma": iwae_optimal,
         "bits_per_dim_optimal_sigma": likelihood_module.bits_per_dim(iwae_optimal, pixels),
     }
     results = with_standard_errors({name: value.cpu().numpy() for name, value in values.items()}, per_image)
-    results.update(sigma=sigma, sigma_optimal=sigma_fitted)
+    results.update(sigma=sigma, sigma_optimal=sigma_fitted, shared_sigma=SHARED_SIGMA)
     if config.objective.recon == "bernoulli":
         for name in ("sigma", "bits_per_dim", "bits_per_dim_se"):
             results[name] = None

@@ -27,7 +27,7 @@ from vaelab.objectives.decoder_variance import LearnedSigmaGaussian, OptimalSigm
 from vaelab.objectives.explain import implied_variance
 from vaelab.objectives.free_bits import FreeBits
 from vaelab.objectives.geco import GECO
-from vaelab.objectives.likelihood import Bernoulli, FixedGaussian, Likelihood, SumSquaredError
+from vaelab.objectives.likelihood import Bernoulli, FixedGaussian, Likelihood, SumSquaredError, elbo_shared_sigma
 from vaelab.objectives.schedules import BetaSchedule
 from vaelab.objectives.terms import LossTerms
 from vaelab.objectives.weighting import KLWeight, KLWeighting, ScheduledKL
@@ -82,6 +82,7 @@ class Objective(nn.Module):
         super().__init__()
         self.config = config
         self.deterministic = deterministic
+        self.pixels = math.prod(image_shape)
         self.likelihood = make_likelihood(config, image_shape)
         self.beta_range = None if config.beta_range is None else LogUniformBeta(*config.beta_range)
         conditional_or_ae = deterministic or self.beta_range is not None
@@ -116,15 +117,19 @@ class Objective(nn.Module):
         sigma = self.likelihood.logged_sigma()
         with torch.no_grad():
             if self.deterministic:
-                elbo = torch.full_like(recon, math.nan)  # a point-mass posterior has no finite ELBO
-            elif self._sigma_follows_weight():
-                nll, sigma = self.likelihood.nll_at_weight(recon.detach(), torch.as_tensor(weight.beta).double())
-                elbo = -(nll + kl)
+                # A point-mass posterior has no density: no KL, no ELBO, and no decoder sigma is stated.
+                kl = elbo = elbo_shared = torch.full_like(recon, math.nan)
+                sigma = math.nan
             else:
-                elbo = -(self.likelihood.nll_given_recon(x, output.logits, recon) + kl)
+                elbo_shared = elbo_shared_sigma(mse * self.pixels, kl, self.pixels)
+                if self._sigma_follows_weight():
+                    nll, sigma = self.likelihood.nll_at_weight(recon.detach(), torch.as_tensor(weight.beta).double())
+                    elbo = -(nll + kl)
+                else:
+                    elbo = -(self.likelihood.nll_given_recon(x, output.logits, recon) + kl)
         return LossTerms(
-            loss=loss, recon=recon, kl=kl, elbo=elbo, mse=mse, beta=weight.beta, sigma=sigma,
-            extras={**weight.extras, **self.likelihood.metrics()},
+            loss=loss, recon=recon, kl=kl, elbo=elbo, elbo_shared_sigma=elbo_shared, mse=mse, beta=weight.beta,
+            sigma=sigma, extras={**weight.extras, **self.likelihood.metrics()},
         )
 
     def _sigma_follows_weight(self) -> bool:
@@ -132,8 +137,11 @@ class Objective(nn.Module):
         return isinstance(self.weighting, GECO) and isinstance(self.likelihood, SumSquaredError)
 
     def sigma(self) -> float:
-        """The decoder std in force now (nan where there is none): under GECO with a squared error, the sigma
-        of its current weight 1 / lambda; else the likelihood's (implied, fixed, learned or latest optimal)."""
+        """The decoder std in force now (nan where there is none, as for the autoencoder): under GECO with a squared
+        error, the sigma of its current weight 1 / lambda; else the likelihood's (implied, fixed, learned or latest
+        optimal)."""
+        if self.deterministic:
+            return math.nan
         if self._sigma_follows_weight():
             variance = implied_variance(self.weighting.beta_at(0), recon=self.likelihood.kind,
                                         pixels=self.likelihood.pixels)

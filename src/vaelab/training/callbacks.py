@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from tqdm import tqdm
 
+from vaelab.numbers import format_number
 from vaelab.objectives import LossTerms
 from vaelab.objectives.terms import as_floats
 from vaelab.run_dir import save_checkpoint
@@ -114,6 +115,14 @@ class Checkpointing(Callback):
             self.saved_step = trainer.step
 
 
+def validation_line(epoch: int, step: int, metrics: dict[str, float]) -> str:
+    """The terminal's line for a validation pass; "n/a" for what the model has not (the autoencoder's KL, ELBO)."""
+    return (f"epoch {epoch} step {step}: val loss {format_number(metrics['loss'])}  "
+            f"recon {format_number(metrics['recon'])}  kl {format_number(metrics['kl'])}  "
+            f"elbo(beta=1): shared sigma {format_number(metrics.get('elbo_shared_sigma'))}, "
+            f"own likelihood {format_number(metrics['elbo'])}  mse(z~q) {format_number(metrics['mse'])}")
+
+
 class ProgressBar(Callback):
     """A tqdm bar over steps showing the loss and its two terms, and a line per validation.
 
@@ -135,10 +144,7 @@ class ProgressBar(Callback):
             self.bar.set_postfix(loss=f"{m['loss']:.4g}", recon=f"{m['recon']:.4g}", kl=f"{m['kl']:.4g}", refresh=False)
 
     def on_validation_end(self, trainer, metrics):
-        self.bar.write(
-            f"epoch {trainer.epoch} step {trainer.step}: val loss {metrics['loss']:.4g}  recon {metrics['recon']:.4g}"
-            f"  kl {metrics['kl']:.4g}  elbo(beta=1) {metrics['elbo']:.4g}  mse {metrics['mse']:.4g}"
-        )
+        self.bar.write(validation_line(trainer.epoch, trainer.step, metrics))
 
     def on_fit_end(self, trainer):
         self.bar.close()

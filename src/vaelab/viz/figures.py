@@ -26,28 +26,31 @@ def _series(rows: list[dict[str, Any]], split: str, key: str) -> tuple[list[int]
 
 def plot_losses(rows: list[dict[str, Any]], path: Path, title: str = "") -> Figure:
     """Top: recon (left axis) and KL (right axis), each at its own scale, train lines and val dots.
-    Bottom: the weighted loss that was minimised against the beta = 1 negative ELBO."""
+    Bottom: the weighted loss that was minimised against the beta = 1 negative ELBO at the shared sigma. A model
+    without a KL or an ELBO (the autoencoder, whose records hold none) gets no axis for them."""
+    has = {key: any(_series(rows, split, key)[0] for split in ("train", "val")) for key in ("kl", "elbo_shared_sigma")}
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6.5), sharex=True, height_ratios=(3, 2))
-    right = top.twinx()
-    for ax, key, colour, label in ((top, "recon", RECON_COLOUR, "recon"), (right, "kl", KL_COLOUR, "KL")):
+    terms = [(top, "recon", RECON_COLOUR, "recon")]
+    if has["kl"]:
+        terms.append((top.twinx(), "kl", KL_COLOUR, "KL"))
+    for ax, key, colour, label in terms:
         ax.plot(*_series(rows, "train", key), color=colour, lw=1.2, alpha=0.8, label=f"{label} (train)")
         ax.plot(*_series(rows, "val", key), "o--", color=colour, ms=4, lw=1, label=f"{label} (val)")
         ax.set_ylabel(f"{label} (nats / image)" if key == "kl" else "reconstruction term (as trained)", color=colour)
         ax.tick_params(axis="y", colors=colour)
-    lines = top.get_lines() + right.get_lines()
+    lines = [line for ax, *_ in terms for line in ax.get_lines()]
     top.legend(lines, [line.get_label() for line in lines], loc="upper right", fontsize=8)
-    top.set_title(title or "the two loss terms, each on its own scale")
-    elbo_axis = bottom.twinx()
-    for ax, key, sign, colour, label in (
-        (bottom, "loss", 1, "tab:purple", "loss as minimised"),
-        (elbo_axis, "elbo", -1, "tab:green", "-ELBO (beta = 1)"),
-    ):
+    top.set_title(title or ("the two loss terms, each on its own scale" if has["kl"] else "the reconstruction term"))
+    curves = [(bottom, "loss", 1, "tab:purple", "loss as minimised")]
+    if has["elbo_shared_sigma"]:
+        curves.append((bottom.twinx(), "elbo_shared_sigma", -1, "tab:green", "-ELBO at the shared sigma (beta = 1)"))
+    for ax, key, sign, colour, label in curves:
         for split, style in (("train", "-"), ("val", "o--")):
             steps, values = _series(rows, split, key)
             ax.plot(steps, [sign * v for v in values], style, color=colour, ms=4, lw=1.2, label=f"{label} ({split})")
         ax.set_ylabel(f"{label}", color=colour)
         ax.tick_params(axis="y", colors=colour)
-    lines = bottom.get_lines() + elbo_axis.get_lines()
+    lines = [line for ax, *_ in curves for line in ax.get_lines()]
     bottom.legend(lines, [line.get_label() for line in lines], loc="upper right", fontsize=8)
     bottom.set_xlabel("step")
     fig.tight_layout()

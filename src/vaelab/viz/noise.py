@@ -19,7 +19,8 @@ import numpy as np
 
 from vaelab.numbers import format_number
 
-COMPARED = ("elbo_optimal_sigma", "iwae_optimal_sigma", "mse", "psnr", "ssim", "kl")
+COMPARED = ("elbo_shared_sigma", "iwae_shared_sigma", "elbo_optimal_sigma", "iwae_optimal_sigma", "mse", "psnr",
+            "ssim", "kl")
 NOISE_SES = 2.0
 
 
