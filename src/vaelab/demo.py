@@ -3,11 +3,11 @@ as a VAE with beta = 0.1 ("KL scaled by 0.1"), and as a plain autoencoder; and w
 the rate-distortion curve, which one loss-conditional model of the same network (trained for every
 beta in [0.03, 3] at once, Dosovitskiy & Djolonga 2020) traces for the cost of one more run.
 
-It prints two tables (recon, KL, beta = 1 ELBO, MSE per run, and the conditional model's at each beta
-of the curve), writes one figure with the three rows of reconstructions under the same validation
-inputs and one with the curve (out/rate_distortion.png: the curve, the two VAEs and the AE, beta = 0
-at rate 0), and a report page comparing the runs with the curve (out/report.html; each run also has
-its own).
+It prints two tables (recon, KL, the beta = 1 ELBO at the shared sigma and under the run's own, MSE per run,
+and the conditional model's at each beta of the curve), writes one figure with the three rows of reconstructions
+under the same validation inputs and one with the curve (out/rate_distortion.png: the curve, the two VAEs as
+points of their own, and the AE as a line at its distortion, since its point codes have no rate), and a report
+page comparing the runs with the curve (out/report.html; each run also has its own).
 """
 
 from __future__ import annotations

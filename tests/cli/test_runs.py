@@ -6,6 +6,7 @@ import pytest
 from PIL import Image
 
 from vaelab.cli import main
+from vaelab.numbers import format_number
 
 from factories import tiny_flags
 
@@ -87,7 +88,9 @@ def test_compare_says_whether_differences_are_within_noise(runs, capsys):
     out = capsys.readouterr().out
     difference, se, n = paired_difference(b, a, "mse")
     assert n == 30 and se > 0
-    expected = "within noise" if abs(difference) < 2 * se else "beyond noise"
-    assert "b01 - b1: mse" in out and f"(paired over 30 images): {expected}" in out
-    # a run against itself: every difference is 0, within noise
-    assert paired_difference(a, a, "mse") == (0.0, 0.0, 30) or "b1 - b1: mse 0 +- 0" in out
+    expected = "within noise" if abs(difference) <= 2 * se else "beyond noise"
+    differences = out.split("paired differences against", 1)[1]
+    row = next(line for line in differences.splitlines() if line.startswith("MSE (posterior means)"))
+    # the columns: b01 - b1, then b1 - b1 (a run against itself: every difference is 0, within noise)
+    assert f"{format_number(difference)} ± {format_number(se, 2)}, {expected} (n = 30)" in row
+    assert row.rstrip().endswith("0 ± 0, within noise (n = 30)")

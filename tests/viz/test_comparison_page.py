@@ -20,7 +20,7 @@ def table_rows(html: str, section: str, index: int = 0) -> dict[str, list[str]]:
     table = body.split("<table", index + 1)[index + 1].split("</table>", 1)[0]
     rows = {}
     for row in re.findall(r"<tr>(.*?)</tr>", table, flags=re.S):
-        cells = [unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", cell))).strip()
+        cells = [unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", cell.replace("<wbr>", "")))).strip()
                  for cell in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, flags=re.S)]
         rows[cells[0]] = cells[1:]
     return rows

@@ -188,7 +188,7 @@ def test_the_run_page_leads_with_the_shared_sigma_and_says_what_reading_there_co
     shared = f"ELBO at the shared sigma {format_number(evaluation['elbo_shared_sigma'])} ± "
     assert shared in likelihood and likelihood.index(shared) < likelihood.index("ELBO, own likelihood")
     # beta = 0.1: an encoder fitted to sigma = 0.224, read at 0.707
-    assert "This run's encoder was fitted to its own sigma, 0.224; read at the shared sigma 0.707" in likelihood
+    assert "This run's encoder was fitted to its own sigma, 0.224; at the shared sigma 0.707" in likelihood
     assert "checkpoint last.pt (step 20, the moving average of the weights)" in likelihood
     assert "Another step" not in likelihood
 
@@ -205,6 +205,8 @@ def test_the_run_page_says_when_its_evaluation_is_of_another_step(story, tmp_pat
 def test_an_overfitting_autoencoder_is_warned_about_and_not_praised(story, tmp_path):
     run_dir = tmp_path / "ae"
     shutil.copytree(story / "ae", run_dir)
+    (run_dir / "figures").mkdir(exist_ok=True)  # the story's AE drew no figures: any PNG gives the section
+    shutil.copy(story / "vae-beta0.1" / "figures" / "reconstructions.png", run_dir / "figures")
     html = write_report(run_dir).read_text()
     assert "reconstruct well" not in html and "Overfitting" not in html  # 20 steps: nothing to say yet
     with (run_dir / "metrics.jsonl").open("a") as handle:  # validation up by 30% while training goes down

@@ -17,7 +17,7 @@ from factories import tiny_config
 INDEX = list(range(50))
 
 
-def evaluated_run(name, beta, *, psnr, elbo_shared, holes, kind="vae", seed=0, sigma=None):
+def evaluated_run(name, beta, *, psnr, elbo_shared, holes, kind="vae", seed=0):
     """A run with an eval.json of known per-image values: PSNR and shared-sigma ELBO around the given means."""
     rng = np.random.default_rng(seed)
     psnr_images = psnr + rng.normal(0, 1.0, len(INDEX))
@@ -27,11 +27,11 @@ def evaluated_run(name, beta, *, psnr, elbo_shared, holes, kind="vae", seed=0, s
     own_iwae = own_elbo + 1.0
     evaluation = {
         "checkpoint": "last", "step": 200, "weights": "ema", "split": "val", "images": len(INDEX), "beta": beta,
-        "iw_samples": 10, "sigma": math.sqrt(beta / 2) if sigma is None else sigma,
+        "iw_samples": 10, "sigma": math.sqrt(beta / 2),
         "psnr": float(psnr_images.mean()), "psnr_se": float(psnr_images.std(ddof=1) / math.sqrt(len(INDEX))),
         "elbo_shared_sigma": float(elbo_images.mean()),
-        "elbo_shared_sigma_se": float(elbo_images.std(ddof=1) / math.sqrt(len(INDEX))), "kl": 10.0 / beta, "aggregate_kl_p_q": holes,
-        "active_units": 4,
+        "elbo_shared_sigma_se": float(elbo_images.std(ddof=1) / math.sqrt(len(INDEX))), "kl": 10.0 / beta,
+        "aggregate_kl_p_q": holes, "active_units": 4,
         "per_image": {"index": INDEX, "psnr": psnr_images.tolist(),
                       "likelihood": {"index": INDEX, "elbo_shared_sigma": elbo_images.tolist(),
                                      "iwae_shared_sigma": iwae_images.tolist(), "elbo": own_elbo.tolist(),
@@ -77,8 +77,12 @@ def test_the_bound_gap_is_the_mean_of_the_per_image_gaps():
     mean, se, n = bound_gap(run.evaluation, "iwae_shared_sigma", "elbo_shared_sigma")
     assert (mean, se, n) == pytest.approx((gaps.mean(), gaps.std(ddof=1) / math.sqrt(50), 50))
     text = shared_sigma_cost(run.evaluation)
-    assert "fitted to its own sigma, 0.224" in text and "posteriors are narrower" in text
-    assert f"at least {mean:.4g} ±" in text and "against 1 ± 0 at its own sigma" in text
+    assert "fitted to its own sigma, 0.224" in text and "its decoder's posterior is wider than its q(z|x)" in text
+    assert f"is {mean:.4g} ± {se:.2g} nats at the shared sigma and 1 ± 0 at its own (over 50 images)" in text
+    assert "its encoder costs it more" in text  # a gap of about 2.5 against 1
+    smaller = {**likelihood, "iwae_shared_sigma": (np.array(likelihood["elbo_shared_sigma"]) + 0.5).tolist()}
+    text = shared_sigma_cost({**run.evaluation, "per_image": {"likelihood": smaller}})
+    assert "costs it no more than at its own" in text
     assert shared_sigma_cost({**run.evaluation, "sigma": math.sqrt(0.5)}) is None  # beta = 1: one and the same
 
 

@@ -27,9 +27,14 @@ def _series(rows: list[dict[str, Any]], split: str, key: str) -> tuple[list[int]
 def plot_losses(rows: list[dict[str, Any]], path: Path, title: str = "") -> Figure:
     """Top: recon (left axis) and KL (right axis), each at its own scale, train lines and val dots.
     Bottom: the weighted loss that was minimised against the beta = 1 negative ELBO at the shared sigma. A model
-    without a KL or an ELBO (the autoencoder, whose records hold none) gets no axis for them."""
+    without a KL or an ELBO (the autoencoder, whose records hold none, and whose loss is its recon term) gets the
+    top panel alone."""
     has = {key: any(_series(rows, split, key)[0] for split in ("train", "val")) for key in ("kl", "elbo_shared_sigma")}
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6.5), sharex=True, height_ratios=(3, 2))
+    if not (has["kl"] or has["elbo_shared_sigma"]):  # the loss is the recon term: one panel
+        fig, top = plt.subplots(figsize=(8, 4))
+        bottom = None
+    else:
+        fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6.5), sharex=True, height_ratios=(3, 2))
     terms = [(top, "recon", RECON_COLOUR, "recon")]
     if has["kl"]:
         terms.append((top.twinx(), "kl", KL_COLOUR, "KL"))
@@ -41,6 +46,10 @@ def plot_losses(rows: list[dict[str, Any]], path: Path, title: str = "") -> Figu
     lines = [line for ax, *_ in terms for line in ax.get_lines()]
     top.legend(lines, [line.get_label() for line in lines], loc="upper right", fontsize=8)
     top.set_title(title or ("the two loss terms, each on its own scale" if has["kl"] else "the reconstruction term"))
+    if bottom is None:
+        top.set_xlabel("step")
+        fig.tight_layout()
+        return save_figure(fig, path)
     curves = [(bottom, "loss", 1, "tab:purple", "loss as minimised")]
     if has["elbo_shared_sigma"]:
         curves.append((bottom.twinx(), "elbo_shared_sigma", -1, "tab:green", "-ELBO at the shared sigma (beta = 1)"))

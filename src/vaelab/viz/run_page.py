@@ -13,13 +13,14 @@ from typing import Any
 
 from vaelab.diagnostics.gradients import GROUPS, regime
 from vaelab.numbers import format_number
-from vaelab.run_dir import RunSummary, read_json, read_run
+from vaelab.run_dir import RunSummary, read_run
 from vaelab.viz.answers import shared_sigma_cost
 from vaelab.viz.beta_reading import beta_reading
 from vaelab.viz.compare import KEY_METRICS
 from vaelab.viz.html import REPORT, Figure, Section, Table, embed_png, is_number, render
 from vaelab.viz.linear_baseline import BASELINE, verdict
 from vaelab.viz.overfitting import overfitting
+from vaelab.viz.provenance import other_evaluations, steps_shown
 from vaelab.viz.uncertainty import with_interval, with_uncertainty
 
 SECTIONS = {
@@ -57,6 +58,15 @@ CAPTIONS = {
     "latent_map.png": "The posterior means of validation images, projected on their two principal components.",
 }
 
+AE_CAPTIONS = {  # the autoencoder's figures draw no KL, ELBO or ratio of the two gradients
+    "losses.png": "The reconstruction term, the loss the autoencoder minimised; lines are training averages, dots "
+                  "validation passes.",
+    "gradients.png": "The norm of the reconstruction term's gradient per group of parameters over training (there is "
+                     "no KL term to weigh it against).",
+    "traversals.png": "One code dimension at a time swept across its range, the others held fixed: the dimensions "
+                      "that change the decoded image most first.",
+}
+
 # eval.json (names in docs/metrics.md): (key, label, how to read it), in the order the tables show them.
 LIKELIHOOD = (
     ("elbo_shared_sigma", "ELBO at the shared sigma",
@@ -69,7 +79,8 @@ LIKELIHOOD = (
     ("bits_per_dim", "bits / dim", "from the IWAE bound, for 8-bit pixels; lower is better"),
     ("sigma", "decoder sigma", "the run's own (implied, fixed or learned) pixel noise"),
     ("elbo_optimal_sigma", "ELBO at the optimal sigma",
-     "nats / image, with the one sigma that fits these errors best: the same footing for runs of any beta"),
+     "nats / image, with the sigma fitted to this run's errors on training images: each run at its best sigma, by "
+     "one rule (the shared sigma above is one likelihood for all)"),
     ("iwae_optimal_sigma", "IWAE at the optimal sigma", "nats / image"),
     ("bits_per_dim_optimal_sigma", "bits / dim at the optimal sigma", "lower is better"),
     ("sigma_optimal", "optimal sigma", "sqrt of the mean squared error per pixel"),
@@ -129,10 +140,12 @@ def run_context(run: RunSummary) -> dict[str, Any]:
     pngs = {path.name: path for path in sorted((run.run_dir / "figures").glob("*.png"))}
     shown: set[str] = set()
 
+    captions = {**CAPTIONS, **(AE_CAPTIONS if run.config.model.kind == "ae" else {})}
+
     def figures(*names: str) -> list[Figure]:
         found = [name for name in names if name in pngs]
         shown.update(found)
-        return [embed_png(pngs[name], CAPTIONS.get(name, "")) for name in found]
+        return [embed_png(pngs[name], captions.get(name, "")) for name in found]
 
     evaluation = run.evaluation
     used: set[str] = set()
@@ -258,31 +271,6 @@ def _gradient_table(run: RunSummary) -> Table:
                  rows=rows)
 
 
-def steps_shown(run: RunSummary) -> dict[str, Any]:
-    """Which weights each part of the page shows: the training figures and the final values are of the last step
-    (the last validation pass: the moving-average weights, with training.ema), the evaluation of its checkpoint;
-    `differ` when the two steps are not the same."""
-    last = run.final("val").get("step", run.steps)
-    evaluated = run.evaluation.get("step")
-    return {"last": last, "evaluated": evaluated, "checkpoint": run.evaluation.get("checkpoint"),
-            "ema": run.config.training.ema, "differ": evaluated is not None and evaluated != last}
-
-
-def other_evaluations(run: RunSummary) -> list[dict[str, Any]]:
-    """The run's evaluations in folders of their own (RUN/beta=B/, RUN/data=NAME/): where, on what, and how many
-    of their images the run trained on."""
-    found = []
-    for path in sorted([*run.run_dir.glob("*=*/eval.json"), *run.run_dir.glob("beta=*/data=*/eval.json")]):
-        evaluation = read_json(path)
-        if evaluation:
-            found.append({"path": path.relative_to(run.run_dir).as_posix(), "data": evaluation.get("data"),
-                          "images": evaluation.get("images"), "overlap_train": evaluation.get("overlap_train"),
-                          "elbo_shared_sigma": with_uncertainty(evaluation, "elbo_shared_sigma")
-                          if "elbo_shared_sigma" in evaluation else None,
-                          "psnr": with_uncertainty(evaluation, "psnr") if "psnr" in evaluation else None})
-    return found
-
-
 def _warnings(run: RunSummary) -> list[dict[str, Any]]:
     """Posterior collapse (eval.json), overfitting, non-finite or skipped training steps (metrics.jsonl), skipped
     inputs."""
@@ -292,7 +280,8 @@ def _warnings(run: RunSummary) -> list[dict[str, Any]]:
     if (rising := overfitting(run)) is not None:
         found.append({"title": "Overfitting", "text": rising.text(), "items": []})
     final = run.final("val")
-    broken = [key for key in ("loss", "recon", "kl") if key in final and not math.isfinite(final[key])]
+    terms = ("loss", "recon") if run.config.model.kind == "ae" else ("loss", "recon", "kl")  # the AE has no KL
+    broken = [key for key in terms if key in final and not math.isfinite(final[key])]
     if broken:
         found.append({"title": "Training diverged", "items": [],
                       "text": f"the last validation pass has non-finite {', '.join(broken)}: start a new run "
