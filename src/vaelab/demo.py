@@ -3,11 +3,11 @@ as a VAE with beta = 0.1 ("KL scaled by 0.1"), and as a plain autoencoder; and w
 the rate-distortion curve, which one loss-conditional model of the same network (trained for every
 beta in [0.03, 3] at once, Dosovitskiy & Djolonga 2020) traces for the cost of one more run.
 
-It prints two tables (recon, KL, beta = 1 ELBO, MSE per run, and the conditional model's at each beta
-of the curve), writes one figure with the three rows of reconstructions under the same validation
-inputs and one with the curve (out/rate_distortion.png: the curve, the two VAEs and the AE, beta = 0
-at rate 0), and a report page comparing the runs with the curve (out/report.html; each run also has
-its own).
+It prints two tables (recon, KL, the beta = 1 ELBO at the shared sigma and under the run's own, MSE per run,
+and the conditional model's at each beta of the curve), writes one figure with the three rows of reconstructions
+under the same validation inputs and one with the curve (out/rate_distortion.png: the curve, the two VAEs as
+points of their own, and the AE as a line at its distortion, since its point codes have no rate), and a report
+page comparing the runs with the curve (out/report.html; each run also has its own).
 """
 
 from __future__ import annotations
@@ -17,10 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from matplotlib.figure import Figure
+
 from vaelab.config import Config, DataConfig, ModelConfig, ObjectiveConfig, TrainingConfig
 from vaelab.evaluation.baseline import pca_on_validation
-from vaelab.evaluation.compare import plot_run_reconstructions
+from vaelab.evaluation.compare import decode_for_page, plot_run_reconstructions
 from vaelab.evaluation.loaded import validate_at_beta
+from vaelab.numbers import format_number
 from vaelab.run_dir import RunDir
 from vaelab.training.run import RunResult, train
 from vaelab.viz.runs_page import write_runs_report
@@ -84,7 +87,8 @@ def run_demo(out: str | Path = "demo", *, quick: bool = False, data: str = "fash
     curve = out / "rate_distortion.png"
     plot_curve(runs, curve_rows, math.prod(RunDir(curve_run).image_shape()), curve)
     report = write_runs_report(out, title="The seed's experiment: VAE with beta = 1, VAE with beta = 0.1, plain "
-                                          "autoencoder, and the rate-distortion curve they lie on")
+                                          "autoencoder, and the rate-distortion curve they lie on",
+                               decode=decode_for_page)
     return DemoResult(out=out, runs=runs, table=table, figure=figure, report=report, curve=curve,
                       curve_rows=curve_rows)
 
@@ -93,40 +97,52 @@ def train_or_resume(config: Config, run_dir: Path) -> RunResult:
     return train(config, run_dir, resume=(run_dir / "config.yaml").exists())
 
 
+HEADER = (f"{'recon (SSE)':>12} {'KL (nats)':>10} {'ELBO shared':>12} {'ELBO own':>12} {'MSE (z~q)':>10}")
+ELBO_NOTE = ("ELBO shared: beta = 1, every decoder read as a Gaussian of sigma^2 = 1/2 (compare runs by it); ELBO own: "
+             "under the run's own sigma^2 = beta / 2, the bound its loss stands for. Last validation pass, one z ~ q "
+             "per image; the moving-average weights at the last step (checkpoints/last.pt).")
+
+
 def format_table(runs: dict[str, RunResult], pca: dict[str, Any]) -> str:
-    """One line per run: the validation recon, KL, beta = 1 ELBO, MSE and PSNR of the mean MSE; then PCA with
-    the same latent size on the same images (its MSE and PSNR, mean of the images')."""
-    lines = [f"{'run':<30} {'recon (SSE)':>12} {'KL (nats)':>10} {'ELBO (b=1)':>12} {'MSE':>9} {'PSNR (dB)':>10}"]
+    """One line per run: the validation recon, KL, the ELBO at the shared sigma and under the run's own, the MSE
+    and the PSNR of the mean MSE; then PCA with the same latent size on the same images (its MSE and PSNR, mean of
+    the images'), and what the two ELBOs are."""
+    lines = [f"{'run':<30} {HEADER} {'PSNR (dB)':>10}"]
     for name, label, _, _ in SCENARIOS:
         m = runs[name].metrics
-        elbo = f"{m['elbo']:12.1f}" if math.isfinite(m["elbo"]) else f"{'n/a':>12}"
-        lines.append(f"{label:<30} {m['recon']:12.2f} {m['kl']:10.2f} {elbo} {m['mse']:9.4f} "
-                     f"{10 * math.log10(1 / m['mse']):10.2f}")
+        lines.append(f"{label:<30} {_numbers(m)} {10 * math.log10(1 / m['mse']):10.2f}")
     label = f"PCA-{pca['pca_components']} (linear, same latent)"
-    lines.append(f"{label:<30} {'':>12} {'':>10} {'':>12} {pca['pca_mse']:9.4f} {pca['pca_psnr']:10.2f}")
-    return "\n".join(lines)
+    lines.append(f"{label:<30} {'':>12} {'':>10} {'':>12} {'':>12} {pca['pca_mse']:10.4f} {pca['pca_psnr']:10.2f}")
+    return "\n".join([*lines, ELBO_NOTE])
 
 
 def format_curve(rows: list[dict[str, Any]]) -> str:
-    """One line per beta of the curve: the conditional model's validation recon, KL, beta = 1 ELBO and MSE."""
+    """One line per beta of the curve: the conditional model's validation recon, KL, both ELBOs and MSE."""
     title = f"one model for every beta in [{CURVE_BETAS[0]:g}, {CURVE_BETAS[-1]:g}] (loss-conditional):"
-    lines = [title, f"{'beta':<30} {'recon (SSE)':>12} {'KL (nats)':>10} {'ELBO (b=1)':>12} {'MSE':>9}"]
+    lines = [title, f"{'beta':<30} {HEADER}"]
     for row in rows:
-        numbers = f"{row['recon']:12.2f} {row['kl']:10.2f} {row['elbo']:12.1f} {row['mse']:9.4f}"
-        lines.append(f"{row['beta']:<30.3g} {numbers}")
+        lines.append(f"{row['beta']:<30.3g} {_numbers(row)}")
     return "\n".join(lines)
 
 
-def plot_curve(runs: dict[str, RunResult], curve_rows: list[dict[str, Any]], pixels: int, path: Path) -> None:
-    """The conditional model's rate-distortion curve, with the three runs on it: beta = 1 and beta = 0.1,
-    and the AE at beta = 0, whose rate is 0 (its point-mass posterior has no KL term). `pixels` per image
-    place the iso-ELBO lines."""
+def _numbers(m: dict[str, Any]) -> str:
+    """recon, KL, the two ELBOs and the MSE of a validation record, "n/a" for what the model has not (the AE)."""
+    return (f"{format_number(m['recon']):>12} {format_number(m['kl']):>10} "
+            f"{format_number(m.get('elbo_shared_sigma')):>12} {format_number(m['elbo']):>12} "
+            f"{format_number(m['mse']):>10}")
+
+
+def plot_curve(runs: dict[str, RunResult], curve_rows: list[dict[str, Any]], pixels: int, path: Path) -> Figure:
+    """The conditional model's rate-distortion curve, with the three runs beside it: the two VAEs as points of
+    their own (separate models, not joined), and the AE as a line at its distortion (its point-mass codes have no
+    finite rate). `pixels` per image place the iso-ELBO lines (of the ELBO at the shared sigma)."""
     rows = [{"run": f"beta={row['beta']:g}", "beta": row["beta"], "rate": row["kl"], "distortion": row["recon"],
              "pixels": pixels, "model": "one loss-conditional model"} for row in curve_rows]
     rows += [{"run": label, "beta": beta, "rate": runs[name].metrics["kl"], "distortion": runs[name].metrics["recon"],
-              "pixels": pixels, "model": "the three runs"} for name, label, _, beta in SCENARIOS]
-    plot_rate_distortion(rows, path, group_keys=["model"], recon="sse",
-                         title="the seed's three runs on the curve of one loss-conditional model (validation)")
+              "pixels": pixels, "model": label, "model.kind": kind} for name, label, kind, beta in SCENARIOS]
+    return plot_rate_distortion(rows, path, group_keys=["model"], recon="sse",
+                                title="the seed's three runs beside the curve of one loss-conditional model "
+                                      "(validation)")
 
 
 def write_comparison(runs: dict[str, RunResult], path: Path, n: int = 10) -> None:

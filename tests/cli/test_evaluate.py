@@ -20,18 +20,35 @@ def test_train_then_evaluate_writes_consistent_numbers_and_figures(tmp_path, cap
     assert "IWAE_20" in capsys.readouterr().out
     result = json.loads((run / "eval.json").read_text())
 
-    numbers = ["elbo", "iwae", "bits_per_dim", "sigma", "sigma_optimal", "elbo_optimal_sigma", "iwae_optimal_sigma",
+    numbers = ["elbo_shared_sigma", "iwae_shared_sigma", "elbo", "iwae", "bits_per_dim", "sigma", "sigma_optimal", "elbo_optimal_sigma", "iwae_optimal_sigma",
                "bits_per_dim_optimal_sigma", "kl", "mse", "psnr", "ssim", "active_units", "aggregate_posterior_kl",
                "aggregate_posterior_mmd", "index_code_mi", "total_correlation", "dimensionwise_kl", "smoothness"]
     for name in numbers:
         assert isinstance(result[name], (int, float)) and math.isfinite(result[name]), name
     assert result["not_applicable"] == {}
-    assert result["iw_samples"] == 20 and result["split"] == "val" and result["checkpoint"] == "best"
+    # the checkpoint rule of every command (defaults.CHECKPOINT): the weights the run ended with, their average
+    assert result["iw_samples"] == 20 and result["split"] == "val" and result["checkpoint"] == "last"
+    assert result["step"] == 30 and result["weights"] == "ema" and result["reconstruction"] == "posterior mean"
     assert result["elbo"] <= result["iwae"]
+    assert result["elbo_shared_sigma"] <= result["iwae_shared_sigma"]
+    # One set of posterior samples read at three sigmas: ELBO(s) = -A / (2 s^2) - D log s - D/2 log(2 pi) - B for
+    # the same A (mean SSE) and B (mean log q - log p). The shared sigma's and the run's own give A and B; they
+    # must predict the ELBO at the fitted sigma.
+    assert result["shared_sigma"] == pytest.approx(math.sqrt(0.5))
+    d = 16 * 16
+
+    def constant(s):
+        return -d * math.log(s) - d / 2 * math.log(2 * math.pi)
+
+    s_shared, s_own, s_fit = result["shared_sigma"], result["sigma"], result["sigma_optimal"]
+    a = ((result["elbo_shared_sigma"] - constant(s_shared)) - (result["elbo"] - constant(s_own))) / (
+        1 / (2 * s_own**2) - 1 / (2 * s_shared**2))
+    b = -(result["elbo"] - constant(s_own)) - a / (2 * s_own**2)
+    predicted = -a / (2 * s_fit**2) + constant(s_fit) - b
+    assert result["elbo_optimal_sigma"] == pytest.approx(predicted, rel=1e-6)
     assert result["elbo_optimal_sigma"] <= result["iwae_optimal_sigma"]
     assert result["elbo"] <= result["elbo_optimal_sigma"]  # the implied sigma is one of the sigmas optimised over
     assert result["sigma"] == pytest.approx(math.sqrt(0.5 / 2))
-    d = 16 * 16
     assert result["pixels"] == d
     assert result["bits_per_dim"] == pytest.approx((-result["iwae"] + d * math.log(255)) / (d * math.log(2)))
     assert result["latent_dim"] == 6

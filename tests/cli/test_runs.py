@@ -6,6 +6,7 @@ import pytest
 from PIL import Image
 
 from vaelab.cli import main
+from vaelab.numbers import format_number
 
 from factories import tiny_flags
 
@@ -25,11 +26,14 @@ def test_ls_lists_every_run_below_a_folder_with_its_numbers(runs, capsys):
     capsys.readouterr()
     assert main(["runs", "ls", str(runs)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split()[:3] == ["run", "config", "steps"] and "ELBO, beta=1" in lines[0]
+    assert lines[0].split()[:3] == ["run", "config", "steps"]
+    assert lines[0].index("ELBO, shared sigma") < lines[0].index("ELBO, own sigma")  # the like-for-like one leads
     rows = {line.split()[0]: line for line in lines[1:]}
     assert set(rows) == {"b01", "b1", "nested/ae"}
     assert "VAE, latent 4, summed squared error + 0.1 x KL" in rows["b01"]
-    assert rows["nested/ae"].split()[-3] == "n/a"  # the autoencoder has no ELBO
+    # the autoencoder has no ELBO at either sigma, no KL and no decoder sigma: n/a, never nan or 0.7071
+    assert rows["nested/ae"].count("n/a") == 4 and "nan" not in rows["nested/ae"] and "0.7071" not in rows["nested/ae"]
+    assert rows["b1"].count("n/a") == 0 and rows["b1"].split()[-1] == "0.7071"
 
 
 def test_compare_prints_a_table_and_writes_the_figure(runs, tmp_path, capsys):
@@ -84,7 +88,9 @@ def test_compare_says_whether_differences_are_within_noise(runs, capsys):
     out = capsys.readouterr().out
     difference, se, n = paired_difference(b, a, "mse")
     assert n == 30 and se > 0
-    expected = "within noise" if abs(difference) < 2 * se else "beyond noise"
-    assert "b01 - b1: mse" in out and f"(paired over 30 images): {expected}" in out
-    # a run against itself: every difference is 0, within noise
-    assert paired_difference(a, a, "mse") == (0.0, 0.0, 30) or "b1 - b1: mse 0 +- 0" in out
+    expected = "within noise" if abs(difference) <= 2 * se else "beyond noise"
+    differences = out.split("paired differences against", 1)[1]
+    row = next(line for line in differences.splitlines() if line.startswith("MSE (posterior means)"))
+    # the columns: b01 - b1, then b1 - b1 (a run against itself: every difference is 0, within noise)
+    assert f"{format_number(difference)} ± {format_number(se, 2)}, {expected} (n = 30)" in row
+    assert row.rstrip().endswith("0 ± 0, within noise (n = 30)")

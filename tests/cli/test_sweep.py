@@ -67,6 +67,11 @@ def test_the_summary_holds_each_runs_own_final_numbers(sweep):
     minus_elbo = float(one["rate"]) + float(one["distortion"]) + 128 * math.log(math.pi)
     assert float(one["elbo"]) == pytest.approx(-minus_elbo, rel=1e-5)
     assert float(one["elbo"]) == final_val(sweep / one["run_dir"])["elbo"]
+    # ... and for every run of any beta (beta = 0 included), that relation is its ELBO at the shared sigma: the
+    # quantity the iso-lines are level in is the one tabulated
+    for row in rows:
+        minus_elbo = float(row["rate"]) + float(row["distortion"]) + 128 * math.log(math.pi)
+        assert float(row["elbo_shared_sigma"]) == pytest.approx(-minus_elbo, rel=1e-4), row["run"]
 
 
 def test_the_figures_have_content(sweep):

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from vaelab.data import load_images, split_indices
 from vaelab.diagnostics.reconstruction import reconstruction_quality
@@ -53,8 +54,8 @@ def test_the_autoencoder_reports_what_is_defined_and_says_why_the_rest_is_not(tm
         "aggregate_posterior_kl"]
     variances = saved["posterior_mean_variance"]
     assert saved["active_units"] == sum(v > saved["active_threshold"] for v in variances) and len(variances) == 4
-    undefined = ("elbo", "iwae", "bits_per_dim", "elbo_optimal_sigma", "iwae_optimal_sigma",
-                 "bits_per_dim_optimal_sigma", "kl", "kl_per_dim", "index_code_mi", "total_correlation",
+    undefined = ("elbo_shared_sigma", "iwae_shared_sigma", "elbo", "iwae", "bits_per_dim", "elbo_optimal_sigma",
+                 "iwae_optimal_sigma", "bits_per_dim_optimal_sigma", "sigma", "kl", "kl_per_dim", "index_code_mi", "total_correlation",
                  "dimensionwise_kl")
     for name in undefined:
         assert saved[name] is None, name
@@ -76,6 +77,31 @@ def test_other_data_and_the_image_budget(vae_run):
     result = evaluate_run(run, iw_samples=4, data="digits", max_images=50, checkpoint="last", write_figures=False)
     assert result["split"] == "all" and result["images"] == 50 and result["checkpoint"] == "last"
     assert result["step"] == 20
+
+
+def test_another_source_goes_to_its_own_folder_and_its_training_images_are_counted(vae_run, tmp_path):
+    run = vae_run
+    evaluate_run(run, iw_samples=4, write_figures=False)  # the run's own evaluation, on its validation images
+    own = (run / "eval.json").read_bytes()
+    config = RunDir(run).config()
+    data = load_images(config.data)
+    train_index, val_index = split_indices(len(data.images), config.data.val_fraction, config.data.split_seed)
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    # 6 of the run's training images and 2 of its validation images as PNG files at the model's size, and 4 others
+    for i in [*train_index[:6], *val_index[:2]]:
+        Image.fromarray(data.images[i, 0]).save(folder / f"digit{i}.png")
+    for i, noise in enumerate(np.random.default_rng(0).integers(0, 256, (4, 16, 16), dtype=np.uint8)):
+        Image.fromarray(noise).save(folder / f"noise{i}.png")
+    result = evaluate_run(run, iw_samples=4, data=str(folder))
+    assert (result["overlap_train"], result["overlap_val"], result["images"], result["split"]) == (6, 2, 12, "all")
+    assert result["warnings"][0].startswith("6 of the 12 images evaluated are images of the run's training split")
+    saved = json.loads((run / "data=pictures" / "eval.json").read_text())
+    assert saved["overlap_train"] == 6 and saved["data"] == result["data"]
+    assert (run / "data=pictures" / "figures" / "reconstructions.png").is_file()
+    assert (run / "eval.json").read_bytes() == own  # the run's own evaluation is left as it was
+    page = (run / "report.html").read_text()  # ... and its page shows it, and lists the other one
+    assert "data=pictures/eval.json" in page and "6 of them training images of this run" in page
 
 
 def test_bad_arguments_are_usage_errors(vae_run):

@@ -94,12 +94,34 @@ def test_sse_gradients_are_a_rescaled_gaussian_elbo_gradient(recon, pixels_avera
         torch.testing.assert_close(seed_grad, factor * elbo_grad, rtol=1e-4, atol=1e-7)
 
 
-def test_autoencoder_has_no_kl_term_and_no_elbo():
+def test_autoencoder_has_no_kl_term_no_elbo_and_no_sigma():
     _, objective, x, output = setup("sse", 0.1, kind="ae")
     terms = objective(x, output, 0)
-    assert terms.beta == 0 and terms.kl.abs().sum() == 0
+    assert terms.beta == 0
     torch.testing.assert_close(terms.loss, terms.recon.mean())
-    assert torch.isnan(terms.elbo).all()
+    # a point-mass posterior: no KL, no ELBO under any sigma, and no decoder sigma (not beta's implied 0.22)
+    assert torch.isnan(terms.kl).all() and torch.isnan(terms.elbo).all() and torch.isnan(terms.elbo_shared_sigma).all()
+    assert math.isnan(terms.sigma) and math.isnan(objective.sigma())
+    metrics = terms.metrics()
+    assert all(math.isnan(metrics[name]) for name in ("kl", "elbo", "elbo_shared_sigma", "sigma"))
+
+
+@pytest.mark.parametrize("recon", ["sse", "mse-mean", "gaussian", "bernoulli", "sigma-learned"])
+@pytest.mark.parametrize("beta", [0.0, 0.1, 1.0, 4.0])
+def test_the_shared_sigma_elbo_is_one_gaussian_of_sigma_squared_one_half_whatever_the_run(recon, beta):
+    # -ELBO at sigma^2 = 1/2 = SSE + KL + D/2 log(pi), computed here from the decoded mean's pixels
+    _, objective, x, output = setup(recon, beta)
+    terms = objective(x, output, step=0)
+    sse = ((x - torch.sigmoid(output.logits)) ** 2).sum(dim=(1, 2, 3))
+    expected = -(sse + output.posterior.kl() + D / 2 * math.log(math.pi))
+    torch.testing.assert_close(terms.elbo_shared_sigma, expected, rtol=1e-5, atol=1e-3)
+    # the same number as the full Gaussian density at sigma = sqrt(1/2)
+    nll = gaussian_nll(x, torch.sigmoid(output.logits), torch.tensor(0.5 * math.log(0.5)))
+    torch.testing.assert_close(terms.elbo_shared_sigma, -(nll + output.posterior.kl()), rtol=1e-5, atol=1e-3)
+    if recon == "sse" and beta == 1.0:  # the seed's loss at beta = 1 is this very bound
+        torch.testing.assert_close(terms.elbo_shared_sigma, terms.elbo)
+    if recon == "sse" and beta == 0.1:  # ... and at beta = 0.1 the run's own bound is another number
+        assert (terms.elbo - terms.elbo_shared_sigma).abs().min() > 1
 
 
 def test_beta_zero_has_sigma_zero_and_minus_infinite_elbo():

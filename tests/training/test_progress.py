@@ -29,8 +29,29 @@ def test_the_epoch_line_names_the_weight_and_the_sigma_where_they_move():
         return epoch_line(trainer, {**metrics, **extra})
 
     geco = line({"objective.geco_target": 0.01}, geco_lambda=7.6)
-    assert geco.endswith("mse 0.0296  beta 0.1316 (1 / lambda, lambda 7.6)  sigma 0.257 (RMS error 0.172)")
+    assert geco.endswith("mse(z~q) 0.0296  beta 0.1316 (1 / lambda, lambda 7.6)  sigma 0.257 (RMS error 0.172)")
     learned = line({"objective.recon": "sigma-learned"})
-    assert learned.endswith("mse 0.0296  sigma 0.257 (RMS error 0.172)") and " beta " not in learned
-    assert line({"objective.beta_schedule": "linear:100"}).endswith("mse 0.0296  beta 0.1316")
-    assert line({}).endswith("mse 0.0296")  # a constant beta and its implied sigma: nothing moves
+    assert learned.endswith("mse(z~q) 0.0296  sigma 0.257 (RMS error 0.172)") and " beta " not in learned
+    assert line({"objective.beta_schedule": "linear:100"}).endswith("mse(z~q) 0.0296  beta 0.1316")
+    assert line({}).endswith("mse(z~q) 0.0296")  # a constant beta and its implied sigma: nothing moves
+
+
+def test_the_terminal_says_n_a_for_what_the_autoencoder_has_not():
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from vaelab.config import Config
+
+    from vaelab.cli.train import final_line
+    from vaelab.training.callbacks import epoch_line
+
+    nan = float("nan")
+    ae = {"loss": 9.5, "recon": 9.5, "kl": nan, "elbo": nan, "elbo_shared_sigma": nan, "mse": 0.0371, "sigma": nan}
+    trainer = lambda kind: SimpleNamespace(config=Config().with_updates({"model.kind": kind}), epoch=3, step=120)  # noqa: E731
+    line = epoch_line(trainer("ae"), ae)
+    assert "nan" not in line and line.count("n/a") == 3
+    assert "elbo(beta=1): shared sigma n/a, own likelihood n/a  mse(z~q) 0.0371" in line
+    vae = {**ae, "kl": 12.5, "elbo": -150.25, "elbo_shared_sigma": -162.5}
+    assert "elbo(beta=1): shared sigma -162.5, own likelihood -150.2" in epoch_line(trainer("vae"), vae)
+    final = final_line(Path("runs/ae"), 120, ae)
+    assert "nan" not in final and "ELBO(beta=1) at the shared sigma n/a, under its own n/a" in final

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from selenium.webdriver.common.by import By
 
+from vaelab.evaluation.compare import decode_for_page
 from vaelab.viz.report import write_report
 
 
@@ -24,9 +25,10 @@ def test_run_sweep_and_comparison_reports_render_offline(browser, story, sweep, 
                ["run", "questions", "beta", "losses", "reconstructions", "samples", "walks", "gradients",
                 "latent-usage", "aggregate", "likelihood"], tmp_path / "run.png")
     check_page(browser, write_report(sweep),
-               ["summary", "rate-distortion", "vs-beta", "reconstructions", "beta", "questions", "runs"],
+               ["summary", "questions", "rate-distortion", "vs-beta", "reconstructions", "beta", "runs"],
                tmp_path / "sweep.png")
-    check_page(browser, write_report(story), ["summary", "comparison", "beta", "questions", "runs"],
+    check_page(browser, write_report(story, decode=decode_for_page),
+               ["summary", "questions", "evaluation", "samples", "comparison", "beta", "runs"],
                tmp_path / "comparison.png")
 
 

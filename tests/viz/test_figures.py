@@ -1,15 +1,22 @@
-"""The run's figures read back from what they draw: which values each panel holds, and where the legends and
-titles sit against the data (display pixels, after the figure is drawn; never pixel colours)."""
+"""The run's and the comparison's figures read back from what they draw: which values each panel holds, and where
+the legends and titles sit against the data (display pixels, after the figure is drawn; never pixel colours). The
+autoencoder gets no KL, ELBO, ratio or cosine curves, and the ELBO panels draw the ELBO at the shared sigma."""
 
+import io
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from vaelab.config import Config
+from vaelab.run_dir import RunSummary
+from vaelab.viz.compare import plot_comparison
+from vaelab.viz.diagnostics import plot_gradients
 from vaelab.viz.figures import plot_losses, plot_reconstructions, plot_samples
 
 from drawn import box, drawn_figure, inside, lines, overlap
+from factories import tiny_config
 
 
 def records(betas, *, sigma=0.3, mse=0.01, geco=False):
@@ -128,3 +135,55 @@ def test_long_titles_are_wrapped_inside_every_figure(tmp_path):
         assert titles
         for title in titles:
             assert inside(box(title), fig.bbox), title.get_text()
+
+
+def kind_records(kind):
+    """Train and val records of three steps, as a VAE or the AE (nulls read back as nan) logs them."""
+    nan = float("nan")
+    found = []
+    for step in (10, 20, 30):
+        vae = kind == "vae"
+        terms = {"loss": 30.0 - step / 10, "recon": 20.0 - step / 10, "mse": 0.05, "beta": 1.0 if vae else 0.0,
+                 "kl": 10.0 + step / 10 if vae else nan, "elbo": -160.0 - step if vae else nan,
+                 "elbo_shared_sigma": -150.0 - step if vae else nan, "sigma": 0.7071 if vae else nan}
+        found += [{"step": step, "split": split, **terms} for split in ("train", "val")]
+        found.append({"step": step, "split": "train", "grad_recon_norm/encoder": 1.0,
+                      "grad_kl_norm/encoder": 0.9 if vae else 0.0, "grad_ratio/encoder": 0.9 if vae else 0.0,
+                      "grad_cosine/encoder": -0.95 if vae else nan})
+    return found
+
+
+def labels(fig):
+    return [line.get_label() for ax in fig.axes for line in ax.get_lines()]
+
+
+def test_the_autoencoders_losses_draw_no_kl_or_elbo_and_the_vaes_draw_both_elbos(tmp_path):
+    ae = plot_losses(kind_records("ae"), tmp_path / "losses.png")
+    drawn = {line.get_gid().split("/")[0] for ax in ae.axes for line in ax.get_lines() if line.get_gid()}
+    assert "recon" in drawn and not drawn & {"kl", "elbo", "elbo_shared_sigma", "beta"}
+    said = [text.get_text() for ax in ae.axes for text in ax.texts]
+    assert "no KL term: a point-mass posterior" in said and "no ELBO: a point mass has no density" in said
+    vae = plot_losses(kind_records("vae"), tmp_path / "losses.png")
+    (shared,) = lines(vae, "elbo_shared_sigma/val")
+    assert list(shared.get_ydata()) == [160.0, 170.0, 180.0]  # minus elbo_shared_sigma
+    (own,) = lines(vae, "elbo/val")
+    assert list(own.get_ydata()) == [170.0, 180.0, 190.0] and own.axes is shared.axes  # the run's own, beside it
+
+
+def test_the_autoencoders_gradient_figure_draws_the_norms_alone(tmp_path):
+    ae = plot_gradients(kind_records("ae"), tmp_path / "gradients.png")
+    assert len(ae.axes) == 1 and labels(ae) == ["|grad recon|, encoder"]
+    assert len(plot_gradients(kind_records("vae"), tmp_path / "gradients.png").axes) == 3
+
+
+def test_the_comparison_draws_minus_the_elbo_at_the_shared_sigma_and_leaves_the_ae_out(tmp_path):
+    runs = [RunSummary(run_dir=Path(kind), config=tiny_config(model__kind=kind), records=kind_records(kind))
+            for kind in ("vae", "ae")]
+    fig = plot_comparison(runs, io.BytesIO())
+    recon, kl, elbo = fig.axes[:3]
+    assert "shared sigma" in elbo.get_title()
+    drawn = [list(line.get_ydata()) for line in elbo.get_lines() if len(line.get_ydata())]
+    assert drawn == [[160.0, 170.0, 180.0]] * 2  # the VAE's -elbo_shared_sigma, train and val; nothing of the AE
+    assert sum(len(line.get_ydata()) > 0 for line in kl.get_lines()) == 2  # the AE has no KL
+    assert sum(len(line.get_ydata()) > 0 for line in recon.get_lines()) == 4  # ... but a recon term
+    assert [t.get_text() for t in recon.get_legend().get_texts()] == ["vae", "ae"]

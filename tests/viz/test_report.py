@@ -68,8 +68,10 @@ def test_a_run_report_shows_every_section_its_data_fills(story):
     val = read_run(run_dir).final("val")
     losses = section(html, "losses")
     row = losses.split(" val ", 1)[1].split()
-    assert [float(v) for v in row[:6]] == pytest.approx(
-        [val["recon"], val["kl"], val["beta"], val["elbo"], val["mse"], val["sigma"]], rel=1e-3)
+    assert [float(v.replace(",", "")) for v in row[:7]] == pytest.approx(
+        [val["elbo_shared_sigma"], val["recon"], val["kl"], val["beta"], val["elbo"], val["mse"], val["sigma"]],
+        rel=1e-3)
+    assert f"at step {val['step']} (the moving average of the weights" in losses
     # eval.json's numbers, each in its section
     evaluation = json.loads((run_dir / "eval.json").read_text())
     assert f"active units {evaluation['active_units']} " in section(html, "latent-usage")
@@ -87,7 +89,8 @@ def test_the_autoencoder_report_says_there_is_no_beta_and_no_elbo(story):
     html = write_report(story / "ae").read_text()
     assert "plain autoencoder has no KL term" in section(html, "beta")
     final = section(html, "losses").split(" val ", 1)[1].split()
-    assert final[3] == "n/a"  # the beta = 1 ELBO of a point-mass posterior
+    # a point-mass posterior: no ELBO at any sigma, no KL, and no decoder sigma (not the 0.7071 of beta = 1)
+    assert [final[i] for i in (0, 2, 4, 6)] == ["n/a"] * 4
     assert not {"walks", "latent-usage", "aggregate", "likelihood"} & set(section_ids(html))  # not evaluated
 
 
@@ -112,7 +115,7 @@ def test_a_number_the_model_cannot_have_shows_the_reason(story, tmp_path):
     (run_dir / "eval.json").write_text(json.dumps({"elbo": None, "iwae": -180.5, "not_applicable": {"elbo": reason},
                                                    "future_metric": 0.5}))
     likelihood = section(write_report(run_dir).read_text(), "likelihood")
-    assert f"ELBO, beta = 1 n/a {reason}" in likelihood and "IWAE bound -180.5" in likelihood
+    assert f"ELBO, own likelihood n/a {reason}" in likelihood and "IWAE bound -180.5" in likelihood
     assert "future_metric 0.5" in likelihood  # a number this page does not know is still shown
 
 
@@ -127,7 +130,7 @@ def test_a_run_with_nothing_but_its_config_gets_a_short_report(story, tmp_path):
 def test_a_sweep_report_follows_the_sweep_contract(sweep):
     html = write_report(sweep).read_text()
     assert_self_contained(html)
-    assert section_ids(html) == ["summary", "rate-distortion", "vs-beta", "reconstructions", "beta", "questions",
+    assert section_ids(html) == ["summary", "questions", "rate-distortion", "vs-beta", "reconstructions", "beta",
                                  "runs"]
     summary = section_html(html, "summary")
     assert '<table class="sortable">' in summary and '<th scope="col">objective.<wbr>beta</th>' in summary
@@ -149,7 +152,7 @@ def test_a_sweep_report_follows_the_sweep_contract(sweep):
 def test_a_folder_of_runs_gets_a_comparison_report(story):
     html = write_report(story).read_text()
     assert_self_contained(html)
-    assert section_ids(html) == ["summary", "comparison", "beta", "questions", "runs"]
+    assert section_ids(html) == ["summary", "questions", "evaluation", "comparison", "beta", "runs"]
     summary = section(html, "summary")
     for name in ("ae", "vae-beta0.1", "vae-beta1"):
         assert name in summary
@@ -175,3 +178,43 @@ def test_train_writes_the_report_and_survives_its_failure(story, tmp_path, monke
         result = run_module.train(config, tmp_path / "run")
     assert result.steps == 2 and (tmp_path / "run" / "checkpoints" / "last.pt").is_file()
     assert "report failed (RuntimeError: disk full); retry with: vaelab report" in caplog.text
+
+
+def test_the_run_page_leads_with_the_shared_sigma_and_says_what_reading_there_costs(story):
+    run_dir = story / "vae-beta0.1"
+    html = write_report(run_dir).read_text()
+    evaluation = json.loads((run_dir / "eval.json").read_text())
+    likelihood = section(html, "likelihood")
+    shared = f"ELBO at the shared sigma {format_number(evaluation['elbo_shared_sigma'])} ± "
+    assert shared in likelihood and likelihood.index(shared) < likelihood.index("ELBO, own likelihood")
+    # beta = 0.1: an encoder fitted to sigma = 0.224, read at 0.707
+    assert "This run's encoder was fitted to its own sigma, 0.224; at the shared sigma 0.707" in likelihood
+    assert "checkpoint last.pt (step 20, the moving average of the weights)" in likelihood
+    assert "Another step" not in likelihood
+
+
+def test_the_run_page_says_when_its_evaluation_is_of_another_step(story, tmp_path):
+    run_dir = tmp_path / "run"
+    shutil.copytree(story / "vae-beta0.1", run_dir)
+    evaluation = json.loads((run_dir / "eval.json").read_text())
+    (run_dir / "eval.json").write_text(json.dumps({**evaluation, "checkpoint": "best", "step": 10}))
+    likelihood = section(write_report(run_dir).read_text(), "likelihood")
+    assert "This evaluation is of best.pt at step 10; the figures and final values above are of step 20" in likelihood
+
+
+def test_an_overfitting_autoencoder_is_warned_about_and_not_praised(story, tmp_path):
+    run_dir = tmp_path / "ae"
+    shutil.copytree(story / "ae", run_dir)
+    (run_dir / "figures").mkdir(exist_ok=True)  # the story's AE drew no figures: any PNG gives the section
+    shutil.copy(story / "vae-beta0.1" / "figures" / "reconstructions.png", run_dir / "figures")
+    html = write_report(run_dir).read_text()
+    assert "reconstruct well" not in html and "Overfitting" not in html  # 20 steps: nothing to say yet
+    with (run_dir / "metrics.jsonl").open("a") as handle:  # validation up by 30% while training goes down
+        for step, (train, val) in enumerate([(0.03, 0.020), (0.02, 0.024), (0.01, 0.026)], start=21):
+            for split, mse in (("train", train), ("val", val)):
+                handle.write(json.dumps({"step": step, "epoch": 3, "split": split, "loss": 10 * mse, "recon": 10 * mse,
+                                         "mse": mse, "kl": None, "beta": 0.0, "elbo": None}) + "\n")
+    html = write_report(run_dir).read_text()
+    assert "validation MSE (one z ~ q per image) rose from 0.02 at step 21 (its best) to 0.026 at step 23" in section(
+        html, "warnings")
+    assert "it overfits (see the warning above)" in section(html, "reconstructions")

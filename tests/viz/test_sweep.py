@@ -109,3 +109,36 @@ def test_more_than_ten_curves_get_colours_of_their_own(tmp_path):
     for series in ("elbo", "mse", "active_units"):  # the same curve has the same colour in every panel
         drawn = [colour for gid, colour in colours.items() if gid.startswith(f"{series}/")]
         assert drawn == distinct_colours(12) and len(set(drawn)) == 12
+
+
+def test_the_iso_lines_are_labelled_with_the_elbo_they_are_level_in(tmp_path):
+    # under sse the lines are D + R = c, level in the ELBO at the shared sigma: -(c + P/2 log pi)
+    fig = plot_rate_distortion(ROWS, tmp_path / "rd.png", group_keys=["model.latent_dim"], recon="sse")
+    labels = [t for t in fig.axes[0].texts if t.get_text().startswith("ELBO at the shared σ = ")]
+    assert len(labels) >= 3
+    offset = 128 * math.log(math.pi)
+    for label in labels:
+        rate, distortion = label.get_position()  # the label sits on its line
+        assert float(label.get_text().rpartition("= ")[2]) == pytest.approx(-(rate + distortion + offset), rel=1e-4)
+    bernoulli = plot_rate_distortion(ROWS, tmp_path / "rd.png", group_keys=["model.latent_dim"], recon="bernoulli")
+    assert any(t.get_text().startswith("ELBO = ") for t in bernoulli.axes[0].texts)  # -log p(x|z): its own ELBO
+
+
+def test_an_autoencoder_is_a_line_at_its_distortion_and_a_callers_groups_are_named_by_their_value(tmp_path):
+    rows = [{**r, "model": "one loss-conditional model"} for r in ROWS[1:4]]
+    rows += [{**row("VAE b=1", 1.0, 4, 5.0, 16.0, -170.0), "model": "VAE b=1"},
+             {**row("plain AE", 0.0, 4, math.nan, 9.0, None), "model": "plain AE", "model.kind": "ae"}]
+    fig = plot_rate_distortion(rows, tmp_path / "rd.png", group_keys=["model"], recon="sse")
+    ax = fig.axes[0]
+    flat = [line for line in ax.get_lines() if len(set(line.get_ydata())) == 1 and len(line.get_ydata()) == 2
+            and line.get_xdata()[0] == 0 and line.get_xdata()[1] == 1]  # axhline: axes-fraction x from 0 to 1
+    assert [line.get_ydata()[0] for line in flat] == [9.0]
+    assert "plain AE: autoencoder, no rate (point codes)" in [line.get_label() for line in flat]
+    assert (math.nan, 9.0) not in scattered(ax) and not any(y == 9.0 for _, y in scattered(ax))
+    legend = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert "one loss-conditional model" in legend and "VAE b=1" in legend
+    assert not any("model=" in text for text in legend)
+    # the separate VAE run is a point of its own: no line joins it to the curve
+    joined = [line for line in ax.get_lines() if len(line.get_xdata()) > 1 and line not in flat
+              and line.get_linestyle() == "-"]
+    assert all((5.0, 16.0) not in list(zip(line.get_xdata(), line.get_ydata())) for line in joined)

@@ -8,7 +8,8 @@ from pathlib import Path
 EXAMPLES = """examples:
   vaelab report runs/art-b01     # RUN/report.html: config, what beta means, loss terms, figures, eval.json
   vaelab report sweeps/art       # SWEEP/report.html: summary table, rate-distortion, metrics against beta
-  vaelab report demo             # a folder of runs: their numbers and reconstructions side by side
+  vaelab report demo             # a folder of runs (or of symbolic links to runs): their evaluations, samples and
+                                 # reconstructions side by side, and the three questions answered on their numbers
   vaelab report runs/diabetes    # a `vaelab bnn` run (or a `vaelab sweep --bnn` sweep): its own page
 
 The page holds everything inline (figures, styles): open it in any browser, offline, or send it on.
@@ -26,7 +27,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vaelab.evaluation.compare import reconstructions_if_comparable
+    from vaelab.evaluation.compare import decode_for_page
     from vaelab.sweep.bnn import write_bnn_page
     from vaelab.viz.report import write_report
 
@@ -35,6 +36,6 @@ def run(args: argparse.Namespace) -> int:
         print(page)
         return 0
 
-    # a folder of runs shows their reconstructions of the same images side by side
-    print(write_report(args.path, reconstruct=reconstructions_if_comparable))
+    # a folder of runs shows their prior samples and reconstructions of the same images side by side
+    print(write_report(args.path, decode=decode_for_page))
     return 0

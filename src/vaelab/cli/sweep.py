@@ -36,7 +36,7 @@ axes), on --beta-range or from the axis's smallest to its largest beta, and read
 it: OUT/runs/beta=0.01-10/ is the model, OUT/runs/beta=0.01-10/beta=0.1/ its evaluation at 0.1. The
 same summary, figures and report, for about the cost of one run (docs/kl-weighting.md).
 """
-TABLE = ("status", "beta", "rate", "distortion", "elbo", "mse", "active_units")
+TABLE = ("status", "beta", "rate", "distortion", "elbo_shared_sigma", "elbo", "mse", "active_units")
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -97,9 +97,10 @@ def run(args: argparse.Namespace) -> int:
     result = run_sweep(base, axes, args.out, executor=make_executor(args.executor, args.workers),
                        iw_samples=args.iw_samples, conditional=args.conditional, beta_range=args.beta_range)
     width = max(len("run"), *(len(row["run"]) for row in result.rows))
-    print("  ".join([f"{'run':<{width}}", *(f"{name:>12}" for name in TABLE)]))
+    print("  ".join([f"{'run':<{width}}", *(f"{name:>{max(12, len(name))}}" for name in TABLE)]))
     for row in result.rows:
-        print("  ".join([f"{row['run']:<{width}}", *(f"{format_number(row[name]):>12}" for name in TABLE)]))
+        print("  ".join([f"{row['run']:<{width}}",
+                         *(f"{format_number(row[name]):>{max(12, len(name))}}" for name in TABLE)]))
     print(f"summary: {result.summary}")
     for figure in result.figures:
         print(f"figure: {figure}")

@@ -8,6 +8,7 @@ from pathlib import Path
 from vaelab.cli.options import add_config_options, apply_updates, config_updates
 from vaelab.config import RESUMABLE_KEYS, Config
 from vaelab.errors import UsageError
+from vaelab.numbers import format_number
 
 EXAMPLES = """examples:
   vaelab train --data ../shared/data/artworks --image-size 64 --latent-dim 128 --beta 0.1 --out runs/art-b01
@@ -67,10 +68,13 @@ def run(args: argparse.Namespace) -> int:
     from vaelab.training.run import train
 
     result = train(config_from_args(args), args.out, resume=args.resume)
-    metrics = result.metrics
     if is_rank_zero():  # under torchrun every process ends with the same result
-        print(
-            f"{result.run_dir}: step {result.steps}, val recon {metrics['recon']:.4g}, KL {metrics['kl']:.4g}, "
-            f"ELBO(beta=1) {metrics['elbo']:.4g}, MSE {metrics['mse']:.4g}"
-        )
+        print(final_line(result.run_dir, result.steps, result.metrics))
     return 0
+
+
+def final_line(run_dir: Path, steps: int, metrics: dict[str, float]) -> str:
+    """The run's last validation pass in one line; "n/a" for what its model has not (the autoencoder's KL, ELBO)."""
+    return (f"{run_dir}: step {steps}, val recon {format_number(metrics['recon'])}, KL {format_number(metrics['kl'])}, "
+            f"ELBO(beta=1) at the shared sigma {format_number(metrics.get('elbo_shared_sigma'))}, under its own "
+            f"{format_number(metrics['elbo'])}, MSE (z ~ q) {format_number(metrics['mse'])}")

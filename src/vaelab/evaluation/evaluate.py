@@ -1,10 +1,17 @@
 """`evaluate_run(RUN)`: every diagnostic on a trained run's validation images, into RUN/eval.json and
 RUN/figures/. This is the whole of `vaelab evaluate`; the metric names are listed in docs/metrics.md.
 
+Which weights: checkpoints/last.pt by default (defaults.CHECKPOINT, the rule the sweep and the comparison pages
+follow too), or best.pt; the moving average of the weights where the run kept one (training.ema), as validation
+used them. eval.json says which (`checkpoint`, `step`, `weights`).
+
 Which images: the run's own validation split (the data, split fraction and seed of its config), or
 with `data=SPEC` images of another source, resized to the model's input; at most `max_images` of
 them, a seeded random subset when there are more. Reconstructions, interpolations, traversals and
-the latent map use the posterior means; the likelihood bounds sample the posterior.
+the latent map use the posterior means; the likelihood bounds sample the posterior. An evaluation on
+another source goes to RUN/data=NAME/ (eval.json and figures/, with its reconstructions and prior samples),
+never over the run's own, and says how many of its images are the run's training or validation images
+(overlap.py).
 
 Numbers that a model cannot have are null, with the reason under "not_applicable": the plain
 autoencoder has no posterior density, hence no KL, ELBO, IWAE or bits/dim.
@@ -32,7 +39,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from vaelab.defaults import IW_IMAGES, IW_SAMPLES, MAX_IMAGES
+from vaelab.defaults import CHECKPOINT, IW_IMAGES, IW_SAMPLES, MAX_IMAGES
 from vaelab.diagnostics import latent, smoothness
 from vaelab.diagnostics.intervals import standard_error
 from vaelab.errors import UsageError
@@ -41,6 +48,7 @@ from vaelab.evaluation.figures import draw_figures, draw_served_figures
 from vaelab.evaluation.images import evaluation_data, training_subset
 from vaelab.evaluation.latent_measures import latent_metrics, linear_vae_metrics
 from vaelab.evaluation.loaded import load_run, write_validation_record
+from vaelab.evaluation.overlap import overlap_warning
 from vaelab.evaluation.measures import (
     LIKELIHOOD_NAMES,
     NO_DENSITY,
@@ -59,13 +67,21 @@ log = logging.getLogger("vaelab")
 FEW_IMAGES = 200  # below this many evaluated images, eval.json says so in its warnings
 
 
+def evaluation_folder(run: RunDir, beta: float | None = None, data: str | None = None) -> RunDir:
+    """Where an evaluation goes: RUN/, RUN/beta=B/ (a loss-conditional run at B), RUN/data=NAME/ (another source)
+    or RUN/beta=B/data=NAME/."""
+    out = run if beta is None else run.at_beta(beta)
+    return out if data is None else out.on_data(data)
+
+
 def evaluate_run(
-    run_dir: str | Path, *, iw_samples: int = IW_SAMPLES, data: str | None = None, checkpoint: str = "best",
+    run_dir: str | Path, *, iw_samples: int = IW_SAMPLES, data: str | None = None, checkpoint: str = CHECKPOINT,
     max_images: int = MAX_IMAGES, iw_images: int = IW_IMAGES, device: str = "cpu", seed: int = 0,
     write_figures: bool = True, beta: float | None = None,
 ) -> dict[str, Any]:
-    """Evaluate `run_dir`'s checkpoint (`best` or `last`), write RUN/eval.json and figures, return the results;
-    with `beta`, a loss-conditional run at that beta, into RUN/beta=B/ (see the module docstring)."""
+    """Evaluate `run_dir`'s checkpoint (`last` or `best`), write RUN/eval.json and figures, return the results;
+    with `beta`, a loss-conditional run at that beta, into RUN/beta=B/; with `data`, into RUN/data=NAME/ (or
+    RUN/beta=B/data=NAME/); see the module docstring."""
     if iw_samples < 1:
         raise UsageError(f"--iw-samples {iw_samples} must be at least 1: e.g. --iw-samples 1000")
     if max_images < 2:
@@ -77,11 +93,6 @@ def evaluate_run(
     torch_device = resolve_device(device)
     loaded = load_run(run, checkpoint, torch_device, beta)
     state, config, objective = loaded.state, loaded.config, loaded.objective
-    out = run
-    if beta is not None:
-        out = run.at_beta(beta)
-        out.path.mkdir(exist_ok=True)
-        write_validation_record(out.metrics_file, loaded, torch_device)
     model = at_beta(loaded.network, config.objective.beta)
     prior = model.prior_density()
     if config.model.prior == "gmm" and int(loaded.network.prior.fitted_step) != state["step"]:
@@ -90,10 +101,17 @@ def evaluate_run(
                          f"(vaelab train --out {run.path} --resume)")
     image_shape = loaded.image_shape
     images = evaluation_data(config, data, image_shape, max_images, seed, torch_device)
+    out = evaluation_folder(run, beta, data)
+    if beta is not None:
+        run.at_beta(beta).path.mkdir(exist_ok=True)
+        write_validation_record(run.at_beta(beta).metrics_file, loaded, torch_device)
+    out.path.mkdir(exist_ok=True)
     generator = torch.Generator(device=torch_device).manual_seed(seed)
 
     results: dict[str, Any] = {
-        "run": str(run.path), "checkpoint": checkpoint, "step": state["step"], "description": config.describe(),
+        "run": str(run.path), "checkpoint": checkpoint, "step": state["step"],
+        "weights": "ema" if state.get("ema") is not None else "trained", "reconstruction": "posterior mean",
+        "description": config.describe(),
         "model": model.kind, "recon": config.objective.recon, "beta": config.objective.beta,
         "beta_range": config.objective.beta_range,
         "latent_dim": model.latent_dim, "data": images.source, "split": images.split, "images": len(images.x),
@@ -103,6 +121,9 @@ def evaluate_run(
     not_applicable: dict[str, str] = {}
     caveats: dict[str, str] = {}
     warnings: list[str] = []
+    if images.overlap is not None:
+        results.update(images.overlap)
+        warnings += [warning] if (warning := overlap_warning(images.overlap, len(images.x))) else []
     per_image: dict[str, Any] = {"index": images.index.tolist()}
     encodings = latent.encode(model, images.x)
     reconstruction = smoothness.decode_means(model, encodings.mean)
@@ -142,10 +163,10 @@ def evaluate_run(
     results["per_image"] = per_image
     if write_figures:
         results["figures"] = draw_figures(out.path, config, model, images, encodings, results, paths, ratios, pairs)
-        if beta is not None:  # the run's own were drawn during training, at its validation beta
+        if out != run:  # the run's own were drawn during training, at its validation beta, of its validation images
             results["figures"] += draw_served_figures(out.path, config, model, images, results)
     results["seconds"] = round(time.perf_counter() - started, 2)
     out.save_evaluation(results)
-    if beta is None:  # the page shows RUN/eval.json, not the evaluations at other betas
+    if beta is None:  # the page shows RUN/eval.json, and lists (never shows instead) an evaluation on other data
         refresh_report(run.path)
     return results

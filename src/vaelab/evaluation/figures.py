@@ -48,17 +48,18 @@ def draw_figures(out: Path, config: Config, model: nn.Module, images: Evaluation
                                       "(1 = straight)")
     written.append("interpolations.png")
 
-    strength = kl if kl is not None else variance
-    dims = [int(d) for d in np.argsort(-strength)[:TRAVERSAL_DIMS]]
     mean, covariance = aggregate.aggregate_moments(encodings)
     spread = covariance.diagonal().sqrt()
     offsets = torch.linspace(-TRAVERSAL_SPAN, TRAVERSAL_SPAN, TRAVERSAL_VALUES, dtype=torch.float64)
-    values = (mean[dims, None] + spread[dims, None] * offsets).to(encodings.mean)  # (R, V)
+    all_values = (mean[:, None] + spread[:, None] * offsets).to(encodings.mean)  # (Z, V)
+    dims = traversal_dims(model, encodings.mean[0], all_values, kl)
+    values = all_values[dims]  # (R, V)
     codes = smoothness.traversal_codes(encodings.mean[0], dims, values)
+    chosen = "the dimensions of largest KL" if kl is not None else "the dimensions that change the image most"
     figures.plot_traversals(smoothness.decode_means(model, codes).cpu().numpy(), dims, values.cpu().numpy(), kl,
                             directory / "traversals.png",
                             title=f"{title}\nthe first image's code with one dimension swept over "
-                                  f"mean +- {TRAVERSAL_SPAN:g} sd of q(z)")
+                                  f"mean +- {TRAVERSAL_SPAN:g} sd of q(z); {chosen}")
     written.append("traversals.png")
 
     plane = latent.latent_plane(encodings.mean.double().cpu().numpy())
@@ -73,9 +74,27 @@ def draw_figures(out: Path, config: Config, model: nn.Module, images: Evaluation
     return written
 
 
+def traversal_dims(model: nn.Module, base: torch.Tensor, values: torch.Tensor, kl: np.ndarray | None) -> list[int]:
+    """The TRAVERSAL_DIMS dimensions the traversals sweep: a VAE's of largest KL (what its codes pay for); an
+    autoencoder's (no KL) those whose sweep changes the decoded image most: the mean absolute pixel change between
+    the two ends of each dimension's span (`values`, (Z, V)) from the code `base` (Z,). An autoencoder's code scale
+    says nothing of what its decoder uses: a dimension of large spread can leave the image as it is."""
+    if kl is not None:
+        return [int(d) for d in np.argsort(-kl)[:TRAVERSAL_DIMS]]
+    dims = list(range(len(base)))
+    ends = smoothness.decode_means(model, smoothness.traversal_codes(base, dims, values[:, [0, -1]]))  # (Z, 2, ...)
+    change = (ends[:, 1] - ends[:, 0]).abs().flatten(1).mean(dim=1)  # (Z,)
+    return [int(d) for d in torch.argsort(change, descending=True)[:TRAVERSAL_DIMS]]
+
+
 def draw_served_figures(out: Path, config: Config, model: nn.Module, images: EvaluationData, results: dict[str, Any]
                         ) -> list[str]:
-    """OUT/figures/reconstructions.png and samples.png of a loss-conditional model at the beta it serves,
-    as a run trained at that beta draws them at its end. Returns the file names written."""
-    title = f"{config.describe()} — step {results['step']}, shown at beta = {config.objective.beta:g}"
+    """OUT/figures/reconstructions.png and samples.png of an evaluation in a folder of its own: a loss-conditional
+    model at the beta it serves (as a run trained at that beta draws them at its end), or the run on another
+    source's images. Returns the file names written."""
+    title = f"{config.describe()} — step {results['step']}"
+    if config.objective.beta_range is not None:
+        title += f", shown at beta = {config.objective.beta:g}"
+    if images.split != "val":
+        title += ", images of --data"
     return draw_model_figures(model, images.x[:N_RECONSTRUCTIONS], out / "figures", title)

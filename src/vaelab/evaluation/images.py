@@ -10,6 +10,7 @@ import torch
 from vaelab.config import Config
 from vaelab.data import at_model_shape, load_images, split_indices
 from vaelab.errors import UsageError
+from vaelab.evaluation.overlap import overlap_with_run
 from vaelab.training.batches import to_tensor
 
 
@@ -23,6 +24,7 @@ class EvaluationData:
     source: str
     split: str  # "val": the run's validation images; "all": images of another source
     index: np.ndarray  # the images' indices in their source
+    overlap: dict[str, int] | None = None  # another source: how many of its images the run trained or validated on
 
 
 def evaluation_data(config: Config, spec: str | None, image_shape: tuple[int, int, int], max_images: int, seed: int,
@@ -45,7 +47,9 @@ def evaluation_data(config: Config, spec: str | None, image_shape: tuple[int, in
         index = np.sort(np.random.default_rng(seed).choice(index, size=max_images, replace=False))
     labels = None if data.labels is None else np.asarray(data.labels[index])
     x = to_tensor(data.images, index, device, channels_last=True)
-    return EvaluationData(x=x, labels=labels, classes=data.classes, source=data.source, split=split, index=index)
+    overlap = None if spec is None else overlap_with_run(config, data.images[index])
+    return EvaluationData(x=x, labels=labels, classes=data.classes, source=data.source, split=split, index=index,
+                          overlap=overlap)
 
 
 FIT_IMAGES = 500  # training images that fit the shared sigma of the comparison (a seeded subset)

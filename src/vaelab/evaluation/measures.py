@@ -21,7 +21,7 @@ from vaelab.evaluation.latent_measures import NO_DENSITY
 from vaelab.model.prior import GaussianMixture, StandardNormal
 from vaelab.objectives import Objective
 from vaelab.objectives.iwae import iwae_bound
-from vaelab.objectives.likelihood import Likelihood
+from vaelab.objectives.likelihood import SHARED_SIGMA, Likelihood
 from vaelab.objectives.recon_loss import ReconstructionLoss
 
 __all__ = ["NO_DENSITY", "fitted_sigma", "interpolation_smoothness", "likelihood_metrics", "quality_metrics"]
@@ -29,9 +29,10 @@ __all__ = ["NO_DENSITY", "fitted_sigma", "interpolation_smoothness", "likelihood
 SMOOTHNESS_PAIRS = 32  # pairs measured; the figure shows the first INTERPOLATION_ROWS
 INTERPOLATION_STEPS = 10
 FIT_SAMPLES = 4  # posterior samples per training image that fit the shared sigma
-LIKELIHOOD_NAMES = ("elbo", "iwae", "bits_per_dim", "elbo_optimal_sigma", "iwae_optimal_sigma",
-                    "bits_per_dim_optimal_sigma")
-LIKELIHOOD_NAMES = (*LIKELIHOOD_NAMES, *(f"{name}_se" for name in LIKELIHOOD_NAMES), "sigma", "sigma_optimal")
+LIKELIHOOD_NAMES = ("elbo_shared_sigma", "iwae_shared_sigma", "elbo", "iwae", "bits_per_dim", "elbo_optimal_sigma",
+                    "iwae_optimal_sigma", "bits_per_dim_optimal_sigma")
+LIKELIHOOD_NAMES = (*LIKELIHOOD_NAMES, *(f"{name}_se" for name in LIKELIHOOD_NAMES), "sigma", "sigma_optimal",
+                    "shared_sigma")
 
 
 def with_standard_errors(values: dict[str, np.ndarray], per_image: dict[str, list[float]]) -> dict[str, Any]:
@@ -68,13 +69,17 @@ def likelihood_metrics(model: nn.Module, objective: Objective, config: Config, x
                        iw_samples: int, generator: torch.Generator, not_applicable: dict[str, str],
                        sigma_fitted: float, per_image: dict[str, list[float]],
                        prior: StandardNormal | GaussianMixture | None = None) -> dict[str, Any]:
-    """beta = 1 ELBO, IWAE and bits/dim under the run's likelihood and under the shared sigma fitted on the
-    training split (`sigma_fitted`), each a mean over the images of x with its standard error (`_se`), with the
-    model's `prior` (None: N(0, I)). A prior without a closed-form KL (a mixture) adds `kl`, the Monte Carlo mean of
-    log q(z|x) - log p(z) over the same `iw_samples` codes of each image, with its standard error over the images."""
+    """beta = 1 ELBO and IWAE with the decoder read as a Gaussian of the sigma every run shares (SHARED_SIGMA,
+    sigma^2 = 1/2), under the run's own likelihood (with bits/dim) and under the sigma fitted on its training split
+    (`sigma_fitted`, with bits/dim), each a mean over the images of x with its standard error (`_se`), with the
+    model's `prior` (None: N(0, I)). The same posterior samples serve every sigma. A prior without a closed-form KL
+    (a mixture) adds `kl`, the Monte Carlo mean of log q(z|x) - log p(z) over the same `iw_samples` codes of each
+    image, with its standard error over the images."""
     pixels = math.prod(x.shape[1:])
     samples = likelihood_module.importance_samples(model, objective.likelihood, x, samples=iw_samples,
                                                    generator=generator, prior=prior)
+    shared = samples.log_weights(likelihood_module.gaussian_log_likelihood(samples.squared_error, SHARED_SIGMA,
+                                                                           pixels))
     optimal = samples.log_weights(likelihood_module.gaussian_log_likelihood(samples.squared_error, sigma_fitted,
                                                                             pixels))
     own = samples.log_weights()
@@ -85,9 +90,9 @@ def likelihood_metrics(model: nn.Module, objective: Objective, config: Config, x
         # The run re-fits sigma to every batch; a density needs one sigma: its rule over these images.
         sigma = likelihood_module.optimal_sigma(samples.squared_error, pixels)
         own = samples.log_weights(likelihood_module.gaussian_log_likelihood(samples.squared_error, sigma, pixels))
-    iwae, iwae_optimal = iwae_bound(own, iw_samples), iwae_bound(optimal,
-                                                                                                     iw_samples)
+    iwae, iwae_optimal = iwae_bound(own, iw_samples), iwae_bound(optimal, iw_samples)
     values = {
+        "elbo_shared_sigma": iwae_bound(shared, 1), "iwae_shared_sigma": iwae_bound(shared, iw_samples),
         "elbo": iwae_bound(own, 1), "iwae": iwae,
         "bits_per_dim": likelihood_module.bits_per_dim(iwae, pixels),
         "elbo_optimal_sigma": iwae_bound(optimal, 1), "iwae_optimal_sigma": iwae_optimal,
@@ -96,7 +101,7 @@ def likelihood_metrics(model: nn.Module, objective: Objective, config: Config, x
     if prior is not None and not prior.standard:
         values["kl"] = -samples.log_prior_ratio.double().mean(dim=0)  # (B,): mean over the K codes of each image
     results = with_standard_errors({name: value.cpu().numpy() for name, value in values.items()}, per_image)
-    results.update(sigma=sigma, sigma_optimal=sigma_fitted)
+    results.update(sigma=sigma, sigma_optimal=sigma_fitted, shared_sigma=SHARED_SIGMA)
     if isinstance(objective.likelihood, ReconstructionLoss):
         reason = (f"the reconstruction term ({config.objective.describe_recon()}) is no likelihood: see "
                   "elbo_optimal_sigma")

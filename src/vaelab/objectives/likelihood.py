@@ -40,6 +40,22 @@ def gaussian_nll_from_sse(sse: torch.Tensor, sigma: float, pixels: int) -> torch
     return sse / (2 * sigma**2) + pixels * (math.log(sigma) + 0.5 * LOG_2PI)
 
 
+# The likelihood every run is also scored under, so that runs of any beta and any reconstruction term compare:
+# the seed's loss at beta = 1, SSE + KL, is the negative ELBO of a Gaussian decoder with sigma^2 = 1/2 (up to the
+# constant D/2 log pi). Each run's own beta = 1 ELBO (`elbo`) is under its own sigma (sse: sigma^2 = beta / 2).
+SHARED_SIGMA = math.sqrt(0.5)
+
+
+def elbo_shared_sigma(sse: torch.Tensor | float, kl: torch.Tensor | float, pixels: int) -> torch.Tensor | float:
+    """The beta = 1 ELBO with the decoder read as a Gaussian of std SHARED_SIGMA (sigma^2 = 1/2), in nats:
+
+        -(SSE / (2 sigma^2) + D log sigma + D/2 log(2 pi) + KL) = -(SSE + KL + D/2 log(pi))
+
+    from the summed squared error of the decoded mean over the D = `pixels` values and the KL (tensors of one
+    shape, or floats: a record's mse * D and kl). Kingma & Welling 2014 with the Gaussian of `gaussian_nll`."""
+    return -(gaussian_nll_from_sse(sse, SHARED_SIGMA, pixels) + kl)
+
+
 def gaussian_nll(x: torch.Tensor, mean: torch.Tensor, log_sigma: torch.Tensor) -> torch.Tensor:
     """-log N(x; mean, sigma^2) summed over pixels, in nats. (B, C, H, W) -> (B,)
 

@@ -39,7 +39,7 @@ from vaelab.objectives.laplace import LaplaceL1
 from vaelab.objectives.infovae import InfoMMD
 from vaelab.objectives.iwae import iwae_bound, iwae_loss
 from vaelab.objectives.kl import CLOSED_FORM, NO_KL, kl_estimate, monte_carlo
-from vaelab.objectives.likelihood import Bernoulli, FixedGaussian, Likelihood, SumSquaredError
+from vaelab.objectives.likelihood import Bernoulli, FixedGaussian, Likelihood, SumSquaredError, elbo_shared_sigma
 from vaelab.objectives.ms_ssim import MSSSIMLoss
 from vaelab.objectives.recon_loss import ReconstructionLoss, WithAddedLoss
 from vaelab.objectives.schedules import BetaSchedule
@@ -133,6 +133,7 @@ class Objective(nn.Module):
         super().__init__()
         self.config = config
         self.deterministic = deterministic
+        self.pixels = math.prod(image_shape)
         self.likelihood = make_likelihood(config, image_shape)
         self.beta_range = None if config.beta_range is None else LogUniformBeta(*config.beta_range)
         conditional_or_ae = deterministic or self.beta_range is not None
@@ -200,21 +201,25 @@ class Objective(nn.Module):
             extras.update(logged)
         with torch.no_grad():
             if self.deterministic:
-                elbo = torch.full_like(recon, math.nan)  # a point-mass posterior has no finite ELBO
-            elif isinstance(self.likelihood, ReconstructionLoss):  # no ELBO of its own: the one at the optimal sigma
-                elbo = torch.full_like(recon, math.nan)
-                extras.update(self.likelihood.elbo_optimal_sigma(target, output.logits, kl.repeat(k)))
-            elif self._sigma_follows_weight():
-                nll, sigma = self.likelihood.nll_at_weight(recon.detach(), torch.as_tensor(weight.beta).double())
-                elbo = -(nll + kl)
+                # A point-mass posterior has no density: no KL, no ELBO, and no decoder sigma is stated.
+                kl = elbo = elbo_shared = torch.full_like(recon, math.nan)
+                sigma = math.nan
             else:
-                nll_k = self.likelihood.nll_given_recon(target, output.logits, recon_k).view(k, -1)  # (K, B)
-                elbo = -(nll_k.mean(dim=0) + kl)
-                if self.iwae:
-                    extras["iwae"] = iwae_bound(-(nll_k + estimate.log_ratio), k).mean()
+                elbo_shared = elbo_shared_sigma(mse * self.pixels, kl, self.pixels)
+                if isinstance(self.likelihood, ReconstructionLoss):  # no ELBO of its own: see the optimal sigma's
+                    elbo = torch.full_like(recon, math.nan)
+                    extras.update(self.likelihood.elbo_optimal_sigma(target, output.logits, kl.repeat(k)))
+                elif self._sigma_follows_weight():
+                    nll, sigma = self.likelihood.nll_at_weight(recon.detach(), torch.as_tensor(weight.beta).double())
+                    elbo = -(nll + kl)
+                else:
+                    nll_k = self.likelihood.nll_given_recon(target, output.logits, recon_k).view(k, -1)  # (K, B)
+                    elbo = -(nll_k.mean(dim=0) + kl)
+                    if self.iwae:
+                        extras["iwae"] = iwae_bound(-(nll_k + estimate.log_ratio), k).mean()
         return LossTerms(
-            loss=loss, recon=recon, kl=kl, elbo=elbo, mse=mse, beta=weight.beta, sigma=sigma,
-            extras=extras,
+            loss=loss, recon=recon, kl=kl, elbo=elbo, elbo_shared_sigma=elbo_shared, mse=mse, beta=weight.beta,
+            sigma=sigma, extras=extras,
         )
 
     def _sigma_follows_weight(self) -> bool:
@@ -222,8 +227,11 @@ class Objective(nn.Module):
         return isinstance(self.weighting, GECO) and isinstance(self.likelihood, SumSquaredError)
 
     def sigma(self) -> float:
-        """The decoder std in force now (nan where there is none): under GECO with a squared error, the sigma
-        of its current weight 1 / lambda; else the likelihood's (implied, fixed, learned or latest optimal)."""
+        """The decoder std in force now (nan where there is none, as for the autoencoder): under GECO with a squared
+        error, the sigma of its current weight 1 / lambda; else the likelihood's (implied, fixed, learned or latest
+        optimal)."""
+        if self.deterministic:
+            return math.nan
         if self._sigma_follows_weight():
             variance = implied_variance(self.weighting.beta_at(0), recon=self.likelihood.kind,
                                         pixels=self.likelihood.pixels)

@@ -19,11 +19,13 @@ class LossTerms:
     loss:  the scalar that is minimised (batch mean of the weighted objective)
     recon: the reconstruction term as trained, per example (B,)
     kl:    the true KL[q(z|x) || p(z)] per example (B,), before free bits or capacity control
-    elbo:  the beta = 1 evidence lower bound under the stated likelihood, per example (B,)
+    elbo:  the beta = 1 evidence lower bound under the run's own likelihood (its sigma), per example (B,)
+    elbo_shared_sigma: the beta = 1 ELBO with the decoder read as a Gaussian of the sigma every run shares,
+           sigma^2 = 1/2 (likelihood.SHARED_SIGMA), per example (B,): the one to compare runs by
     mse:   mean squared pixel error per example (B,)
     beta:  the KL weight in force at this step; a loss-conditional model's are per example (B,), logged
            as their geometric mean exp(mean log beta), the centre of a log-uniform draw
-    sigma: the decoder standard deviation (implied, fixed, learned or optimal); nan for Bernoulli
+    sigma: the decoder standard deviation (implied, fixed, learned or optimal); nan for Bernoulli and the AE
     extras: the state of the KL-weighting method (e.g. capacity, geco_lambda), logged as is
 
     Values that live on the device (a learned sigma, GECO's multiplier) stay tensors, so that logging a step
@@ -34,6 +36,7 @@ class LossTerms:
     recon: torch.Tensor
     kl: torch.Tensor
     elbo: torch.Tensor
+    elbo_shared_sigma: torch.Tensor
     mse: torch.Tensor
     beta: float | torch.Tensor
     sigma: float | torch.Tensor = math.nan
@@ -49,6 +52,7 @@ class LossTerms:
             "kl": self.kl.detach().mean(),
             "beta": self._beta(),
             "elbo": self.elbo.detach().mean(),
+            "elbo_shared_sigma": self.elbo_shared_sigma.detach().mean(),
             "mse": self.mse.detach().mean(),
             "sigma": self.sigma,
             **self.extras,

@@ -8,6 +8,7 @@
     RUN/eval.json          `vaelab evaluate`'s numbers (written atomically)
     RUN/beta=B/            a loss-conditional run evaluated at another beta: metrics.jsonl, eval.json, figures/
     RUN/status.json        how the training stands: running, finished, interrupted or failed, at which step
+    RUN/data=NAME/         the run evaluated on another source (`vaelab evaluate --data`): eval.json, figures/
     RUN/report.html, RUN/skipped.txt, RUN/tensorboard/, RUN/.lock (only while a process trains the run)
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,6 +73,12 @@ class RunDir:
     def at_beta(self, beta: float) -> RunDir:
         """RUN/beta=B/: where the evaluation of a loss-conditional run at `beta` goes."""
         return RunDir(self.path / f"beta={format_value(beta)}")
+
+    def on_data(self, spec: str) -> RunDir:
+        """RUN/data=NAME/: where an evaluation on another source goes (NAME: the spec's last path part, e.g.
+        `data=artworks` for ../shared/data/artworks, `data=fashion-mnist`)."""
+        name = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(spec.rstrip("/")).name or spec).strip("-.") or "other"
+        return RunDir(self.path / f"data={name}")
 
     def is_run(self) -> bool:
         return self.config_file.is_file()

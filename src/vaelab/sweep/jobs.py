@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from vaelab.config import Config
+from vaelab.defaults import CHECKPOINT
 from vaelab.errors import UsageError
 from vaelab.evaluation.evaluate import evaluate_run
 from vaelab.training.run import train
@@ -68,7 +69,7 @@ class RunJob:
             if self.train:
                 self._train()
             for beta in (None,) if self.betas is None else self.betas:
-                evaluate_run(self.run_dir, iw_samples=self.iw_samples, checkpoint="last", beta=beta,
+                evaluate_run(self.run_dir, iw_samples=self.iw_samples, checkpoint=CHECKPOINT, beta=beta,
                              device=self.config.training.device, write_figures=self.config.training.figures)
             self._write_report()
         except UsageError as error:

@@ -123,7 +123,8 @@ def describe(outcome: JobOutcome, row: dict[str, Any]) -> str:
         return f"{row['run']}: FAILED: {outcome.reason}"
     if outcome.status != FINISHED:
         return f"{row['run']}: {outcome.status} at step {row['steps'] or 0} (re-run the sweep to resume it)"
-    numbers = ", ".join(f"{name} {format_number(row[name])}" for name in ("rate", "distortion", "elbo", "mse"))
+    numbers = ", ".join(f"{name} {format_number(row[name])}"
+                        for name in ("rate", "distortion", "elbo_shared_sigma", "mse"))
     return f"{row['run']}: finished in {outcome.seconds:.0f} s ({numbers})"
 
 

@@ -32,17 +32,17 @@ SUMMARY_FILE = "summary.csv"
 METRIC_COLUMNS = (
     "status",  # finished | failed | interrupted
     "steps",  # the step of the last validation record
-    "beta", "sigma", "loss", "rate", "distortion", "elbo", "mse",  # final validation metrics (metrics.jsonl)
+    "beta", "sigma", "loss", "rate", "distortion", "elbo_shared_sigma", "elbo", "mse",  # final validation metrics
     "elbo_optimal_sigma", "active_units", "aggregate_posterior_kl", "aggregate_posterior_mmd",  # eval.json
     "pixels",  # P = C * H * W
     "run_dir",  # the run's folder, relative to the sweep
 )
-FROM_METRICS = ("beta", "sigma", "loss", "elbo", "mse")
+FROM_METRICS = ("beta", "sigma", "loss", "elbo_shared_sigma", "elbo", "mse")
 FROM_EVALUATION = ("elbo_optimal_sigma", "active_units", "aggregate_posterior_kl", "aggregate_posterior_mmd")
 
 
 SEED_KEY = "training.seed"
-SEED_SUMMARISED = ("rate", "distortion", "elbo", "elbo_optimal_sigma", "mse")  # mean and sd over the seeds
+SEED_SUMMARISED = ("rate", "distortion", "elbo_shared_sigma", "elbo", "elbo_optimal_sigma", "mse")  # mean and sd over the seeds
 
 
 def columns(plan: SweepPlan, metric_columns: tuple[str, ...] = METRIC_COLUMNS,

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from tqdm import tqdm
 
+from vaelab.numbers import format_number
 from vaelab.objectives import LossTerms
 from vaelab.objectives.geco import pinned_note
 from vaelab.objectives.terms import as_floats
@@ -193,12 +194,16 @@ class ProgressBar(Callback):
 
 
 def epoch_line(trainer: Trainer, metrics: dict[str, float]) -> str:
-    """The line a validation pass prints: the loss, its terms, the beta = 1 ELBO and the MSE; the KL weight where
-    it moves (a schedule, GECO's 1 / lambda) and the decoder sigma where it is learned, fitted or GECO's, beside
-    the RMS error sqrt(MSE), the sigma that would fit these reconstructions best (Rybkin et al. 2021)."""
+    """The line a validation pass prints: the loss, its terms, the beta = 1 ELBO at the shared sigma and under the
+    run's own likelihood ("n/a" for what the model has not: the autoencoder's KL and ELBOs) and the MSE; the KL
+    weight where it moves (a schedule, GECO's 1 / lambda) and the decoder sigma where it is learned, fitted or
+    GECO's, beside the RMS error sqrt(MSE), the sigma that would fit these reconstructions best (Rybkin et al.
+    2021)."""
     objective = trainer.config.objective
-    line = (f"epoch {trainer.epoch} step {trainer.step}: val loss {metrics['loss']:.4g}  recon {metrics['recon']:.4g}"
-            f"  kl {metrics['kl']:.4g}  elbo(beta=1) {metrics['elbo']:.4g}  mse {metrics['mse']:.4g}")
+    line = (f"epoch {trainer.epoch} step {trainer.step}: val loss {format_number(metrics['loss'])}  "
+            f"recon {format_number(metrics['recon'])}  kl {format_number(metrics['kl'])}  "
+            f"elbo(beta=1): shared sigma {format_number(metrics.get('elbo_shared_sigma'))}, "
+            f"own likelihood {format_number(metrics['elbo'])}  mse(z~q) {format_number(metrics['mse'])}")
     if "geco_lambda" in metrics:
         line += f"  beta {metrics['beta']:.4g} (1 / lambda, lambda {metrics['geco_lambda']:.4g})"
     elif objective.beta_schedule != "constant" and trainer.config.model.kind == "vae":

@@ -10,26 +10,32 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from vaelab.numbers import format_number
+from vaelab.objectives.likelihood import SHARED_SIGMA
 from vaelab.run_dir import RunSummary
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-# The numbers that sum a run up, in the order tables show them: (metric name, column header).
+# The numbers that sum a run up, in the order tables show them: (metric name, column header). The like-for-like
+# ELBO (every run's decoder read at the one shared sigma) leads; the run's own (its implied or learned sigma)
+# follows; the MSE is of one posterior sample per image, as validation draws it.
 KEY_METRICS = (
+    ("elbo_shared_sigma", "ELBO, shared sigma"),
     ("recon", "recon (as trained)"),
     ("kl", "KL (nats)"),
     ("beta", "beta"),
-    ("elbo", "ELBO, beta=1"),
-    ("mse", "MSE"),
-    ("sigma", "sigma"),
+    ("elbo", "ELBO, own sigma"),
+    ("mse", "MSE (z ~ q)"),
+    ("sigma", "own sigma"),
 )
 
 
 def plot_comparison(runs: list[RunSummary], path: Path | BinaryIO, *,
                     reconstructions: tuple[Any, list[tuple[str, Any]]] | None = None) -> Figure:
-    """Top: the recon term, KL and beta = 1 negative ELBO of every run over training (training averages as
-    lines, validation passes as dots, one colour per run). Below, with `reconstructions` (the inputs and
+    """Top: the recon term, KL and beta = 1 negative ELBO at the shared sigma (every run's decoder read as the one
+    Gaussian, so that the gaps between runs are like for like) of every run over training (training averages as
+    lines, validation passes as dots, one colour per run; a model without a KL or an ELBO, the AE, is left out of
+    those panels). Below, with `reconstructions` (the inputs and
     (label, images) per run, from vaelab.evaluation.compare): the inputs and each run's reconstructions, one
     row per run."""
     # matplotlib (and torch, through the image grids) load here, not with the module: `vaelab runs ls` prints
@@ -48,9 +54,10 @@ def plot_comparison(runs: list[RunSummary], path: Path | BinaryIO, *,
     top, bottom = fig.subfigures(2, 1, height_ratios=(3.2, 0.95 * len(labelled))) if labelled else (fig, None)
     axes = top.subplots(1, 3)
     colours = run_colours(str(run.run_dir.resolve()) for run in runs)  # the colour rule of every page
-    for ax, key, title in zip(axes, ("recon", "kl", "elbo"), ("recon term (as trained)", "KL (nats / image)",
-                                                                  "-ELBO, beta = 1 (nats / image)")):
-        sign = -1 if key == "elbo" else 1
+    for ax, key, title in zip(axes, ("recon", "kl", "elbo_shared_sigma"), (
+            "recon term (as trained)", "KL (nats / image)", f"-ELBO at the shared sigma = {SHARED_SIGMA:.3g}\n"
+                                                           "(beta = 1, nats / image)")):
+        sign = -1 if key == "elbo_shared_sigma" else 1
         magnitudes = []
         for run in runs:
             colour = colours[str(run.run_dir.resolve())]
@@ -91,3 +98,17 @@ def format_table(runs: list[RunSummary], names: list[str] | None = None, statuse
         cells += [f"{format_number(final.get(key)):>{max(10, len(label))}}" for key, label in KEY_METRICS]
         lines.append("  ".join(cells))
     return "\n".join(lines)
+
+
+def plot_image_rows(rows: list[tuple[str, Any]], path: Path | BinaryIO, title: str = "") -> Figure:
+    """One labelled row of images per (label, images (n, C, H, W)) pair, e.g. each run's decodes of the same prior
+    samples."""
+    width = max(len(images) for _, images in rows)
+    fig, axes = plt.subplots(len(rows), 1, figsize=(min(1.0 * width + 1.5, 14), 1.1 * len(rows) + 0.5),
+                             squeeze=False, layout="constrained")
+    for ax, (label, images) in zip(axes[:, 0], rows):
+        show(ax, image_row(images))
+        ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return save_figure(fig, path)

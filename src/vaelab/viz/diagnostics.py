@@ -45,15 +45,21 @@ def _band(ax: matplotlib.axes.Axes, steps: list[int], intervals: list[list[float
 def plot_gradients(rows: list[dict[str, Any]], path: Path, title: str = "") -> Figure:
     """Over training (the records of diagnostics.gradients): the norms of the two gradients per group, the
     ratio |grad beta KL| / |grad recon| and their cosine, each with its 95% interval over the fixed batches,
-    in gradient descent (solid) and in Adam's preconditioned coordinates (dashed)."""
-    fig, (norms, ratio, cosine) = plt.subplots(3, 1, figsize=(8, 8.5), sharex=True, height_ratios=(3, 2, 2))
+    in gradient descent (solid) and in Adam's preconditioned coordinates (dashed). A run whose KL term has no
+    gradient anywhere (the autoencoder has no KL term) gets the norms alone: no ratio or cosine to draw."""
+    with_kl = any(value > 0 for group in GROUP_COLOURS for value in _grad_series(rows, f"grad_kl_norm/{group}")[1])
+    if not with_kl:
+        fig, norms = plt.subplots(figsize=(8, 4))
+        ratio = cosine = None
+    else:
+        fig, (norms, ratio, cosine) = plt.subplots(3, 1, figsize=(8, 8.5), sharex=True, height_ratios=(3, 2, 2))
     for group, colour in GROUP_COLOURS.items():
         for name, style, label in (("grad_recon_norm", "-", "|grad recon|"), ("grad_kl_norm", "--", "|grad beta KL|")):
             steps, values, _ = _grad_series(rows, f"{name}/{group}")
             positive = [(s, v) for s, v in zip(steps, values) if v > 0]
             if positive:
                 norms.plot(*zip(*positive), style, color=colour, lw=1.2, label=f"{label}, {group}")
-        for ax, name in ((ratio, "ratio"), (cosine, "cosine")):
+        for ax, name in ((ratio, "ratio"), (cosine, "cosine")) if with_kl else ():
             for prefix, style in (("grad", "-"), ("adam", "--")):
                 steps, values, intervals = _grad_series(rows, f"{prefix}_{name}/{group}")
                 if steps:
@@ -67,6 +73,10 @@ def plot_gradients(rows: list[dict[str, Any]], path: Path, title: str = "") -> F
     norms.set_ylabel("gradient norm")
     _legend(norms, ncol=2)
     norms.set_title(wrapped(title or "gradients of the two loss terms", 8, 12))
+    if not with_kl:
+        norms.set_xlabel("step (no KL term: the reconstruction's gradient alone)")
+        fig.tight_layout()
+        return save_figure(fig, path)
     ratio.axhline(1, color="0.5", lw=0.8)
     ratio.set_yscale("log")
     ratio.set_ylabel("|grad beta KL| / |grad recon|\n(solid: gradient; dashed: Adam)")

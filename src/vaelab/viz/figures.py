@@ -24,6 +24,7 @@ RECON_COLOUR = "tab:blue"
 KL_COLOUR = "tab:red"
 LOSS_COLOUR = "tab:purple"
 ELBO_COLOUR = "tab:green"
+OWN_ELBO_COLOUR = "tab:olive"
 BETA_COLOUR = "tab:orange"
 SIGMA_COLOUR = "tab:brown"
 RMS_COLOUR = "tab:gray"
@@ -83,7 +84,19 @@ def plot_losses(rows: list[dict[str, Any]], path: Path, title: str = "", *, conf
     extra = []
     _draw(recon, rows, "recon", RECON_COLOUR)
     recon.set_title("reconstruction term (as trained)", fontsize=10)
-    _log_if_wide(kl, _draw(kl, rows, "kl", KL_COLOUR))
+    kl_values = [v for split in ("train", "val") for v in _series(rows, split, "kl")[1] if math.isfinite(v)]
+    autoencoder = (config is not None and config.model.kind == "ae") or (rows and not kl_values)
+    if autoencoder:  # a point mass has no density: no KL, no ELBO (its records hold none)
+        for ax, words in ((kl, "no KL term: a point-mass posterior"), (elbo, "no ELBO: a point mass has no density")):
+            ax.text(0.5, 0.5, words, ha="center", va="center", transform=ax.transAxes, color="0.4")
+            ax.set_yticks([])
+    else:
+        _log_if_wide(kl, _draw(kl, rows, "kl", KL_COLOUR))
+        if _series(rows, "val", "elbo_shared_sigma")[0] or _series(rows, "train", "elbo_shared_sigma")[0]:
+            _draw(elbo, rows, "elbo_shared_sigma", ELBO_COLOUR, transform=lambda v: -v)
+            extra.append(Line2D([], [], color=ELBO_COLOUR, label="-ELBO at the shared sigma^2 = 1/2 (runs compare by it)"))
+            extra.append(Line2D([], [], color=OWN_ELBO_COLOUR, label="-ELBO at the run's own sigma"))
+        _draw(elbo, rows, "elbo", OWN_ELBO_COLOUR, transform=lambda v: -v)
     kl.set_title("KL (nats / image)", fontsize=10)
     steps, capacity = _series(rows, "train", "capacity")
     if steps:
@@ -91,9 +104,8 @@ def plot_losses(rows: list[dict[str, Any]], path: Path, title: str = "", *, conf
         extra.append(Line2D([], [], ls=":", color="black", label="capacity C(t), the KL's target"))
     _draw(loss, rows, "loss", LOSS_COLOUR)
     loss.set_title("loss as minimised", fontsize=10)
-    _draw(elbo, rows, "elbo", ELBO_COLOUR, transform=lambda v: -v)
     elbo.set_title("-ELBO, beta = 1 (nats / image)", fontsize=10)
-    if config is not None and config.model.kind == "ae":
+    if autoencoder:
         beta.text(0.5, 0.5, "no KL term: no weight", ha="center", va="center", transform=beta.transAxes, color="0.4")
         beta.set_yticks([])
     else:

@@ -70,18 +70,20 @@ class Section:
 @dataclass
 class Table:
     """A table of plain values; numbers are formatted by the template. `links` maps a row to an href
-    for its first cell, `notes` a row to a line of text under its first cell."""
+    for its first cell, `notes` a row to a line of text under its first cell; `numbers_right` sets every cell but
+    the first of a row to the right, as numbers are (for values written with their error, "-160.5 ± 0.75")."""
 
     columns: list[str]
     rows: list[list[Any]]
     links: dict[int, str] = field(default_factory=dict)
     notes: dict[int, str] = field(default_factory=dict)
+    numbers_right: bool = False
 
     def select(self, columns: list[str]) -> Table:
         """The same rows with only `columns` (the first column stays first, with its links and notes)."""
         keep = [self.columns.index(column) for column in columns]
         return Table(columns=columns, rows=[[row[i] for i in keep] for row in self.rows], links=self.links,
-                     notes=self.notes)
+                     notes=self.notes, numbers_right=self.numbers_right)
 
 
 def embed_png(source: Path | bytes, caption: str = "") -> Figure:

@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from vaelab.numbers import format_number
 
-COMPARED = ("elbo_optimal_sigma", "iwae_optimal_sigma", "mse", "psnr", "ssim", "kl")
+COMPARED = ("elbo_shared_sigma", "iwae_shared_sigma", "elbo_optimal_sigma", "iwae_optimal_sigma", "mse", "psnr",
+            "ssim", "kl")
 NOISE_SES = 2.0
 
 
@@ -42,24 +42,3 @@ def paired_difference(a: dict[str, Any], b: dict[str, Any], name: str) -> tuple[
         return None
     differences = np.array([x - y for x, y in pairs], dtype=float)
     return float(differences.mean()), float(differences.std(ddof=1) / math.sqrt(len(differences))), len(differences)
-
-
-def noise_lines(names: list[str], evaluations: list[dict[str, Any]]) -> list[str]:
-    """One line per metric and pair of runs (each against the first): the paired difference +- its SE, and
-    whether it is within noise; or why it cannot be said."""
-    base, base_eval = names[0], evaluations[0]
-    lines = []
-    for name, evaluation in zip(names[1:], evaluations[1:]):
-        if not base_eval.get("per_image") or not evaluation.get("per_image"):
-            lines.append(f"{name} - {base}: evaluate both runs (vaelab evaluate RUN) to know whether their differences "
-                         "are within noise")
-            continue
-        for metric in COMPARED:
-            found = paired_difference(evaluation, base_eval, metric)
-            if found is None:
-                continue
-            difference, se, n = found
-            verdict = "within noise" if abs(difference) <= NOISE_SES * se else "beyond noise"
-            lines.append(f"{name} - {base}: {metric} {format_number(difference)} +- {format_number(se, 2)} "
-                         f"(paired over {n} images): {verdict}")
-    return lines

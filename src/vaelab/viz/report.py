@@ -5,7 +5,7 @@
 
 The pages: run_page.py (one run), sweep_page.py (a sweep's summary.csv), runs_page.py (a folder of runs);
 html.py has the machinery they share. The pages only read saved files and draw; none runs a network (the
-side-by-side reconstructions of a folder of runs come from the caller, see `write_runs_report`).
+side-by-side reconstructions and samples of a folder of runs come from the caller, see `write_runs_report`).
 """
 
 from __future__ import annotations
@@ -16,22 +16,22 @@ from pathlib import Path
 from vaelab.errors import UsageError
 from vaelab.run_dir import find_runs
 from vaelab.viz.run_page import write_run_report
-from vaelab.viz.runs_page import Reconstruct, write_runs_report
+from vaelab.viz.runs_page import Decode, write_runs_report
 from vaelab.viz.sweep_page import write_sweep_report
 
 log = logging.getLogger("vaelab")
 
 
-def write_report(path: str | Path, reconstruct: Reconstruct | None = None) -> Path:
+def write_report(path: str | Path, decode: Decode | None = None) -> Path:
     """Write the report of a run (config.yaml), a sweep (summary.csv) or a folder holding runs (whose
-    reconstructions of the same images `reconstruct` gives, see `write_runs_report`)."""
+    reconstructions of the same images and prior samples `decode` gives, see `write_runs_report`)."""
     path = Path(path)
     if (path / "config.yaml").is_file():
         return write_run_report(path)
     if (path / "summary.csv").is_file():
         return write_sweep_report(path)
     if path.is_dir() and find_runs(path):
-        return write_runs_report(path, reconstruct=reconstruct)
+        return write_runs_report(path, decode=decode)
     raise UsageError(f"{path} is neither a run (config.yaml), a sweep (summary.csv) nor a folder of runs: "
                      "give the --out of `vaelab train`, `vaelab sweep` or `vaelab demo`")
 

@@ -15,11 +15,15 @@ from vaelab.diagnostics.aggregate import negative_mmd_note
 from vaelab.diagnostics.gradients import GROUPS, regime
 from vaelab.numbers import format_number
 from vaelab.run_dir import RunSummary, read_run
+from vaelab.viz.answers import shared_sigma_cost
 from vaelab.viz.beta_reading import beta_reading
 from vaelab.viz.compare import KEY_METRICS
 from vaelab.viz.html import REPORT, Figure, Section, Table, embed_png, is_number, render
 from vaelab.viz.linear_baseline import BASELINE, verdict
 from vaelab.viz.method_notes import method_warnings, sigma_start, trained_objective, weighting_phrase
+from vaelab.viz.overfitting import overfitting
+from vaelab.viz.provenance import other_evaluations, steps_shown
+from vaelab.viz.uncertainty import with_interval, with_uncertainty
 
 SECTIONS = {
     "run": "The run",
@@ -61,20 +65,35 @@ CAPTIONS = {
     "latent_map.png": "The posterior means of validation images, projected on their two principal components.",
 }
 
+AE_CAPTIONS = {  # the autoencoder's figures draw no KL, ELBO or ratio of the two gradients
+    "losses.png": "The reconstruction term, the loss the autoencoder minimised; lines are training averages, dots "
+                  "validation passes.",
+    "gradients.png": "The norm of the reconstruction term's gradient per group of parameters over training (there is "
+                     "no KL term to weigh it against).",
+    "traversals.png": "One code dimension at a time swept across its range, the others held fixed: the dimensions "
+                      "that change the decoded image most first.",
+}
+
 # eval.json (names in docs/metrics.md): (key, label, how to read it), in the order the tables show them.
 LIKELIHOOD = (
-    ("elbo", "ELBO, beta = 1", "nats / image; a lower bound on log p(x), higher is better"),
-    ("iwae", "IWAE bound", "nats / image; tighter than the ELBO, closer to log p(x)"),
+    ("elbo_shared_sigma", "ELBO at the shared sigma",
+     "nats / image, beta = 1, the decoder read as a Gaussian of sigma = 0.7071 (sigma^2 = 1/2) as every run is: "
+     "compare runs by this one"),
+    ("iwae_shared_sigma", "IWAE at the shared sigma", "nats / image; tighter, and less the encoder's doing"),
+    ("elbo", "ELBO, own likelihood",
+     "nats / image, beta = 1 under the run's own sigma: the bound its loss stands for; higher is better"),
+    ("iwae", "IWAE bound", "nats / image, own likelihood; tighter than the ELBO, closer to log p(x)"),
     ("bits_per_dim", "bits / dim", "from the IWAE bound, for 8-bit pixels; lower is better"),
     ("sigma", "decoder sigma", "the run's own (implied, fixed or learned) pixel noise"),
     ("elbo_optimal_sigma", "ELBO at the optimal sigma",
-     "nats / image, with the one sigma that fits these errors best: the same footing for runs of any beta"),
+     "nats / image, with the sigma fitted to this run's errors on training images: each run at its best sigma, by "
+     "one rule (the shared sigma above is one likelihood for all)"),
     ("iwae_optimal_sigma", "IWAE at the optimal sigma", "nats / image"),
     ("bits_per_dim_optimal_sigma", "bits / dim at the optimal sigma", "lower is better"),
     ("sigma_optimal", "optimal sigma", "sqrt of the mean squared error per pixel"),
-    ("mse", "MSE", "per pixel, pixels in [0, 1]"),
-    ("psnr", "PSNR", "dB; higher is better"),
-    ("ssim", "SSIM", "1 is a perfect reconstruction"),
+    ("mse", "MSE", "per pixel, pixels in [0, 1], of the posterior mean's reconstruction (not a sample's)"),
+    ("psnr", "PSNR", "dB, posterior means; higher is better"),
+    ("ssim", "SSIM", "posterior means; 1 is a perfect reconstruction"),
 )
 AGGREGATE = (
     ("aggregate_kl_q_p", "KL(q(z) || N(0, I)), Monte Carlo",
@@ -118,7 +137,8 @@ PRIOR_HOLES = (
 PRIOR_NAMES = {"vamp": "the VampPrior (learned)", "gmm": "the mixture fitted to the training codes"}
 GRADIENT_COLUMNS = ("grad_ratio", "grad_cosine", "adam_ratio", "adam_cosine")
 # eval.json entries that describe the evaluation rather than measure the model: shown in a sentence.
-EVALUATION_FACTS = ("run", "checkpoint", "step", "description", "model", "recon", "beta", "data", "split", "images",
+EVALUATION_FACTS = ("run", "checkpoint", "step", "weights", "reconstruction", "description", "model", "recon", "beta",
+                    "data", "split", "images", "shared_sigma", "overlap_train", "overlap_val",
                     "pixels", "iw_samples", "seed", "seconds", "active_threshold", "mmd_kernel", "mmd_bandwidth",
                     "smoothness_pairs", "warnings", "not_applicable", "figures", "caveats", "per_image",
                     "likelihood_images", "aggregate_images", "aggregate_bootstrap", "aggregate_samples",
@@ -140,10 +160,12 @@ def run_context(run: RunSummary) -> dict[str, Any]:
     pngs = {path.name: path for path in sorted((run.run_dir / "figures").glob("*.png"))}
     shown: set[str] = set()
 
+    captions = {**CAPTIONS, **(AE_CAPTIONS if run.config.model.kind == "ae" else {})}
+
     def figures(*names: str) -> list[Figure]:
         found = [name for name in names if name in pngs]
         shown.update(found)
-        return [embed_png(pngs[name], CAPTIONS.get(name, "")) for name in found]
+        return [embed_png(pngs[name], captions.get(name, "")) for name in found]
 
     evaluation = run.evaluation
     used: set[str] = set()
@@ -158,7 +180,7 @@ def run_context(run: RunSummary) -> dict[str, Any]:
                 reason = evaluation.get("not_applicable", {}).get(key) or evaluation.get("caveats", {}).get(key)
                 if key == "aggregate_posterior_mmd":
                     reason = reason or negative_mmd_note(evaluation[key])
-                found.append((label, _with_uncertainty(evaluation, key), reason or note))
+                found.append((label, with_uncertainty(evaluation, key), reason or note))
                 used.update({key, f"{key}_se", f"{key}_ci"})
         return found
 
@@ -191,6 +213,10 @@ def run_context(run: RunSummary) -> dict[str, Any]:
         "warnings": _warnings(run) + method_warnings(run),
         "trained": trained_objective(run),
         "sigma_start": sigma_start(run),
+        "overfitting": overfitting(run),
+        "shared_sigma_cost": shared_sigma_cost(evaluation),
+        "steps_shown": steps_shown(run),
+        "other_evaluations": other_evaluations(run),
     }
     context["other_numbers"] = [(key, value) for key, value in evaluation.items()
                                 if key not in used and key not in EVALUATION_FACTS and is_number(value)]
@@ -224,7 +250,7 @@ def _prior_holes(evaluation: dict[str, Any], used: set[str]) -> Table:
     reasons = evaluation.get("not_applicable", {})
     rows, notes = [], {}
     for i, (label, normal, own, note) in enumerate(PRIOR_HOLES):
-        rows.append([label, _with_uncertainty(evaluation, normal), _with_uncertainty(evaluation, own)])
+        rows.append([label, with_uncertainty(evaluation, normal), with_uncertainty(evaluation, own)])
         notes[i] = "; ".join([note, *dict.fromkeys(reasons[key] for key in (normal, own) if key in reasons)])
         used.update({normal, own, f"{normal}_ci", f"{own}_ci"})
     return Table(columns=["estimate", "N(0, I)", PRIOR_NAMES[evaluation["prior"]]], rows=rows, notes=notes)
@@ -273,42 +299,23 @@ def _gradient_table(run: RunSummary) -> Table:
         label = regime(ratio if is_number(ratio) else math.nan,
                        latest.get(f"grad_cancellation/{group}") if is_number(latest.get(f"grad_cancellation/{group}"))
                        else math.nan)
-        rows.append([group, *(_with_interval(latest, f"{name}/{group}") for name in GRADIENT_COLUMNS), label])
+        rows.append([group, *(with_interval(latest, f"{name}/{group}") for name in GRADIENT_COLUMNS), label])
     return Table(columns=[f"step {latest['step']} ({latest.get('grad_batches', 1)} batches)",
                           "|grad beta KL| / |grad recon|", "cosine", "Adam: ratio", "Adam: cosine", "the two terms"],
                  rows=rows)
 
 
-def _with_uncertainty(evaluation: dict[str, Any], key: str) -> Any:
-    """An eval.json number with its standard error, "0.0142 ± 0.0003", or interval, "5.3 [4.1, 6.8]"."""
-    value = evaluation[key]
-    if not is_number(value):
-        return value
-    if is_number(evaluation.get(f"{key}_se")):
-        return f"{format_number(value)} ± {format_number(evaluation[f'{key}_se'], 2)}"
-    interval = evaluation.get(f"{key}_ci")
-    if isinstance(interval, list) and len(interval) == 2 and all(is_number(v) for v in interval):
-        return f"{format_number(value)} [{format_number(interval[0], 3)}, {format_number(interval[1], 3)}]"
-    return value
-
-
-def _with_interval(record: dict[str, Any], key: str) -> Any:
-    """A gradient-view number with its 95% interval, "0.98 [0.91, 1.05]", or the bare number."""
-    value = record.get(key)
-    name, _, group = key.partition("/")
-    interval = record.get(f"{name}_ci/{group}")
-    if not is_number(value) or not isinstance(interval, list) or None in interval:
-        return value
-    return f"{format_number(value, 3)} [{format_number(interval[0], 3)}, {format_number(interval[1], 3)}]"
-
-
 def _warnings(run: RunSummary) -> list[dict[str, Any]]:
-    """Posterior collapse (eval.json), non-finite or skipped training steps (metrics.jsonl), skipped inputs."""
+    """Posterior collapse (eval.json), overfitting, non-finite or skipped training steps (metrics.jsonl), skipped
+    inputs."""
     found = []
     for text in run.evaluation.get("warnings", []):
         found.append({"title": "From the evaluation", "text": str(text), "items": []})
+    if (rising := overfitting(run)) is not None:
+        found.append({"title": "Overfitting", "text": rising.text(), "items": []})
     final = run.final("val")
-    broken = [key for key in ("loss", "recon", "kl") if key in final and not math.isfinite(final[key])]
+    terms = ("loss", "recon") if run.config.model.kind == "ae" else ("loss", "recon", "kl")  # the AE has no KL
+    broken = [key for key in terms if key in final and not math.isfinite(final[key])]
     if broken:
         found.append({"title": "Training diverged", "items": [],
                       "text": f"the last validation pass has non-finite {', '.join(broken)}: start a new run "

@@ -41,13 +41,15 @@ def finite(value: Any) -> bool:
 
 def groups(rows: Sequence[Row], group_keys: Sequence[str]) -> list[tuple[str, list[Row]]]:
     """Rows split by their values of `group_keys` (the axes other than beta), each sorted by beta, in
-    order of first appearance; labelled e.g. "latent_dim=32" ("all runs" without group keys)."""
+    order of first appearance; labelled e.g. "latent_dim=32" for a config key, by the value alone for another key
+    (a caller's own grouping, e.g. "model": "one loss-conditional model"); "all runs" without group keys."""
     found: dict[tuple, list[Row]] = {}
     for row in rows:
         found.setdefault(tuple(row.get(key) for key in group_keys), []).append(row)
     labelled = []
     for values, members in found.items():
-        label = ", ".join(f"{key.rpartition('.')[2]}={format_value(value)}" for key, value in zip(group_keys, values))
+        label = ", ".join(f"{key.rpartition('.')[2]}={format_value(value)}" if "." in key else format_value(value)
+                          for key, value in zip(group_keys, values))
         label = label or "all runs"
         labelled.append((label, sorted(members, key=lambda row: row["beta"] if finite(row["beta"]) else math.inf)))
     return labelled
@@ -80,10 +82,16 @@ def plot_rate_distortion(rows: Sequence[Row], path: Path, *, group_keys: Sequenc
     Why the iso-ELBO lines are straight lines of slope -1: the ELBO is -(distortion + rate) when the
     distortion is -log p(x|z) (Alemi et al. 2018), so it is constant along D + R = const. For sse the
     distortion is the summed squared error, and the beta = 1 objective reads it as a Gaussian decoder with
-    sigma^2 = 1/2: -ELBO = SSE + KL + (P / 2) log(pi) (see `elbo_offset`), again D + R = const. The lines
-    are labelled with that ELBO (the beta = 1 run's bound, evaluated for every run) when `recon` is given
-    and the runs share their pixel count, else with R + D. Towards the lower left the ELBO is higher.
+    sigma^2 = 1/2: -ELBO = SSE + KL + (P / 2) log(pi) (see `elbo_offset`), again D + R = const: that is the
+    ELBO at the shared sigma, `elbo_shared_sigma`, of every run (not each run's own `elbo`, under sigma^2 = beta / 2).
+    The lines are labelled with the quantity they are level in (`iso_quantity`) when `recon` is given and the runs
+    share their pixel count, else with R + D. Towards the lower left the ELBO is higher.
+
+    A plain autoencoder (a row with `model.kind` "ae") has no rate: its codes are points, whose KL to the prior
+    is not finite. It is drawn as a horizontal line at its distortion, not as a point at rate 0.
     """
+    autoencoders = [row for row in rows if row.get("model.kind") == "ae" and finite(row.get("distortion"))]
+    rows = [row for row in rows if row not in autoencoders]
     shown = [row for row in rows if finite(row.get("rate")) and finite(row.get("distortion"))]
     left_out = [row["run"] for row in rows if row not in shown]
     fig, ax = plt.subplots(figsize=(9, 7.2))
@@ -116,7 +124,11 @@ def plot_rate_distortion(rows: Sequence[Row], path: Path, *, group_keys: Sequenc
         colourbar.set_label("β (KL weight)")
     _seed_error_bars(ax, shown)
     if shown:
-        _iso_elbo_lines(ax, shown, elbo_offset(shown, recon))
+        _iso_elbo_lines(ax, shown + [{**row, "rate": 0.0} for row in autoencoders], elbo_offset(shown, recon),
+                        iso_quantity(recon))
+    for row in autoencoders:
+        ax.axhline(row["distortion"], color="black", ls=(0, (6, 2)), lw=1.2, zorder=2,
+                   label=f"{row['run']}: autoencoder, no rate (point codes)")
     ax.set_xlabel("rate R = KL[q(z|x) || N(0, I)]  (nats / image)")
     ax.set_ylabel(f"distortion D  ({_distortion_unit(recon)})")
     entries = len(ax.get_legend_handles_labels()[1])
@@ -136,14 +148,15 @@ def plot_metrics_vs_beta(rows: Sequence[Row], path: Path, *, group_keys: Sequenc
     """The final beta = 1 ELBO, MSE and active units against beta, one line per setting of the other axes.
 
     beta is on a log axis; runs with beta = 0, which a log axis cannot place, sit in a narrow panel of
-    their own on the left, not joined to the others. The ELBO panel shows the bound under each run's own
-    likelihood (for sse, sigma^2 = beta / 2) and, dashed, with the decoder sigma fitted to each run
-    (`elbo_optimal_sigma` of the evaluation), which puts runs of different beta on one footing.
+    their own on the left, not joined to the others. The ELBO panel leads with the bound at the shared sigma
+    (`elbo_shared_sigma`, every run's decoder read as the Gaussian of sigma^2 = 1/2: like for like), then, dotted,
+    the bound under each run's own likelihood (for sse, sigma^2 = beta / 2) and, dashed, with the decoder sigma
+    fitted to each run (`elbo_optimal_sigma` of the evaluation).
     """
     implied = {"sse": ", σ² = β/2", "mse-mean": ", σ² = βP/2"}.get(recon, "")
     own = f"own likelihood{implied}"
-    panels = (  # (summary column, line style, legend name); dashed series are drawn with hollow markers
-        (("elbo", "-", own), ("elbo_optimal_sigma", "--", "fitted σ")),
+    panels = (  # (summary column, line style, legend name); dashed and dotted series are drawn with hollow markers
+        (("elbo_shared_sigma", "-", "shared σ² = 1/2"), ("elbo", ":", own), ("elbo_optimal_sigma", "--", "fitted σ")),
         (("mse", "-", "MSE"),),
         (("active_units", "-", "active units"),),
     )
@@ -160,7 +173,7 @@ def plot_metrics_vs_beta(rows: Sequence[Row], path: Path, *, group_keys: Sequenc
             left_out = []
             for index, (label, members) in enumerate(labelled):
                 colour, marker = colours[index], MARKERS[index % len(MARKERS)]
-                fill = "white" if style == "--" else colour
+                fill = "white" if style != "-" else colour
                 measured = [row for row in members if finite(row.get(key))]
                 positive = [row for row in measured if finite(row.get("beta")) and row["beta"] > 0]
                 zero = [row for row in measured if row.get("beta") == 0]
@@ -215,8 +228,14 @@ def _seed_error_bars(ax, rows: Sequence[Row]) -> None:
                     label=f"mean ± 1 sd over {next(iter(points.values()))[2]} seeds")
 
 
-def _iso_elbo_lines(ax, rows: Sequence[Row], offset: float | None) -> None:
-    """Lines D + R = c across the plotted box (slope -1), labelled with the ELBO -(c + offset) or with c."""
+def iso_quantity(recon: str | None) -> str:
+    """What the iso-lines are level in: under a squared error the ELBO at the shared sigma (the tables'
+    `elbo_shared_sigma`), else each run's own ELBO, -log p(x|z) being its distortion (`elbo`)."""
+    return "ELBO at the shared σ" if recon in SQUARED_ERROR else "ELBO"
+
+
+def _iso_elbo_lines(ax, rows: Sequence[Row], offset: float | None, quantity: str = "ELBO") -> None:
+    """Lines D + R = c across the plotted box (slope -1), labelled "`quantity` = -(c + offset)" or with c."""
     rate = [row["rate"] for row in rows]
     dist = [row["distortion"] for row in rows]
     x_margin = 0.08 * (max(rate) - min(rate) or abs(max(rate)) or 1.0)
@@ -235,7 +254,7 @@ def _iso_elbo_lines(ax, rows: Sequence[Row], offset: float | None) -> None:
         if low > high:
             continue
         middle = (low + high) / 2
-        text = f"ELBO = {-(level + offset):.5g}" if offset is not None else f"R + D = {level:.5g}"
+        text = f"{quantity} = {-(level + offset):.5g}" if offset is not None else f"R + D = {level:.5g}"
         ax.text(middle, level - middle, text, fontsize=7, color="0.45", ha="center", va="center", zorder=0,
                 bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5})
     ax.set_xlim(x0, x1)
@@ -250,9 +269,10 @@ def _distortion_unit(recon: str | None) -> str:
 
 def _rate_distortion_caption(recon: str | None) -> str:
     if recon in SQUARED_ERROR:
-        return ("Dashed: iso-ELBO lines. The beta = 1 objective SSE + KL is a Gaussian decoder with sigma^2 = 1/2, "
-                "so -ELBO = D + R + (P/2) log(pi) for P pixels: the ELBO is constant along D + R = const, lines of "
-                "slope -1, higher towards the lower left. Each run trained SSE + beta KL; the red ring is beta = 1.")
+        return ("Dashed: iso-ELBO lines of the ELBO at the shared sigma (elbo_shared_sigma in the tables): every "
+                "run's decoder read as the Gaussian of sigma^2 = 1/2, the beta = 1 objective SSE + KL, so -ELBO = D + R "
+                "+ (P/2) log(pi) for P pixels: constant along D + R = const, lines of slope -1, higher towards the "
+                "lower left. Each run's own ELBO (sigma^2 = beta / 2) is another number. The red ring is beta = 1.")
     return ("Dashed: iso-ELBO lines. The distortion is -log p(x|z), so ELBO = -(D + R): constant along D + R = "
             "const, lines of slope -1, higher towards the lower left. The red ring marks beta = 1.")
 

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 from typing import Any
 
 from vaelab.run_dir import find_runs, read_run
+from vaelab.viz.answers import answers
 from vaelab.viz.beta_reading import readings
 from vaelab.viz.collection import RUNS_SECTIONS, run_links, runs_list, with_sections
 from vaelab.viz.html import REPORT, Figure, Table, embed_png, render
 
 # summary.csv columns (docs/metrics.md) shown in the sweep report's first table, with the grid's keys.
-SWEEP_KEY_METRICS = ("rate", "distortion", "elbo", "elbo_optimal_sigma", "mse", "active_units",
+SWEEP_KEY_METRICS = ("rate", "distortion", "elbo_shared_sigma", "elbo", "elbo_optimal_sigma", "mse", "active_units",
                      "aggregate_posterior_kl")
 
 
@@ -44,8 +46,8 @@ def write_sweep_report(sweep_dir: str | Path) -> Path:
         "figures": {
             "rate-distortion": figures(
                 [name for name in pngs if name.startswith("rate_distortion")],
-                "Each point is a run: rate (KL, nats) against distortion; the beta = 1 ELBO is constant along "
-                "the iso-ELBO lines."),
+                "Each point is a run: rate (KL, nats) against distortion; under a squared error the ELBO at the "
+                "shared sigma (elbo_shared_sigma) is constant along the dashed lines."),
             "vs-beta": figures([name for name in pngs if "vs_beta" in name and name not in shown],
                                "Final validation metrics against beta."),
             "reconstructions": figures(
@@ -54,6 +56,7 @@ def write_sweep_report(sweep_dir: str | Path) -> Path:
             "comparison": [],
         },
         "readings": readings(runs),
+        "answers": answers(runs, [Path(os.path.relpath(run.run_dir, sweep_dir)).as_posix() for run in runs]),
         "runs": runs_list(sweep_dir, runs),
     }
     context["figures"]["other-figures"] = figures([name for name in pngs if name not in shown], "")
