@@ -17,7 +17,7 @@ def test_demo_quick(tmp_path, capsys):
     rows = {line[:30].strip(): line[30:].replace(",", "").split() for line in lines[1:4]}
     assert set(rows) == {"VAE, beta = 1 (no scaling)", "VAE, beta = 0.1 (KL x 0.1)", "plain autoencoder"}
     recon = {name: float(values[0]) for name, values in rows.items()}
-    kl = {name: float(values[1]) for name, values in rows.items()}
+    kl = {name: float(values[1]) for name, values in rows.items() if name != "plain autoencoder"}
     # the story in numbers: less weight on the KL buys better reconstructions for more KL
     assert recon["VAE, beta = 0.1 (KL x 0.1)"] < recon["VAE, beta = 1 (no scaling)"]
     assert kl["VAE, beta = 0.1 (KL x 0.1)"] > kl["VAE, beta = 1 (no scaling)"]

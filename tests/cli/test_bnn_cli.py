@@ -76,7 +76,7 @@ def test_explain_reads_a_scheme_as_a_temperature(capsys):
 
 @pytest.mark.parametrize("args,message", [
     (["--bnn", "--kl-weight", "elbo"], "give its rows with --n N"),
-    ([], "say what to explain: --beta B for a VAE, or --bnn"),
+    ([], "say what to explain: a RUN directory, --beta B for a VAE, or --bnn"),
     (["--bnn", "--n", "10", "--kl-weight", "constant:-2"], "LAMBDA must be a finite number >= 0"),
 ])
 def test_explain_bad_input(capsys, args, message):

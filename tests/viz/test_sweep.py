@@ -95,7 +95,7 @@ def test_the_rate_distortion_legend_sits_above_the_plot_and_iso_labels_inside_it
     legend = ax.get_legend()
     assert not overlap(box(legend), box(ax)) and inside(box(legend), fig.bbox)
     assert not overlap(box(legend), box(ax.title))
-    labels = [text for text in ax.texts if text.get_text().startswith("ELBO = ")]
+    labels = [text for text in ax.texts if text.get_text().startswith("ELBO at the shared σ = ")]
     assert len(labels) >= 3
     for label in labels:
         assert inside(box(label), box(ax)), label.get_text()

@@ -28,7 +28,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help=f"importance samples per image for the IWAE bound (default {IW_SAMPLES})")
     parser.add_argument("--data", metavar="SPEC",
                         help="evaluate on this source instead of the run's validation images, into RUN/data=NAME/ "
-                             "(the run's own eval.json stays); images the run trained on are counted and named")
+                             "(the run's own eval.json stays); images the run trained on are counted and named "
+                             "(default: the run's validation split)")
     parser.add_argument("--checkpoint", choices=("last", "best"), default=CHECKPOINT,
                         help=f"last (the weights the run ended with, as its figures and a sweep show them; default "
                              f"{CHECKPOINT}) or best (highest validation score)")

@@ -44,7 +44,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     compare.add_argument("--out", type=Path, default=Path("comparison.png"),
                          help="where the figure goes (default ./comparison.png)")
     compare.add_argument("--html", type=Path, metavar="PAGE",
-                         help="also write the comparison page (self-contained HTML), e.g. compare.html")
+                         help="also write the comparison page (self-contained HTML), e.g. compare.html (default: none)")
     compare.set_defaults(run=compare_runs)
 
 

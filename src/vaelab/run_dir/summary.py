@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from vaelab.config import Config
-from vaelab.objectives.likelihood import elbo_shared_sigma
 from vaelab.run_dir.layout import RunDir
 from vaelab.run_dir.metrics import last_records
 
@@ -81,6 +80,8 @@ def as_written_now(records: list[dict[str, Any]], config: Config, pixels: int | 
             if ae:
                 record = {**record, **dict.fromkeys(NO_DENSITY, math.nan)}
             elif "elbo_shared_sigma" not in record and pixels is not None and "mse" in record and "kl" in record:
+                from vaelab.objectives.likelihood import elbo_shared_sigma  # loads torch: only for older runs
+
                 record = {**record, "elbo_shared_sigma": elbo_shared_sigma(record["mse"] * pixels, record["kl"], pixels)}
         read.append(record)
     return read

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from vaelab.numbers import format_number
-from vaelab.objectives.likelihood import SHARED_SIGMA
 from vaelab.run_dir import RunSummary
 
 if TYPE_CHECKING:
@@ -42,6 +41,7 @@ def plot_comparison(runs: list[RunSummary], path: Path | BinaryIO, *,
     # format_table's table without them
     import matplotlib.pyplot as plt
 
+    from vaelab.objectives.likelihood import SHARED_SIGMA
     from vaelab.viz.colours import run_colours
     from vaelab.viz.grid import image_row, show
     from vaelab.viz.saving import save_figure
@@ -103,6 +103,11 @@ def format_table(runs: list[RunSummary], names: list[str] | None = None, statuse
 def plot_image_rows(rows: list[tuple[str, Any]], path: Path | BinaryIO, title: str = "") -> Figure:
     """One labelled row of images per (label, images (n, C, H, W)) pair, e.g. each run's decodes of the same prior
     samples."""
+    import matplotlib.pyplot as plt
+
+    from vaelab.viz.grid import image_row, show
+    from vaelab.viz.saving import save_figure
+
     width = max(len(images) for _, images in rows)
     fig, axes = plt.subplots(len(rows), 1, figsize=(min(1.0 * width + 1.5, 14), 1.1 * len(rows) + 0.5),
                              squeeze=False, layout="constrained")
