@@ -1,7 +1,8 @@
 """Typed, validated run configuration: one dataclass per concept (data, model, objective, training).
 
-    schema.py   the sections and `Config`; each field checked on its own
-    loading.py  YAML files, `--set` values, and the strict coercion of plain data into the dataclasses
+    schema.py     the sections and `Config`; each field checked on its own
+    objective.py  the objective's section (the reconstruction term, the KL term's weighting and form)
+    loading.py    YAML files, `--set` values, and the strict coercion of plain data into the dataclasses
 
 A `Config` is the whole description of a run. It is saved as `RUN/config.yaml` and inside every
 checkpoint, and a run can be re-created from that file alone. Unknown keys and values of the wrong
@@ -10,11 +11,9 @@ KL-weighting methods' own rules live beside the methods (`vaelab.objectives.rule
 """
 
 from vaelab.config.loading import parse_assignment
+from vaelab.config.objective import EXTRA_RECONS, RECON_WORDS, RECONS
 from vaelab.config.schema import (
-    EXTRA_RECONS,
     MAX_IMAGE_SIZE,
-    RECON_WORDS,
-    RECONS,
     RESUMABLE_KEYS,
     Config,
     DataConfig,
