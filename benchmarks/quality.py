@@ -47,6 +47,7 @@ from vaelab.diagnostics.baseline import LinearBaseline, fit_linear_baseline
 from vaelab.diagnostics.intervals import standard_error
 from vaelab.diagnostics.reconstruction import reconstruction_quality
 from vaelab.evaluation.measures import fitted_sigma
+from vaelab.objectives.iwae import iwae_bound
 from vaelab.objectives.likelihood import SumSquaredError
 from vaelab.run_dir.model import load_model
 from vaelab.training.callbacks import Callback
@@ -158,7 +159,7 @@ def measure(model: torch.nn.Module, val_x: torch.Tensor, fit_x: torch.Tensor, ga
         sigma = fitted_sigma(model, dummy, fit_x, generator)
         samples = likelihood.importance_samples(model, dummy, val_x, samples=IW, generator=generator)
         weights = samples.log_weights(likelihood.gaussian_log_likelihood(samples.squared_error, sigma, pixels))
-        elbo = likelihood.iwae_bound(weights, 1).numpy()
+        elbo = iwae_bound(weights, 1).numpy()
         row.update(elbo=float(elbo.mean()), elbo_se=standard_error(elbo), sigma=sigma)
     return row
 
