@@ -10,6 +10,7 @@ from vaelab.bnn.config import BNNConfig
 from vaelab.bnn.run import train_bnn
 from vaelab.bnn.train import Callback
 from vaelab.errors import UsageError
+from vaelab.numbers import stored
 from vaelab.run_dir.checkpoint import load_checkpoint
 from vaelab.training.stop import Interrupted
 
@@ -45,7 +46,7 @@ def test_a_run_writes_the_contract(tmp_path):
     assert val["loss"] == pytest.approx(val["nll"] + val["kl_weight"] * val["kl"] / n, rel=1e-5)
     assert val["elbo"] == pytest.approx(-(val["nll"] + val["kl"] / n), rel=1e-5)
     assert val["kl_weight"] == pytest.approx(1.0)  # Blundell's weights: 1 over an epoch
-    assert result.test == test and result.steps == 60
+    assert stored(result.test) == test and result.steps == 60  # the record as written: 15 significant digits
     assert load_checkpoint(run / "checkpoints" / "last.pt")["step"] == 60
 
 

@@ -71,15 +71,17 @@ def test_a_sweep_trains_the_grid_and_its_baselines(tmp_path):
     assert len(longer.ran) == 8  # a new length resumes every run
 
 
-def test_another_grid_or_base_on_the_same_sweep_is_refused(tmp_path, capsys):
+def test_another_grid_or_base_on_the_same_sweep_is_refused_and_a_grown_grid_trains_its_new_runs(tmp_path, capsys):
     out = str(tmp_path / "s")
     common = ["sweep", "--bnn", "--data", "diabetes", "--out", out, "--steps", "6", "--no-baselines",
               "--set", "model.widths=[4]", "--set", "objective.test_samples=3", "--set", "training.figures=false"]
     assert main([*common, "--grid", "objective.temperature=0.5"]) == 0  # one run, in a worker process
     assert "temperature=0.5" in capsys.readouterr().out
-    assert main([*common, "--grid", "objective.temperature=0.5,3"]) == 2
+    assert main([*common, "--grid", "objective.temperature=3"]) == 2  # 0.5 dropped: another grid
     assert "holds a sweep over another grid" in capsys.readouterr().err
-    assert main([*common, "--grid", "objective.temperature=0.5", "--set", "model.prior_std=0.5"]) == 2
+    assert main([*common, "--grid", "objective.temperature=0.5,3"]) == 0  # a value added: the grid grows
+    assert "temperature=3" in capsys.readouterr().out
+    assert main([*common, "--grid", "objective.temperature=0.5,3", "--set", "model.prior_std=0.5"]) == 2
     assert "base config differs in model.prior_std" in capsys.readouterr().err
 
 

@@ -20,4 +20,6 @@ def test_a_loss_has_no_bound_of_its_own_and_the_shared_sigma_ones_as_every_run()
     for name in ("elbo", "elbo_se", "iwae", "bits_per_dim", "sigma"):
         assert results[name] is None and "is no likelihood: see elbo_optimal_sigma" in not_applicable[name]
     assert results["elbo_optimal_sigma"] < 0 and results["iwae_optimal_sigma"] >= results["elbo_optimal_sigma"]
-    assert set(per_image) == {"elbo_optimal_sigma", "iwae_optimal_sigma", "bits_per_dim_optimal_sigma"}
+    assert results["iwae_shared_sigma"] >= results["elbo_shared_sigma"]  # a Gaussian at sigma^2 = 1/2, as for every run
+    assert set(per_image) == {"elbo_optimal_sigma", "iwae_optimal_sigma", "bits_per_dim_optimal_sigma",
+                              "elbo_shared_sigma", "iwae_shared_sigma"}

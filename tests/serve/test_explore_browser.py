@@ -104,5 +104,6 @@ def test_ctrl_c_stops_it_cleanly_a_busy_port_and_a_large_upload_are_refused(expl
     assert code == 128 + signal.SIGINT
     assert "warning: listening on 0.0.0.0, beyond this machine" in err and "Traceback" not in err
     assert err.strip().endswith("vaelab explore: stopped")
-    with socket.socket() as again:  # the port is free again
+    with socket.socket() as again:  # the port is free again: nothing listens (as servers do, a connection of the
+        again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # upload's in TIME_WAIT does not count)
         again.bind(("0.0.0.0", server.port))

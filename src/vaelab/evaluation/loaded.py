@@ -82,6 +82,7 @@ def write_validation_record(path: Path, loaded: LoadedRun, device: torch.device)
     batch_size = min(config.training.batch_size, len(train_index))  # the training batch in force
     metrics = validate(loaded.network, loaded.objective, data.images, val_index, config=config, step=step,
                        device=device, batch_size=batch_size)
-    record = {"step": step, "epoch": epoch_of(step, config.training, len(train_index)), "split": "val", **metrics}
+    record = {"step": step, "epoch": epoch_of(step, config.training, len(train_index)), "split": "val", **metrics,
+              "kl_estimator": loaded.objective.kl_estimator}  # as the training loop's records name it
     write_records(path, [record])
     return record
