@@ -12,7 +12,7 @@ its learning-rate schedule ends where the budget does (a wall clock would charge
 machine runs); one thread each, so that the CPU time is work done, not threads waiting for a busy core.
 Every model is then measured by the same code on the run's validation split (10% of the
 images, split seed 0) and on its training split: PSNR and SSIM of the posterior-mean reconstructions (their
-standard errors over the images), and the beta = 1 ELBO under a Gaussian decoder at one shared sigma, fitted
+standard errors over the images), and the beta = 1 ELBO under a Gaussian decoder at one shared sigma and the model's own prior, fitted
 by each model on its own reconstructions of up to 500 training images (the rule of `vaelab evaluate`), with
 16 posterior samples per image. PCA has the latent size's components, fitted on the training split; pPCA's
 log-likelihood is exact. One seed per model.
@@ -157,11 +157,17 @@ def measure(model: torch.nn.Module, val_x: torch.Tensor, fit_x: torch.Tensor, ga
         pixels = math.prod(val_x.shape[1:])
         dummy = SumSquaredError(beta=1.0, pixels=pixels, mean_over_pixels=False)  # only its squared errors are used
         sigma = fitted_sigma(model, dummy, fit_x, generator)
-        samples = likelihood.importance_samples(model, dummy, val_x, samples=IW, generator=generator)
+        samples = likelihood.importance_samples(model, dummy, val_x, samples=IW, generator=generator,
+                                                prior=own_prior(model))
         weights = samples.log_weights(likelihood.gaussian_log_likelihood(samples.squared_error, sigma, pixels))
         elbo = iwae_bound(weights, 1).numpy()
         row.update(elbo=float(elbo.mean()), elbo_se=standard_error(elbo), sigma=sigma)
     return row
+
+
+def own_prior(model: torch.nn.Module):
+    """A vaelab model's p(z) (model.prior: N(0, I), the VampPrior, the fitted mixture); N(0, I) (None) for pythae's."""
+    return model.prior_density() if hasattr(model, "prior_density") else None
 
 
 def images(config: Config) -> tuple[torch.Tensor, torch.Tensor, np.ndarray, np.ndarray]:
