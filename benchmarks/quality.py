@@ -12,9 +12,9 @@ its learning-rate schedule ends where the budget does (a wall clock would charge
 machine runs); one thread each, so that the CPU time is work done, not threads waiting for a busy core.
 Every model is then measured by the same code on the run's validation split (10% of the
 images, split seed 0) and on its training split: PSNR and SSIM of the posterior-mean reconstructions (their
-standard errors over the images), and the beta = 1 ELBO under a Gaussian decoder at one shared sigma and the model's
-own prior, fitted by each model on its own reconstructions of up to 500 training images (the rule of `vaelab evaluate`), with
-16 posterior samples per image. PCA has the latent size's components, fitted on the training split; pPCA's
+standard errors over the images), and the beta = 1 ELBO under a Gaussian decoder at one shared sigma and the
+model's own prior, fitted by each model on its own reconstructions of up to 500 training images (the rule of
+`vaelab evaluate`), with 16 posterior samples per image. PCA has the latent size's components, fitted on the training split; pPCA's
 log-likelihood is exact. One seed per model.
 
 `--study` compares candidate defaults (architecture, width, blocks, batch, learning rate, the linear path from PCA)
