@@ -14,8 +14,8 @@ Every model is then measured by the same code on the run's validation split (10%
 images, split seed 0) and on its training split: PSNR and SSIM of the posterior-mean reconstructions (their
 standard errors over the images), and the beta = 1 ELBO under a Gaussian decoder at one shared sigma and the
 model's own prior, fitted by each model on its own reconstructions of up to 500 training images (the rule of
-`vaelab evaluate`), with 16 posterior samples per image. PCA has the latent size's components, fitted on the training split; pPCA's
-log-likelihood is exact. One seed per model.
+`vaelab evaluate`), with 16 posterior samples per image. PCA has the latent size's components, fitted on the
+training split; pPCA's log-likelihood is exact. One seed per model.
 
 `--study` compares candidate defaults (architecture, width, blocks, batch, learning rate, the linear path from PCA)
 on the AE, and the VAE at beta = 0.1 for the candidates with the linear path, at one budget: quality per CPU-minute,
