@@ -2,7 +2,7 @@
 and pythae 0.1.2's VAE and AE with its own benchmark networks, side by side on the same validation images.
 
     .venv/bin/pip install --no-deps pythae==0.1.2 imageio cloudpickle     # pythae's own deps would move torch
-    .venv/bin/python benchmarks/quality.py --data artworks --budgets 3,10 --write docs/benchmarks.md
+    .venv/bin/python benchmarks/quality.py --data artworks --budgets 3,10 --write docs/benchmarks.md --results art.json
     .venv/bin/python benchmarks/quality.py --data fashion-mnist --budgets 3 --write docs/benchmarks.md
     .venv/bin/python benchmarks/quality.py --data artworks --study --budgets 5 --write docs/benchmarks.md
 
@@ -25,6 +25,7 @@ from which vaelab's defaults were chosen (`--only REGEX` picks candidates by lab
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import math
 import os
@@ -213,6 +214,34 @@ def table(rows: list[tuple[str, int | None, float | None, dict]], pca: dict) -> 
     return lines
 
 
+def train_and_measure(config: Config, budget: float, out: Path, val_x: torch.Tensor, fit_x: torch.Tensor
+                      ) -> tuple[int, float, dict]:
+    """(steps, CPU seconds, measures) of `config` trained for `budget` CPU minutes."""
+    run, steps, cpu = train_for_budget(config, budget * 60, out)
+    model = load_model(run, "last")
+    return steps, cpu, measure(model, val_x, fit_x, model.kind == "vae")
+
+
+def kept(path: Path | None, budget: float, label: str) -> tuple | None:
+    """The row of `label` at `budget` that an earlier run kept in `path`, if any."""
+    found = json.loads(path.read_text()).get(f"{budget:g}/{label}") if path and path.exists() else None
+    if found is None:
+        return None
+    steps, cpu, row = found
+    return label, steps, cpu, {**row, "per_image_psnr": np.asarray(row["per_image_psnr"])}
+
+
+def keep(path: Path | None, budget: float, label: str, result: tuple[int, float, dict]) -> tuple:
+    """The row (label, steps, CPU seconds, measures), kept in `path` as it is measured."""
+    steps, cpu, row = result
+    if path is not None:
+        held = json.loads(path.read_text()) if path.exists() else {}
+        psnr = np.asarray(row["per_image_psnr"]).tolist()
+        held[f"{budget:g}/{label}"] = [steps, cpu, {**row, "per_image_psnr": psnr}]
+        path.write_text(json.dumps(held))
+    return label, steps, cpu, row
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", choices=DATA, default="artworks")
@@ -221,6 +250,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-pythae", action="store_true")
     parser.add_argument("--only", metavar="REGEX", help="only the models whose label matches REGEX")
     parser.add_argument("--write", type=Path, metavar="FILE.md")
+    parser.add_argument("--results", type=Path, metavar="FILE.json",
+                        help="keep each model's measures here as it finishes; a rerun takes the models it holds")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="vaelab: %(message)s")
     torch.set_num_threads(1)  # one thread per model: CPU time is then work done, not threads spinning for a core
@@ -234,17 +265,21 @@ def main(argv: list[str] | None = None) -> None:
             for recipe in (study_recipes() if args.study else recipes(config.model.latent_dim)):
                 if args.only and not re.search(args.only, recipe.label):
                     continue
-                run, steps, cpu = train_for_budget(config.with_updates(recipe.updates), budget * 60,
-                                                   Path(scratch) / f"run{len(rows)}")
-                model = load_model(run, "last")
-                rows.append((recipe.label, steps, cpu, measure(model, val_x, fit_x, model.kind == "vae")))
-                print(recipe.label, steps, f"{cpu / 60:.1f} CPU min", f"PSNR {rows[-1][3]['psnr']:.2f}", flush=True)
+                rows.append(kept(args.results, budget, recipe.label) or keep(
+                    args.results, budget, recipe.label, train_and_measure(
+                        config.with_updates(recipe.updates), budget, Path(scratch) / f"run{len(rows)}", val_x, fit_x)))
+                print(recipe.label, rows[-1][1], f"{rows[-1][2] / 60:.1f} CPU min", f"PSNR {rows[-1][3]['psnr']:.2f}",
+                      flush=True)
             if not args.study and not args.no_pythae:
                 for kind in ("VAE", "AE"):
-                    model, steps, cpu = pythae_run(kind, train_images, config, budget * 60)
-                    rows.append((f"pythae {kind} (its benchmark network, default settings)", steps, cpu,
-                                 measure(model, val_x, fit_x, kind == "VAE")))
-                    print(rows[-1][0], steps, f"PSNR {rows[-1][3]['psnr']:.2f}", flush=True)
+                    label = f"pythae {kind} (its benchmark network, default settings)"
+                    found = kept(args.results, budget, label)
+                    if found is None:
+                        model, steps, cpu = pythae_run(kind, train_images, config, budget * 60)
+                        found = keep(args.results, budget, label, (steps, cpu, measure(model, val_x, fit_x,
+                                                                                       kind == "VAE")))
+                    rows.append(found)
+                    print(label, rows[-1][1], f"PSNR {rows[-1][3]['psnr']:.2f}", flush=True)
         what = "candidate defaults of the network" if args.study else "every model"
         lines += [f"### {args.data}, {budget:g} CPU minutes per model ({what})", "", *table(rows, pca), ""]
     head = [f"{SECTION}" + (f" (study: {args.data})" if args.study else f": {args.data}"), "",
