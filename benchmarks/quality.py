@@ -2,6 +2,7 @@
 and pythae 0.1.2's VAE and AE with its own benchmark networks, side by side on the same validation images.
 
     .venv/bin/pip install --no-deps pythae==0.1.2 imageio cloudpickle     # pythae's own deps would move torch
+    .venv/bin/pip install pydantic                                          # pythae's configs (no torch in it)
     .venv/bin/python benchmarks/quality.py --data artworks --budgets 3,10 --write docs/benchmarks.md --results art.json
     .venv/bin/python benchmarks/quality.py --data fashion-mnist --budgets 3 --write docs/benchmarks.md
     .venv/bin/python benchmarks/quality.py --data artworks --study --budgets 5 --write docs/benchmarks.md
