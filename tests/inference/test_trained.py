@@ -53,10 +53,6 @@ def test_samples_of_a_run_with_a_vampprior_are_decodes_of_that_priors_draws(tmp_
     draws = prior.sample(200, torch.Generator().manual_seed(7))
     images = model.sample(200, generator=torch.Generator().manual_seed(7))
     assert torch.allclose(images, model.decode(draws), atol=1e-6)
-    # the draws cluster at the three components' means, not around 0 as N(0, I)'s would
-    nearest = torch.cdist(draws, prior.mean).min(dim=1).values
-    spread = torch.exp(0.5 * prior.logvar).max()
-    assert float(nearest.median()) < 3 * float(spread) * model.latent_dim ** 0.5
 
 
 def test_a_sampled_reconstruction_decodes_a_draw_from_the_posterior(trained_vae):
