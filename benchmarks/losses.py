@@ -183,6 +183,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--limit", type=int, help="use only N images (smoke runs)")
     parser.add_argument("--write", type=Path, metavar="FILE.md", help="the section into FILE.md, figures beside it")
     parser.add_argument("--figures", type=Path, default=Path("."), help="folder of the figures without --write")
+    parser.add_argument("--results", type=Path, metavar="FILE.pt",
+                        help="keep each recipe's measures and pictures here as it finishes; a rerun takes those it holds")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="vaelab: %(message)s")
     torch.set_num_threads(1)  # one thread per model, as quality.py: CPU time is then work done
@@ -192,13 +194,18 @@ def main(argv: list[str] | None = None) -> None:
     val_x, fit_x, train_images, _ = images(config)
     pca, pca_reconstructions, pca_samples = pca_measures(config, train_images, val_x)
     rows, reconstructions, samples = [], [], []
+    kept = torch.load(args.results, weights_only=False) if args.results and args.results.exists() else {}
     with tempfile.TemporaryDirectory() as scratch:
         for recipe in recipes(math.prod(val_x.shape[1:])):
             if args.only and args.only not in recipe.label:
                 continue
-            run, steps, cpu = train_for_budget(config.with_updates(recipe.updates), args.budget * 60,
-                                               Path(scratch) / f"run{len(rows)}", at_length=recipe.length_updates)
-            row, reconstruction, sample = model_row(run, val_x, fit_x)
+            if recipe.label not in kept:
+                run, steps, cpu = train_for_budget(config.with_updates(recipe.updates), args.budget * 60,
+                                                   Path(scratch) / f"run{len(rows)}", at_length=recipe.length_updates)
+                kept[recipe.label] = (steps, cpu, *model_row(run, val_x, fit_x))
+                if args.results:
+                    torch.save(kept, args.results)
+            steps, cpu, row, reconstruction, sample = kept[recipe.label]
             rows.append((recipe.label, steps, cpu, row))
             reconstructions.append((recipe.label, reconstruction))
             samples.append((recipe.label, sample))
