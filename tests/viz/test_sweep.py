@@ -101,6 +101,20 @@ def test_the_rate_distortion_legend_sits_above_the_plot_and_iso_labels_inside_it
         assert inside(box(label), box(ax)), label.get_text()
 
 
+def test_no_iso_line_label_overprints_another(tmp_path):
+    # the paintings' sweep: a wide range of rates against a narrow one of distortions puts the steep lines'
+    # middles side by side, where their labels once overprinted each other
+    rows = [row(f"beta={beta}", beta, 128, rate, distortion, -7000.0)
+            for beta, rate, distortion in ((0.03, 285.4, 112.1), (0.1, 206.1, 117.3), (0.3, 131.9, 131.4),
+                                           (1.0, 61.6, 171.6))]
+    fig = drawn_figure(plot_rate_distortion(rows, tmp_path / "rd.png", recon="sse"))
+    labels = [text for text in fig.axes[0].texts if text.get_text().startswith("ELBO at the shared σ = ")]
+    assert len(labels) >= 2
+    for index, label in enumerate(labels):
+        for other in labels[index + 1:]:
+            assert not overlap(box(label), box(other)), (label.get_text(), other.get_text())
+
+
 def test_more_than_ten_curves_get_colours_of_their_own(tmp_path):
     rows = [row(f"beta={beta},latent_dim={latent}", beta, latent, 10.0 / beta, 5.0 * beta, -100.0)
             for latent in range(1, 13) for beta in (0.1, 1.0)]

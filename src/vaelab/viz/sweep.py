@@ -234,6 +234,9 @@ def iso_quantity(recon: str | None) -> str:
     return "ELBO at the shared σ" if recon in SQUARED_ERROR else "ELBO"
 
 
+LABEL_WIDTH, LABEL_HEIGHT = 0.3, 0.06  # an iso-line label's extent in fractions of the box, with a margin
+
+
 def _iso_elbo_lines(ax, rows: Sequence[Row], offset: float | None, quantity: str = "ELBO") -> None:
     """Lines D + R = c across the plotted box (slope -1), labelled "`quantity` = -(c + offset)" or with c."""
     rate = [row["rate"] for row in rows]
@@ -242,6 +245,7 @@ def _iso_elbo_lines(ax, rows: Sequence[Row], offset: float | None, quantity: str
     y_margin = 0.08 * (max(dist) - min(dist) or abs(max(dist)) or 1.0)
     x0, x1 = min(rate) - x_margin, max(rate) + x_margin
     y0, y1 = min(dist) - y_margin, max(dist) + y_margin
+    placed: list[tuple[float, float]] = []  # labels' centres, in fractions of the box
     for level in MaxNLocator(nbins=7).tick_values(x0 + y0, x1 + y1):
         start, stop = max(x0, level - y1), min(x1, level - y0)  # the part of R + D = level inside the box
         if start >= stop:
@@ -254,6 +258,10 @@ def _iso_elbo_lines(ax, rows: Sequence[Row], offset: float | None, quantity: str
         if low > high:
             continue
         middle = (low + high) / 2
+        centre = ((middle - x0) / (x1 - x0), (level - middle - y0) / (y1 - y0))
+        if any(abs(centre[0] - x) < LABEL_WIDTH and abs(centre[1] - y) < LABEL_HEIGHT for x, y in placed):
+            continue  # it would overprint a label already drawn: the line stays, unlabelled
+        placed.append(centre)
         text = f"{quantity} = {-(level + offset):.5g}" if offset is not None else f"R + D = {level:.5g}"
         ax.text(middle, level - middle, text, fontsize=7, color="0.45", ha="center", va="center", zorder=0,
                 bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5})
