@@ -51,7 +51,7 @@ from vaelab.viz.figures import plot_reconstructions
 
 SECTION = "## Instead of tuning beta: losses, priors and objectives at equal CPU budgets"
 HIGH_FREQUENCY = 0.25  # cycles per pixel: the upper half of the band up to Nyquist
-SHOWN = 16  # images in each row of the figures
+SHOWN = 5  # images in each row of the figures: one row per model (plot_reconstructions draws five a row)
 
 
 @dataclass(frozen=True)
@@ -206,6 +206,7 @@ def main(argv: list[str] | None = None) -> None:
                 if args.results:
                     torch.save(kept, args.results)
             steps, cpu, row, reconstruction, sample = kept[recipe.label]
+            reconstruction, sample = reconstruction[:SHOWN], sample[:SHOWN]  # results kept with more
             rows.append((recipe.label, steps, cpu, row))
             reconstructions.append((recipe.label, reconstruction))
             samples.append((recipe.label, sample))
