@@ -33,6 +33,7 @@ import logging
 import math
 import os
 import tempfile
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -208,8 +209,8 @@ def main(argv: list[str] | None = None) -> None:
             steps, cpu, row, reconstruction, sample = kept[recipe.label]
             reconstruction, sample = reconstruction[:SHOWN], sample[:SHOWN]  # results kept with more
             rows.append((recipe.label, steps, cpu, row))
-            reconstructions.append((recipe.label, reconstruction))
-            samples.append((recipe.label, sample))
+            reconstructions.append((textwrap.fill(recipe.label, 18), reconstruction))  # the figures' label column
+            samples.append((textwrap.fill(recipe.label, 18), sample))
             print(recipe.label, steps, f"{cpu / 60:.1f} CPU min", f"PSNR {row['psnr']:.2f}", flush=True)
     rows.append((f"PCA / pPCA ({config.model.latent_dim} components; exact log-likelihood)", None, None, pca))
     folder = args.write.parent if args.write else args.figures

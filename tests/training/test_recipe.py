@@ -44,6 +44,9 @@ def test_the_learning_rate_at_known_steps():
     assert values == pytest.approx({0: 0.1, 4: 0.5, 9: 1.0, 10: 1.0, 60: 0.5, 110: 0.0})
     assert learning_rate(50, lr=3e-4, schedule="constant", warmup=10, total_steps=110) == 3e-4
     assert warmup_steps(1000, None) == 50 and warmup_steps(100_000, None) == 500 and warmup_steps(1000, 7) == 7
+    assert warmup_steps(10, None) == 1  # 5% of a short run rounds to 0: one warm-up step, never more
+    # past the planned length (a run resumed with more steps) the cosine stays at its floor instead of rising
+    assert learning_rate(150, lr=1.0, schedule="cosine", warmup=10, total_steps=110) == pytest.approx(0.0, abs=1e-12)
 
 
 def test_a_length_that_fits_the_data():
