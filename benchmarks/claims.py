@@ -63,18 +63,6 @@ def derived(evaluation: dict) -> dict:
     return {**evaluation, **extra}
 
 
-def paired(first: dict, second: dict, key: str) -> tuple[float, float] | None:
-    """Mean and standard error over the images of second - first for a per-image measure both runs scored
-    on the same validation images."""
-    a, b = first.get("per_image", {}), second.get("per_image", {})
-    if key not in a and "likelihood" in a:
-        a, b = a["likelihood"], b.get("likelihood", {})
-    if key not in a or key not in b or a.get("index") != b.get("index"):
-        return None
-    differences = [y - x for x, y in zip(a[key], b[key])]
-    return statistics.fmean(differences), statistics.stdev(differences) / math.sqrt(len(differences))
-
-
 def last_gradient_record(records: list[dict]) -> dict:
     views = [r for r in records if any(k.startswith("grad_ratio/") for k in r)]
     return views[-1] if views else {}
@@ -93,6 +81,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     from vaelab.run_dir import find_runs, read_run
+    from vaelab.viz.noise import paired_difference
 
     seeds = [str(s) for s in range(args.seeds)]
     common = ["--data", args.data, "--image-size", "64", "--latent-dim", "128", "--batch-size",
@@ -128,12 +117,13 @@ def main(argv: list[str] | None = None) -> None:
     print("| measure | " + " | ".join(f"seed {s} (± SE over images)" for s in seeds) + " | over seeds |")
     print("|---|" + "---|" * (len(seeds) + 1))
     for key in PAIRED:
-        pairs = [paired(b1, b01, key) for b1, b01 in zip(evaluations["beta = 1"], evaluations["beta = 0.1"])]
+        pairs = [paired_difference(b01, b1, key)  # (mean, SE, images) over the images both scored
+                 for b1, b01 in zip(evaluations["beta = 1"], evaluations["beta = 0.1"])]
         if any(p is None for p in pairs):
             continue
         means = [p[0] for p in pairs]
         agree = "all seeds agree" if len({m > 0 for m in means}) == 1 else "seeds disagree"
-        print(f"| {key} | " + " | ".join(f"{m:+.4g} ± {se:.2g}" for m, se in pairs)
+        print(f"| {key} | " + " | ".join(f"{m:+.4g} ± {se:.2g}" for m, se, _ in pairs)
               + f" | {spread(means)} ({agree}) |")
     for key in ("aggregate_posterior_mmd",):
         means = [b01.get(key) - b1.get(key) for b1, b01 in zip(evaluations["beta = 1"], evaluations["beta = 0.1"])]
