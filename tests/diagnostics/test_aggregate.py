@@ -85,3 +85,27 @@ def test_two_separated_codes_on_the_diagonal_give_log2_of_information_and_of_cor
     result = elbo_decomposition(Encodings(mean, logvar), samples_per_image=200, generator=generator)
     assert result.index_code_mi == pytest.approx(math.log(2), abs=1e-6)
     assert result.total_correlation == pytest.approx(math.log(2), abs=1e-6)
+
+
+def test_the_aggregate_moments_of_codes_away_from_the_origin():
+    # q(z) = 0.5 N(1, 1) + 0.5 N(3, 1): mean 2, variance 1 (the means' spread) + 1 (the posteriors' own)
+    mean, covariance = aggregate_moments(Encodings(mean=torch.tensor([[1.0], [3.0]]), logvar=torch.zeros(2, 1)))
+    assert mean.item() == pytest.approx(2.0) and covariance.item() == pytest.approx(2.0)
+
+
+def test_the_decompositions_intervals_are_t_intervals_over_its_replicates():
+    # one posterior for every image: MI and TC are exactly 0 in every replicate, so are their intervals; the
+    # dimension-wise KL is the Monte Carlo KL, whose 95% interval covers the closed form and narrows as 1 / sqrt(S)
+    mean = torch.tensor([[0.5, -1.0, 2.0]]).repeat(8, 1)
+    logvar = torch.tensor([[-1.0, 0.0, 0.5]]).repeat(8, 1)
+    exact = float(Encodings(mean, logvar).posterior().kl()[0])
+    widths = []
+    for samples in (25, 400):
+        result = elbo_decomposition(Encodings(mean, logvar), samples_per_image=samples,
+                                    generator=torch.Generator().manual_seed(3))
+        assert result.index_code_mi_ci == pytest.approx([0.0, 0.0], abs=1e-9)
+        assert result.total_correlation_ci == pytest.approx([0.0, 0.0], abs=1e-9)
+        low, high = result.dimensionwise_kl_ci
+        assert low < result.dimensionwise_kl < high and low < exact < high
+        widths.append(high - low)
+    assert widths[1] / widths[0] == pytest.approx(0.25 * 1.966 / 2.064, rel=0.3)  # sqrt(25 / 400) t_399 / t_24

@@ -127,3 +127,17 @@ def test_both_directions_against_a_prior_of_the_runs_own():
     assert result.p_q_ci[0] < expected < result.p_q_ci[1]
     unshifted = aggregate_kl(encodings, generator=torch.Generator().manual_seed(0), bootstrap=0)
     assert abs(unshifted.q_p) < 1e-9 and abs(unshifted.p_q) < 1e-9  # against N(0, I) itself: exactly 0
+
+
+def test_the_moment_matched_kl_is_withheld_below_ten_images_a_dimension_with_its_bias_said():
+    assert moment_matched_withheld(160, 16) is None
+    said = moment_matched_withheld(159, 16)
+    assert "poorly estimated" in said and "= 0.428 nats" in said and "N >= 10 Z = 160 images" in said  # 16 17 / 636
+    assert "singular" in moment_matched_withheld(16, 16) and "= 4.25 nats" in moment_matched_withheld(16, 16)
+
+
+def test_the_moment_matched_interval_of_point_masses():
+    # an autoencoder's codes (no variances) drawn from N(0, 2 I) in 2-D: KL[N(0, 2 I) || N(0, I)] = 1 - log 2 nats
+    codes = math.sqrt(2) * torch.randn(2000, 2, generator=torch.Generator().manual_seed(0))
+    low, high = moment_matched_interval(Encodings(codes, None), resamples=200)
+    assert low < 1 - math.log(2) < high and high - low < 0.15

@@ -9,11 +9,12 @@ from vaelab.diagnostics.reconstruction import reconstruction_quality, ssim
 
 
 def test_psnr_is_ten_log10_of_one_over_the_mse_of_each_image():
-    x = torch.zeros(2, 1, 16, 16)
-    reconstruction = torch.stack([torch.full((1, 16, 16), 0.1), torch.full((1, 16, 16), 0.01)])
+    x = torch.full((2, 1, 16, 16), 0.5)  # not 0: (x + x_hat)^2 would pass at x = 0
+    reconstruction = torch.stack([torch.full((1, 16, 16), 0.6), torch.full((1, 16, 16), 0.49)])
     quality = reconstruction_quality(x, reconstruction)
-    np.testing.assert_allclose(quality.mse, [0.01, 0.0001], rtol=1e-5)
-    np.testing.assert_allclose(quality.psnr, [20.0, 40.0], rtol=1e-5)
+    np.testing.assert_allclose(quality.mse, [0.01, 0.0001], rtol=1e-4)
+    np.testing.assert_allclose(quality.psnr, [20.0, 40.0], rtol=1e-4)
+    np.testing.assert_allclose(quality.ssim, ssim(x, reconstruction))  # the SSIM is carried at 16 x 16
 
 
 def test_ssim_is_one_for_a_perfect_reconstruction_and_matches_scikit_image():
@@ -29,6 +30,8 @@ def test_ssim_is_one_for_a_perfect_reconstruction_and_matches_scikit_image():
 
 
 def test_ssim_is_undefined_below_the_window_size():
-    x = torch.rand(2, 1, 8, 8)
+    x = torch.rand(2, 1, 10, 11)
     assert ssim(x, x) is None
     assert reconstruction_quality(x, x * 0.5).ssim is None
+    square = torch.rand(2, 1, 11, 11)  # the window's own size is enough
+    assert ssim(square, square) == pytest.approx([1.0, 1.0])

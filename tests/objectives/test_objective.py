@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from vaelab.config import ObjectiveConfig
 from vaelab.model import ConvVAE
 from vaelab.objectives import Objective, gaussian_nll
+from vaelab.objectives.objective import make_loss
 
 SHAPE = (1, 8, 8)
 D = math.prod(SHAPE)
@@ -159,3 +160,28 @@ def test_sse_with_beta_trains_exactly_like_the_gaussian_elbo_with_the_implied_si
     gaussian = adam_trajectory("gaussian", 1.0, sigma=math.sqrt(beta / 2))
     for a, b in zip(seed, gaussian):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_the_squared_errors_nll_at_beta_zero_and_at_any_weight_in_force():
+    _, objective, x, output = setup("sse", 0.0)
+    assert objective.likelihood.nll(x, output.logits).tolist() == [math.inf] * 5  # sigma = 0: a point mass
+    # GECO's weight beta changes every step: the NLL under the sigma it implies, for the per-pixel mean
+    # sigma^2 = beta D / 2, from the step's recon term SSE / D
+    _, objective, x, output = setup("mse-mean", 0.1)
+    sse = ((x - torch.sigmoid(output.logits)) ** 2).sum(dim=(1, 2, 3))
+    nll, sigma = objective.likelihood.nll_at_weight(sse / D, torch.tensor(0.3, dtype=torch.float64))
+    assert float(sigma) == pytest.approx(math.sqrt(0.3 * D / 2))
+    expected = gaussian_nll(x, torch.sigmoid(output.logits), torch.tensor(math.log(float(sigma))))
+    torch.testing.assert_close(nll.float(), expected, rtol=1e-5, atol=1e-3)
+
+
+def test_under_geco_the_sigma_in_force_is_the_one_its_weight_implies():
+    objective = Objective(ObjectiveConfig(recon="mse-mean", geco_target=0.01, geco_lambda_init=4.0), image_shape=SHAPE)
+    assert objective.sigma() == pytest.approx(math.sqrt(0.25 * D / 2))  # beta = 1 / lambda, per-pixel mean
+    assert setup("sse", 0.1, kind="ae")[1].beta_at(0) == 0.0  # the autoencoder has no KL weight
+
+
+@pytest.mark.parametrize("name,kind", [("ms-ssim", "MSSSIMLoss"), ("watson-dft", "WatsonDFTLoss"),
+                                       ("focal-frequency", "FocalFrequencyLoss")])
+def test_each_loss_that_is_no_likelihood_is_built_by_its_name(name, kind):
+    assert type(make_loss(name, (3, 64, 64))).__name__ == kind
