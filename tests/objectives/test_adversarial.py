@@ -55,5 +55,8 @@ def test_the_generator_term_starts_at_its_step_and_gives_the_discriminator_no_gr
     expected = 0.5 * adaptive_weight(recon, -term.discriminator(fake).mean(), last)
     assert logged["gan_lambda"].item() == pytest.approx(expected.item(), rel=1e-5)
     torch.testing.assert_close(after, logged["gan_lambda"] * logged["gan_generator"])
+    # L_G = -mean D(x_hat) (Lim & Ye 2017): the VAE lowers it by raising the discriminator's patch logits
+    torch.testing.assert_close(logged["gan_generator"], -term.discriminator.net(2 * fake - 1).detach().mean())
     after.backward()
     assert all(p.grad is None for p in term.discriminator.parameters())
+    assert all(p.requires_grad for p in term.discriminator.parameters())  # frozen only for the VAE's term

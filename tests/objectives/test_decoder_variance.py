@@ -8,7 +8,13 @@ import torch
 from vaelab.config import ObjectiveConfig
 from vaelab.model import ConvVAE
 from vaelab.objectives import Objective, gaussian_nll
-from vaelab.objectives.decoder_variance import LearnedSigmaGaussian, OptimalSigmaGaussian, optimal_log_sigma
+from vaelab.objectives.decoder_variance import (
+    LearnedSigmaGaussian,
+    OptimalSigmaGaussian,
+    optimal_log_sigma,
+    soft_clip_below,
+    unclipped,
+)
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -133,3 +139,11 @@ def test_optimal_sigma_objective_logs_the_batch_sigma():
     x = torch.rand(4, 1, 8, 8)
     terms = objective(x, model(x), step=0)
     assert terms.sigma == pytest.approx(math.sqrt(float(terms.mse.mean())), rel=1e-5)
+
+
+@pytest.mark.parametrize("sigma", [0.005, 0.1, 1.5])
+def test_unclipped_is_the_inverse_of_the_soft_clip(sigma):
+    # a learned sigma that starts at --set objective.sigma=S starts from the raw value that clips to log S
+    raw = unclipped(math.log(sigma))
+    assert float(soft_clip_below(torch.tensor(raw, dtype=torch.float64))) == pytest.approx(math.log(sigma), rel=1e-9)
+    assert float(unclipped(torch.tensor(math.log(sigma), dtype=torch.float64))) == pytest.approx(raw, rel=1e-9)

@@ -65,3 +65,12 @@ def test_free_bits_follow_the_beta_schedule():
 def test_more_groups_than_latent_dimensions_is_a_usage_error():
     with pytest.raises(UsageError, match="free_bits_groups=5 exceeds the 4 latent dims"):
         free_bits_kl(torch.ones(2, 4), free_bits=0.1, mode="group", groups=5)
+
+
+def test_the_objective_passes_its_groups_to_the_free_bits():
+    # KL per dim 0.1, 0.2, 1.0, 3.0 in two groups: max(0.5, 0.3) + max(0.5, 4.0); one group per dim would be 5.0
+    objective = Objective(ObjectiveConfig(beta=0.5, free_bits=0.5, free_bits_mode="group", free_bits_groups=2),
+                          image_shape=SHAPE)
+    posterior, _ = posterior_with_kl([0.1, 0.2, 1.0, 3.0])
+    output = VAEOutput(posterior=posterior, z=posterior.mean, logits=torch.zeros(3, *SHAPE))
+    assert objective(torch.rand(3, *SHAPE), output, step=0).metrics()["kl_objective"] == pytest.approx(4.5)

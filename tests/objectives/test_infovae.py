@@ -7,7 +7,8 @@ import torch
 from vaelab.config import ObjectiveConfig
 from vaelab.model import ConvVAE
 from vaelab.objectives import Objective
-from vaelab.objectives.infovae import latent_mmd
+from vaelab.objectives.infovae import InfoMMD, latent_mmd
+from vaelab.objectives.kl import KLEstimate
 
 SHAPE = (1, 8, 8)
 
@@ -41,3 +42,24 @@ def test_the_mmd_joins_or_replaces_the_kl(alpha, lam):
     torch.testing.assert_close(terms.loss, expected)
     assert float(terms.extras["mmd"]) == pytest.approx(float(mmd))
     assert float(mmd) != 0
+
+
+class ShiftedPrior:
+    """A stand-in for a learned prior (VampPrior, fitted mixture): N(3, I), whose draws the MMD must use."""
+
+    def sample(self, n, generator=None):
+        return 3 + torch.randn(n, 3, generator=generator)
+
+
+def test_the_mmd_is_to_the_models_own_prior_when_it_has_one():
+    _, output = model_output()
+    term = InfoMMD(alpha=1.0, lam=2.0)
+    estimate = KLEstimate(kl=torch.zeros(6), kl_per_dim=None, log_ratio=torch.zeros(1, 6), estimator="closed form")
+    _, logged = term(output, estimate, torch.Generator().manual_seed(5))
+    standard = latent_mmd(output.z, torch.randn(6, 3, generator=torch.Generator().manual_seed(5)))
+    torch.testing.assert_close(logged["mmd"], standard.detach())  # no prior on the output: N(0, I)
+    output.prior = ShiftedPrior()
+    _, logged = term(output, estimate, torch.Generator().manual_seed(5))
+    shifted = latent_mmd(output.z, ShiftedPrior().sample(6, torch.Generator().manual_seed(5)))
+    torch.testing.assert_close(logged["mmd"], shifted.detach())
+    assert float(shifted) > 2 * float(standard)
