@@ -63,6 +63,9 @@ def test_with_the_exact_posterior_every_weight_is_p_of_x():
     torch.testing.assert_close(log_weights.double(), expected.expand(50, -1), atol=1e-5, rtol=0)
     torch.testing.assert_close(iwae_bound(log_weights, 1), expected, atol=1e-5, rtol=0)
     torch.testing.assert_close(iwae_bound(log_weights, 50), expected, atol=1e-5, rtol=0)
+    # under another likelihood (the shared or fitted sigma's) the weights take its log p(x|z) in place of the run's
+    other = samples.log_likelihood - 3.0
+    torch.testing.assert_close(samples.log_weights(other).double(), expected.expand(50, -1) - 3.0, atol=1e-5, rtol=0)
 
 
 def test_with_a_wrong_posterior_the_bounds_tighten_towards_p_of_x():

@@ -28,6 +28,9 @@ def test_path_ratio_known_answers():
     # two pixels: an L-shaped detour (0,0) -> (1,0) -> (1,1) has length 2 for a distance of sqrt 2
     corner = torch.tensor([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0]]).view(1, 3, 1, 1, 2)
     assert path_ratio(corner).item() == 2 / math.sqrt(2)
+    # several paths at once: one ratio each
+    both = torch.cat([image_path([0.0, 0.1, 0.2, 0.3]), image_path([0.0, 1.0, 0.5, 0.5])])
+    assert path_ratio(both).tolist() == [1.0, 3.0]
 
 
 def test_interpolation_paths_start_and_end_at_the_decoded_codes():

@@ -40,3 +40,14 @@ def test_zero_on_identical_images_with_a_finite_gradient_and_positive_otherwise(
     value.sum().backward()
     assert torch.isfinite(logits.grad).all()
     assert (loss.recon(x, torch.logit(x) + 0.1) > 0).all()
+
+
+def test_each_image_and_channel_is_weighed_by_its_own_largest_error():
+    # the weights are normalised per image and channel (Jiang et al. 2021): a batch scores each image as alone
+    x = torch.rand(3, 2, 8, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    x_hat = x + torch.tensor([0.01, 0.3, 0.05], dtype=torch.float64).view(3, 1, 1, 1) * torch.randn(
+        x.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    alone = torch.cat([focal_frequency_loss(x[i : i + 1], x_hat[i : i + 1]) for i in range(3)])
+    torch.testing.assert_close(focal_frequency_loss(x, x_hat), alone)
+    per_channel = sum(focal_frequency_loss(x[:, c : c + 1], x_hat[:, c : c + 1]) for c in range(2))
+    torch.testing.assert_close(focal_frequency_loss(x, x_hat), per_channel)

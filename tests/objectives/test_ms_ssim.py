@@ -23,7 +23,7 @@ def logits(images):
 
 
 @pytest.mark.parametrize("size,scales", [(11, 1), (16, 1), (21, 2), (28, 2), (41, 3), (64, 3), (128, 4), (160, 4),
-                                         (161, 5), (256, 5)])
+                                         (161, 5), (256, 5), (400, 5)])
 def test_the_scales_are_the_most_whose_window_fits(size, scales):
     assert scales_for(size, size + 7) == scales
 
@@ -61,3 +61,10 @@ def test_five_scales_are_the_librarys_ms_ssim_and_the_loss_is_d_times_one_minus_
     torch.testing.assert_close(ms_ssim(x, y, scales=5), expected)
     torch.testing.assert_close(MSSSIMLoss((1, 176, 176)).recon(x, logits(y)), 176 * 176 * (1 - expected),
                                rtol=1e-4, atol=1e-2)
+
+
+def test_odd_sides_are_padded_before_each_halving_as_the_library_does():
+    # 165 x 170: the height is odd at the first and second halvings, the width only at the third
+    x = smooth_images(2, 1, 176, seed=6)[..., :165, :170]
+    y = (x + 0.1 * torch.randn(x.shape, generator=torch.Generator().manual_seed(7))).clamp(0, 1)
+    torch.testing.assert_close(ms_ssim(x, y, scales=5), library_ms_ssim(x, y, data_range=1.0, size_average=False))

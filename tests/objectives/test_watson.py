@@ -8,7 +8,17 @@ import math
 import pytest
 import torch
 
-from vaelab.objectives.watson import ALPHA, W, WatsonDFTLoss, dft_sensitivity, watson_distance
+import torch.nn.functional as F
+
+from vaelab.objectives.watson import (
+    ALPHA,
+    W,
+    WatsonDFTLoss,
+    block_dft,
+    dft_sensitivity,
+    to_ycbcr,
+    watson_distance,
+)
 
 WATSON_T = {0: 1.40, 2: 1.16, 4: 2.40, 6: 4.79}  # Watson's table, first column: DCT index i (i / 2 cycles per block)
 
@@ -71,3 +81,33 @@ def test_its_gradient_is_finite_at_and_near_a_perfect_reconstruction():
         x_hat = (x + offset).requires_grad_()
         watson_distance(x, x_hat).sum().backward()
         assert torch.isfinite(x_hat.grad).all()
+
+
+def test_colour_is_compared_in_ycbcr_and_grey_as_it_is():
+    rgb = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]], dtype=torch.float64).T.reshape(1, 3, 1, 3)
+    expected = torch.tensor([[0.299, 0.5 - 0.168736, 1.0], [0.0, 0.5, 0.5], [1.0, 0.5, 0.5]], dtype=torch.float64)
+    torch.testing.assert_close(to_ycbcr(rgb)[0, :, 0].T, expected)  # BT.601, full range: red, black, white
+    grey = torch.rand(2, 1, 4, 4)
+    assert torch.equal(to_ycbcr(grey), grey)
+
+
+def test_the_shifted_block_grid_pads_by_replication_to_whole_blocks():
+    x = torch.rand(1, 1, 13, 10, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    padded = F.pad(x, (4, 2, 4, 7), mode="replicate")  # 4 + 13 + 7 = 24 rows, 4 + 10 + 2 = 16 columns
+    first = torch.fft.fft2(255 * padded[0, 0, :8, :8], norm="ortho")
+    last = torch.fft.fft2(255 * padded[0, 0, 16:, 8:], norm="ortho")
+    blocks = block_dft(x, 4)
+    assert blocks.shape == (1, 1, 6, 8, 8)
+    torch.testing.assert_close(blocks[0, 0, 0], first)
+    torch.testing.assert_close(blocks[0, 0, -1], last)
+
+
+def test_a_batch_scores_each_image_as_alone():
+    # masking uses each image's own blocks: its luminance mean is over the blocks of that image, not the batch
+    generator = torch.Generator().manual_seed(4)
+    x = torch.rand(3, 3, 16, 16, dtype=torch.float64, generator=generator) * torch.tensor([0.2, 0.6, 1.0],
+                                                                                       dtype=torch.float64).view(3, 1, 1, 1)
+    x_hat = (x + 0.05 * torch.randn(x.shape, dtype=torch.float64, generator=generator)).clamp(0, 1)
+    loss = WatsonDFTLoss()
+    alone = torch.cat([loss.recon(x[i : i + 1], torch.logit(x_hat[i : i + 1])) for i in range(3)])
+    torch.testing.assert_close(loss.recon(x, torch.logit(x_hat)), alone)

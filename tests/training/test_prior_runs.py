@@ -10,7 +10,8 @@ from vaelab.data import load_images, split_indices
 from vaelab.objectives import build_objective
 from vaelab.run_dir import load_checkpoint, save_checkpoint
 from vaelab.run_dir.model import load_network
-from vaelab.training.prior_fit import PriorFitting, fit_mixture
+from vaelab.model.prior import VampPrior
+from vaelab.training.prior_fit import PriorFitting, fit_mixture, start_pseudo_inputs
 from vaelab.training.run import train, training_network
 from vaelab.training.trainer import Trainer
 
@@ -79,3 +80,14 @@ def test_the_fit_recovers_a_known_mixture():
     torch.testing.assert_close(fitted_weights[order], torch.from_numpy(weights), atol=0.01, rtol=0)
     torch.testing.assert_close(fitted_means[order], torch.from_numpy(means), atol=0.05, rtol=0)
     torch.testing.assert_close(fitted_covariances[order], torch.from_numpy(covariances), atol=0.06, rtol=0)
+
+
+def test_the_pseudo_inputs_start_at_distinct_training_images():
+    # 6 training images of 10, each one grey level (its index * 20), in uint8 as the cache holds them
+    images = (np.arange(10, dtype=np.uint8) * 20)[:, None, None, None].repeat(4, axis=2).repeat(4, axis=3)
+    train_index = np.array([1, 2, 4, 5, 7, 9])
+    prior = VampPrior(5, (1, 4, 4))
+    start_pseudo_inputs(prior, images, train_index, seed=0)
+    levels = (prior.pseudo_inputs().detach()[:, 0, 0, 0] * 255).round().numpy() / 20
+    assert len(set(levels)) == 5 and set(levels) <= set(train_index.tolist())  # distinct, none from validation
+    torch.testing.assert_close(prior.pseudo_inputs().detach().std(dim=(1, 2, 3)), torch.zeros(5))
