@@ -18,7 +18,7 @@ from vaelab.diagnostics.aggregate import (
     moment_matched_kl,
     moment_matched_withheld,
 )
-from vaelab.diagnostics.aggregate_kl import aggregate_kl
+from vaelab.diagnostics.aggregate_kl import aggregate_kl, effective_components
 from vaelab.diagnostics.latent import Encodings
 
 
@@ -141,3 +141,21 @@ def test_the_moment_matched_interval_of_point_masses():
     codes = math.sqrt(2) * torch.randn(2000, 2, generator=torch.Generator().manual_seed(0))
     low, high = moment_matched_interval(Encodings(codes, None), resamples=200)
     assert low < 1 - math.log(2) < high and high - low < 0.15
+
+
+def test_kishs_effective_number_of_components():
+    # weights (2, 1, 1): (sum w)^2 / sum w^2 = 16 / 6; equal weights: all of them; one weight: 1
+    log_w = torch.tensor([[math.log(2.0), 0.0, 0.0], [0.0, 0.0, 0.0], [5.0, -math.inf, -math.inf]], dtype=torch.float64)
+    torch.testing.assert_close(effective_components(log_w), torch.tensor([16 / 6, 3.0, 1.0], dtype=torch.float64))
+
+
+def test_the_mmd_interval_is_centred_on_the_estimate_and_separates_shifted_samples():
+    generator = torch.Generator().manual_seed(2)
+    p, q = torch.randn(300, 2, generator=generator), torch.randn(300, 2, generator=generator)
+    bandwidth = imq_bandwidth(2)
+    assert bandwidth == 4.0  # C = 2 Z (Tolstikhin et al. 2018)
+    for codes, covers_zero in ((q, True), (q + 0.5, False)):
+        low, high = mmd_interval(codes, p, bandwidth, resamples=300)
+        estimate = mmd_imq(codes, p, bandwidth)
+        assert low < estimate < high and (low < 0 < high) == covers_zero
+        assert abs((low + high) / 2 - estimate) < 0.25 * (high - low)

@@ -170,6 +170,10 @@ def test_summary_names_per_group():
     assert metrics["grad_ratio/decoder"] == 0 and math.isnan(metrics["grad_cosine/decoder"])
     low, high = metrics["grad_ratio_ci/encoder"]
     assert low <= metrics["grad_ratio/encoder"] <= high
+    encoder = [batch["encoder"][0] for batch in per_batch]  # each value is the mean over the batches
+    for name in ("ratio", "cancellation", "recon_norm"):
+        key = f"grad_{name}/encoder"
+        assert metrics[key] == pytest.approx(sum(getattr(s, name) for s in encoder) / 3)
     assert not any(key.startswith("grad_kl_share") for key in metrics)
 
 
