@@ -23,6 +23,11 @@ def test_log_uniform_betas_stay_in_range_with_the_geometric_mean_as_median():
     # the same share of examples in every decade: log10 beta is uniform on [-2, 1]
     decades = torch.histc(betas.log10(), bins=3, min=-2, max=1) / len(betas)
     torch.testing.assert_close(decades, torch.full((3,), 1 / 3), atol=0.01, rtol=0)
+    # the draws are the generator's (a resumed run draws the same betas), not the global stream's
+    torch.manual_seed(1)
+    again = LogUniformBeta(0.01, 10.0).sample(5, torch.Generator().manual_seed(0))
+    torch.manual_seed(2)
+    assert torch.equal(again, LogUniformBeta(0.01, 10.0).sample(5, torch.Generator().manual_seed(0)))
 
 
 def conditional_setup(recon="sse", beta=1.0):
@@ -66,6 +71,7 @@ def test_an_ordinary_objective_draws_no_betas():
 @pytest.mark.parametrize("updates,message", [
     ({"objective.beta_range": [1.0, 0.1]}, "0 < LO < HI"),
     ({"objective.beta_range": [0.0, 1.0]}, "0 < LO < HI"),
+    ({"objective.beta_range": [0.5, 0.5]}, "0 < LO < HI"),
     ({"objective.beta_range": [0.1, 1.0, 10.0]}, "must be \\[LO, HI\\]"),
     ({"objective.beta_range": [0.01, 10], "objective.free_bits": 0.5}, "--free-bits sets the KL weight itself"),
     ({"objective.beta_range": [0.01, 10], "objective.capacity": 25}, "--capacity"),

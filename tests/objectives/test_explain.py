@@ -70,6 +70,13 @@ def test_l1_reads_beta_as_the_scale_of_a_laplace_decoder():
     assert "std sqrt(2) b = 0.14 on a 0-1 scale (36 on 0-255)" in flat
     assert "raises p(x|z) to the power 10" in flat and "below the sigma = sqrt(beta / 2) = 0.22" in flat
     assert "above the sigma = sqrt(beta / 2) = 0.71" in " ".join(explain_recon(1.0, recon="l1").text().split())
+    assert "(D = 12288 pixel values)" in flat
+    at_one = " ".join(explain_recon(1.0, recon="l1").text().split())
+    assert "this is the ELBO, a bound on log p(x), of a Laplace decoder with scale b = 1" in at_one
+    at_zero = " ".join(explain_recon(0.0, recon="l1", image_shape=(1, 28, 28)).text().split())
+    assert "(D = 784 pixel values)" in at_zero and "b = 0" in at_zero and "whose ELBO is -inf" in at_zero
+    # the squared errors are read by explain_beta, the one home of the beta <-> sigma reading
+    assert explain_recon(0.1, recon="sse").text() == explain_beta(0.1, recon="sse").text()
 
 
 @pytest.mark.parametrize("recon,formula", [("ms-ssim", "loss = 12288 * (1 - MS-SSIM(x, x_hat)) + 0.01 * KL"),
