@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # setup keeps a torch that is already there.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test bench mutation clean
 
 setup: $(VENV)/.installed
 
@@ -33,5 +33,12 @@ bench: setup
 	$(BIN)/pip install --quiet -e ".[bench]"
 	$(BIN)/python benchmarks/throughput.py
 
+# Mutation testing of the formula and estimator modules ([tool.mutmut] in pyproject.toml; docs/testing.md): hours
+# on 2 cores. One thread per test process: forked children must not share an OpenMP pool.
+mutation: setup
+	$(BIN)/pip install --quiet -e ".[mutation]"
+	OMP_NUM_THREADS=1 $(BIN)/mutmut run --max-children $$(nproc)
+	$(BIN)/mutmut results
+
 clean:
-	rm -rf $(VENV) build src/*.egg-info .pytest_cache
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache mutants
