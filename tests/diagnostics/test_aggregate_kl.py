@@ -159,3 +159,13 @@ def test_the_mmd_interval_is_centred_on_the_estimate_and_separates_shifted_sampl
         estimate = mmd_imq(codes, p, bandwidth)
         assert low < estimate < high and (low < 0 < high) == covers_zero
         assert abs((low + high) / 2 - estimate) < 0.25 * (high - low)
+
+
+def test_posteriors_that_are_all_the_prior_read_exactly_zero():
+    # q(z|x_n) = N(0, I) for every image: q(z) is the prior, and so is the mixture of any n - 1 of them, so each
+    # estimate (with its leave-one-out log(n - 1)) and each bootstrap interval is 0 up to rounding
+    encodings = Encodings(torch.zeros(20, 2), torch.zeros(20, 2))
+    result = aggregate_kl(encodings, generator=torch.Generator().manual_seed(0), bootstrap=20)
+    for value in (result.q_p, result.q_p_loo, result.p_q, *result.q_p_ci, *result.q_p_loo_ci, *result.p_q_ci):
+        assert value == pytest.approx(0.0, abs=1e-9)
+    assert result.ess_q == pytest.approx(19.0)

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from scipy.stats import multivariate_normal
 
+from vaelab.diagnostics import baseline as baseline_module
 from vaelab.diagnostics.baseline import fit_linear_baseline
 
 
@@ -42,3 +43,14 @@ def test_pca_reconstructs_in_its_subspace_and_caps_q_at_n_minus_one():
     baseline = fit_linear_baseline(x, components=8)
     assert baseline.components == 4  # five images span four directions around their mean
     np.testing.assert_allclose(baseline.reconstruct(x), np.clip(x, 0, 1), atol=1e-10)  # they are reconstructed exactly
+
+
+def test_more_components_than_pixels_keep_every_direction_and_no_noise(monkeypatch):
+    x = np.random.default_rng(0).random((200, 16))
+    baseline = fit_linear_baseline(x, components=32)
+    assert len(baseline.eigenvalues) == 16 and baseline.noise_variance == 1e-12 and baseline.fit_images == 200
+    # beyond MAX_FIT_IMAGES a seeded subset is fitted: its mean is of those images, near the whole set's
+    monkeypatch.setattr(baseline_module, "MAX_FIT_IMAGES", 50)
+    subset = fit_linear_baseline(x, components=4)
+    assert subset.fit_images == 50 and not np.allclose(subset.mean, x.mean(axis=0))
+    np.testing.assert_allclose(subset.mean, x.mean(axis=0), atol=0.15)

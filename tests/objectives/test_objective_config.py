@@ -56,6 +56,17 @@ def test_impossible_settings_are_one_line_usage_errors(fields, message):
     assert message in str(error.value) and "\n" not in str(error.value)
 
 
+@pytest.mark.parametrize("fields", [
+    {"geco_target": 0.01, "geco_alpha": 0.0},  # no moving average: [0, 1)
+    {"geco_target": 0.01, "geco_lambda_min": 1.0, "geco_lambda_init": 1.0, "geco_lambda_max": 1.0},  # a pinned lambda
+    {"capacity": 0.0, "capacity_steps": 1},  # a capacity of 0 nats, reached at once
+    {"method": "iwae", "iwae_samples": 1, "beta": 0.1},  # K = 1: the ELBO
+    {"method": "tcvae", "tc_alpha": 0.0, "tc_beta": 0.0, "tc_gamma": 0.0},  # each weight may be 0
+])
+def test_the_edges_of_each_allowed_range_are_allowed(fields):
+    check_objective(Config(objective=ObjectiveConfig(**fields)).validate())
+
+
 def test_geco_in_recon_units_accepts_any_likelihood():
     check_objective(Config(objective=ObjectiveConfig(geco_target=150.0, geco_units="recon", recon="bernoulli")))
     check_objective(Config(objective=ObjectiveConfig(geco_target=0.01, recon="mse-mean")))

@@ -56,6 +56,8 @@ def test_a_length_that_fits_the_data():
     assert large.steps == MAX_STEPS and "capped" in large.reason
     middle = run_length(TrainingConfig(batch_size=100), 10_000)
     assert middle.steps == 50 * 100 and "50 epochs of 100 steps" in middle.reason
+    assert "about 50 passes over every image" in middle.reason and "floor" not in middle.reason
+    assert "about 204 passes" in small.reason  # 2,000 steps of 64 over 628 images
     assert run_length(TrainingConfig(steps=7), 10_000).steps == 7
     assert run_length(TrainingConfig(epochs=3, batch_size=100), 1000).steps == 30
     assert validation_interval(TrainingConfig(), per_epoch=9, total_steps=2000) == 108  # 12 epochs: ~20 passes
