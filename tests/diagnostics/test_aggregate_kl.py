@@ -154,7 +154,7 @@ def test_the_mmd_interval_is_centred_on_the_estimate_and_separates_shifted_sampl
     p, q = torch.randn(300, 2, generator=generator), torch.randn(300, 2, generator=generator)
     bandwidth = imq_bandwidth(2)
     assert bandwidth == 4.0  # C = 2 Z (Tolstikhin et al. 2018)
-    for codes, covers_zero in ((q, True), (q + 0.5, False)):
+    for codes, covers_zero in ((q, True), (q + 0.5, False), (1.5 * q, False)):  # the same law, shifted, wider
         low, high = mmd_interval(codes, p, bandwidth, resamples=300)
         estimate = mmd_imq(codes, p, bandwidth)
         assert low < estimate < high and (low < 0 < high) == covers_zero
